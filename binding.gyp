@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "netns_native",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/thread_pool.cc",
+        "native/io_loop.cc",
+        "native/ns_ops.cc",
+        "native/netlink_socket.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

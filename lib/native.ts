@@ -1,0 +1,129 @@
+/**
+ * The addon's whole surface, typed in one place. Everything here is a thin move of bytes or a system
+ * call that JavaScript cannot make; protocol logic lives in TypeScript.
+ *
+ * Threading contract (see docs/threading.md): every function that takes a callback runs its system
+ * calls on a thread the addon owns (never the JS thread, never a libuv pool thread) and calls back on
+ * the JS thread. Functions without a callback are non-blocking and run on the JS thread.
+ * @internal
+ * @module
+ */
+import { createRequire } from 'node:module';
+
+/** An error shaped like Node's own fs errors. */
+export interface NativeError extends Error {
+  /** 'EEXIST', 'EPERM', ... or 'ENOTNETNS' for a file that is not a network namespace. */
+  code: string;
+  /** Positive errno value. */
+  errno: number;
+  /** The failing system call, e.g. 'unshare', 'mount', 'open'. */
+  syscall: string;
+  /** The path involved, when there is one. */
+  path?: string;
+}
+
+/** A namespace file descriptor with the identity of the namespace it refers to. */
+export interface NativeNsInfo {
+  /** Close-on-exec fd owned by the caller (close it with `closeFd`). */
+  fd: number;
+  /** st_dev of the nsfs inode. */
+  dev: number;
+  /** st_ino of the nsfs inode (the namespace's inode number, as in `net:[4026531840]`). */
+  ino: number;
+}
+
+export type Callback<T> = (err: NativeError | null, value?: T) => void;
+
+/** Options of `netlinkOpen`. */
+export interface NativeNetlinkOpenOptions {
+  /** NETLINK_ROUTE (0), NETLINK_NETFILTER (12), NETLINK_SOCK_DIAG (4), ... */
+  protocol: number;
+  /** Namespace fd to create the socket in; -1 for the process's own namespace. */
+  nsFd: number;
+  /** Multicast groups to join (RTNLGRP_* numbers, 1-based). */
+  groups: number[];
+  /** SO_RCVBUF(FORCE) in bytes; at least 1 MiB is used. */
+  rcvbuf: number;
+  /** Initial size of the receive buffer used to read one datagram; it grows when a datagram is larger. */
+  initialReadBuffer: number;
+  /** Called on the JS thread with whole datagrams, in arrival order, several per call. */
+  onData: (datagrams: Buffer[]) => void;
+  /** Called on the JS thread when the socket fails (ENOBUFS overrun, recv error). The socket stays open. */
+  onError: (err: NativeError) => void;
+  /** Called on the JS thread when sendmsg of the buffer sent with `token` failed. */
+  onSendError: (token: number, err: NativeError) => void;
+}
+
+/** A netlink socket opened by the addon. */
+export interface NativeNetlinkSocket {
+  /** Opaque id for netlinkSend/netlinkClose. */
+  id: number;
+  /** The port id the kernel assigned (nl_pid of the bound address). */
+  portId: number;
+  /** Whether NETLINK_GET_STRICT_CHK was accepted. */
+  strictCheck: boolean;
+  /** Whether NETLINK_EXT_ACK was accepted. */
+  extAck: boolean;
+}
+
+export interface NativeAddon {
+  // ---- namespaces -------------------------------------------------------------------------------
+  /**
+   * The iproute2 `netns_add` sequence: mkdir `dir` (0755), flock it, make it a shared mount (bind it
+   * onto itself when it is not a mount point), create `dir/name` O_CREAT|O_EXCL, unshare(CLONE_NEWNET)
+   * on an addon thread, bind-mount /proc/thread-self/ns/net onto the placeholder, switch back. Any
+   * failure rolls back everything it did. Returns an fd to the new namespace.
+   */
+  nsCreate(dir: string, name: string, cb: Callback<NativeNsInfo>): void;
+  /** umount2(path, MNT_DETACH) then unlink(path), retrying EBUSY a bounded number of times. */
+  nsDelete(path: string, cb: Callback<void>): void;
+  /** A new namespace held only by the returned fd. */
+  nsAnonymous(cb: Callback<NativeNsInfo>): void;
+  /** Open a path; fails with code 'ENOTNETNS' unless it is a network namespace. */
+  nsOpenPath(path: string, cb: Callback<NativeNsInfo>): void;
+  /** The namespace of a process, through a pidfd so a reused PID never yields another's namespace. */
+  nsOpenPid(pid: number, cb: Callback<NativeNsInfo>): void;
+  /** Pin the namespace behind `fd` at dir/name (what `ip netns attach` does), same rollback rules. */
+  nsPin(fd: number, dir: string, name: string, cb: Callback<void>): void;
+  /** The namespace the addon's threads return to (the process's own at load time). */
+  homeNs(): NativeNsInfo;
+  /** close(2) an fd returned by the addon. */
+  closeFd(fd: number): void;
+
+  // ---- netlink ---------------------------------------------------------------------------------
+  /** Create, configure and bind a netlink socket inside a namespace. */
+  netlinkOpen(opts: NativeNetlinkOpenOptions, cb: Callback<NativeNetlinkSocket>): void;
+  /**
+   * Queue a buffer (one or more whole netlink messages) for one sendmsg on an addon thread. Buffers
+   * queued on one socket are sent in order. The bytes are copied; `buf` may be reused at once.
+   */
+  netlinkSend(id: number, buf: Buffer, token: number): void;
+  /** Close the socket. No callback is made for it afterwards. Idempotent. */
+  netlinkClose(id: number): void;
+
+  // ---- process liveness ------------------------------------------------------------------------
+  /** Keep the process alive while > 0 (counted): one `ref` per pending operation, matched by `unref`. */
+  ref(): void;
+  unref(): void;
+  /** Number of threads the addon has started and that are alive (bounded, see docs/threading.md). */
+  threadCount(): number;
+  /** Upper bound on threadCount(). */
+  maxThreads(): number;
+}
+
+let cached: NativeAddon | undefined;
+
+/** Load the addon once. Throws a clear error off Linux. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  if (process.platform !== 'linux') {
+    throw new Error(`netns-native works only on Linux (this is ${process.platform})`);
+  }
+  const require = createRequire(import.meta.url);
+  const bindings = require('bindings') as (opts: { bindings: string; module_root: string }) => NativeAddon;
+  const root = new URL('../..', import.meta.url);
+  // dist/lib/native.js and lib/native.ts both sit two levels below the package root... except lib/.
+  const moduleRoot = import.meta.url.includes('/dist/lib/') ? root : new URL('..', import.meta.url);
+  cached = bindings({ bindings: 'netns_native', module_root: decodeURIComponent(moduleRoot.pathname) });
+  return cached;
+}
