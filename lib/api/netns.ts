@@ -1,0 +1,307 @@
+/**
+ * Network namespace handles: create, open, list, delete.
+ * @module
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ClosedError, NetnsError, ValidationError, isNotFound } from '../errors.js';
+import { native, type NativeNsInfo } from '../native.js';
+import { openNetlink, type NetlinkConnection } from '../netlink/connection.js';
+import { RTM_GETNSID } from '../rtnl/constants.js';
+import { NETNSA_NSID_NOT_ASSIGNED, decodeNsidBody, encodeNsidBody } from '../rtnl/nsid.js';
+import { validateNetnsName } from '../validate/names.js';
+import { callNative } from './native_call.js';
+import { Links } from './links.js';
+
+/** Where named namespaces are pinned, as iproute2 does (`/var/run/netns` is a link to it). */
+export const NETNS_RUN_DIR = '/run/netns';
+
+/** What identifies a namespace: the device and inode of its nsfs file. Equal identities, same namespace. */
+export interface NetnsIdentity {
+  dev: number;
+  ino: number;
+}
+
+/** One entry of {@link Netns.list}. */
+export interface NetnsListEntry {
+  /** Name under /run/netns. */
+  name: string;
+  /** Full path of the pin. */
+  path: string;
+  /** The id the calling namespace assigned to it (`ip netns list` shows `(id: N)`), if any. */
+  nsid?: number;
+  /** Identity of the namespace, or undefined when the pin is stale (not a namespace any more). */
+  identity?: NetnsIdentity;
+}
+
+/** Options of {@link Netns.delete}. */
+export interface DeleteOptions {
+  /** Report a missing namespace by resolving `false` instead of throwing (idempotent teardown). */
+  ifExists?: boolean;
+}
+
+/**
+ * A handle on one network namespace, holding an fd to it. Verbs act inside the namespace:
+ * `ns.links`, and the families added on top of it.
+ *
+ * @example
+ * ```ts
+ * import { Netns } from 'netns-native';
+ * await using ns = await Netns.create('blue');   // ip netns add blue
+ * await ns.links.setUp('lo');                    // ip -n blue link set lo up
+ * await ns.delete();                             // ip netns delete blue
+ * ```
+ */
+export class Netns implements AsyncDisposable {
+  /** Name under /run/netns, for named namespaces. */
+  readonly name: string | undefined;
+  /** Path the handle was opened from (a pin, /proc/PID/ns/net, ...), if any. */
+  readonly path: string | undefined;
+  /** Device and inode of the namespace. */
+  readonly identity: NetnsIdentity;
+  /** Links of this namespace (`ip -n NAME link ...`). */
+  readonly links: Links;
+  private fdValue: number;
+  private conn: Promise<NetlinkConnection> | undefined;
+
+  private constructor(info: NativeNsInfo, name?: string, path?: string) {
+    this.fdValue = info.fd;
+    this.identity = { dev: info.dev, ino: info.ino };
+    this.name = name;
+    this.path = path;
+    this.links = new Links(this);
+  }
+
+  /**
+   * Create a namespace and pin it under /run/netns/NAME.
+   *
+   * Equivalent to: `ip netns add NAME`
+   * @example
+   * ```ts
+   * const blue = await Netns.create('blue');
+   * ```
+   * @throws {@link ValidationError} for an invalid name (nothing is created); a {@link SystemError}
+   *   with code 'EEXIST' when the name is taken (the existing namespace is untouched), 'EPERM'
+   *   without CAP_SYS_ADMIN.
+   */
+  static async create(name: string): Promise<Netns> {
+    validateNetnsName(name);
+    const info = await callNative<NativeNsInfo>(`ip netns add ${name}`, (a, cb) => a.nsCreate(NETNS_RUN_DIR, name, cb));
+    return new Netns(info, name, join(NETNS_RUN_DIR, name));
+  }
+
+  /**
+   * Open a named namespace (a name under /run/netns) or any nsfs path (`/proc/PID/ns/net`, a bind
+   * mount elsewhere).
+   *
+   * Equivalent to: what `ip -n NAME` and `ip netns exec NAME` open first.
+   * @example
+   * ```ts
+   * const ns = await Netns.open('blue');
+   * const same = await Netns.open('/run/netns/blue');
+   * ```
+   * @throws {@link NotANamespaceError} (code 'ENOTNETNS') when the path is not a network namespace.
+   */
+  static async open(nameOrPath: string): Promise<Netns> {
+    const isPath = typeof nameOrPath === 'string' && nameOrPath.includes('/');
+    const name = isPath ? undefined : validateNetnsName(nameOrPath);
+    const path = isPath ? nameOrPath : join(NETNS_RUN_DIR, nameOrPath);
+    const info = await callNative<NativeNsInfo>(`open namespace ${path}`, (a, cb) => a.nsOpenPath(path, cb));
+    return new Netns(info, name, path);
+  }
+
+  /**
+   * The network namespace of a process, opened through a pidfd: a PID reused by another process can
+   * never yield that other process's namespace.
+   *
+   * Equivalent to: `nsenter -t PID -n` (the opening part).
+   * @example
+   * ```ts
+   * const ns = await Netns.fromPid(child.pid);
+   * ```
+   * @throws a {@link SystemError} with code 'ESRCH' when no such process exists.
+   */
+  static async fromPid(pid: number): Promise<Netns> {
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new ValidationError('pid', pid, 'must be a positive integer');
+    const info = await callNative<NativeNsInfo>(`open namespace of pid ${pid}`, (a, cb) => a.nsOpenPid(pid, cb));
+    return new Netns(info, undefined, `/proc/${pid}/ns/net`);
+  }
+
+  /**
+   * The namespace this process runs in (the one the addon's threads return to).
+   * @example
+   * ```ts
+   * const host = await Netns.current();
+   * ```
+   */
+  static async current(): Promise<Netns> {
+    return new Netns(native().homeNs(), undefined, '/proc/self/ns/net');
+  }
+
+  /**
+   * A new namespace held only by this handle: it disappears when the handle is closed and nothing
+   * else (a process, a link's peer, a pin) keeps it. Ideal for tests.
+   *
+   * Equivalent to: `unshare --net` without a process.
+   * @example
+   * ```ts
+   * await using scratch = await Netns.anonymous();
+   * ```
+   */
+  static async anonymous(): Promise<Netns> {
+    const info = await callNative<NativeNsInfo>('create anonymous namespace', (a, cb) => a.nsAnonymous(cb));
+    return new Netns(info);
+  }
+
+  /**
+   * The namespaces pinned under /run/netns, with the NSID this process's namespace assigned them.
+   *
+   * Equivalent to: `ip netns list`
+   * @example
+   * ```ts
+   * for (const { name, nsid } of await Netns.list()) console.log(name, nsid);
+   * ```
+   */
+  static async list(): Promise<NetnsListEntry[]> {
+    let names: string[];
+    try {
+      names = (await readdir(NETNS_RUN_DIR)).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const conn = await homeConnection();
+    return Promise.all(
+      names.map(async (name): Promise<NetnsListEntry> => {
+        const path = join(NETNS_RUN_DIR, name);
+        let info: NativeNsInfo;
+        try {
+          info = await callNative<NativeNsInfo>(`open namespace ${path}`, (a, cb) => a.nsOpenPath(path, cb));
+        } catch {
+          return { name, path };
+        }
+        try {
+          const nsid = await queryNsid(conn, info.fd);
+          const entry: NetnsListEntry = { name, path, identity: { dev: info.dev, ino: info.ino } };
+          if (nsid !== undefined) entry.nsid = nsid;
+          return entry;
+        } finally {
+          native().closeFd(info.fd);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Unpin and delete a named namespace. The namespace itself lives on while anything (a handle, a
+   * process) still holds it.
+   *
+   * Equivalent to: `ip netns delete NAME`
+   * @example
+   * ```ts
+   * await Netns.delete('blue');
+   * await Netns.delete('blue', { ifExists: true }); // false: already gone
+   * ```
+   * @returns true when a namespace was deleted, false when it did not exist and `ifExists` was set.
+   */
+  static async delete(name: string, opts: DeleteOptions = {}): Promise<boolean> {
+    validateNetnsName(name);
+    const path = join(NETNS_RUN_DIR, name);
+    try {
+      await callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb));
+      return true;
+    } catch (e) {
+      if (opts.ifExists && isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  /** The namespace fd (close-on-exec). Valid until {@link close}. */
+  get fd(): number {
+    if (this.fdValue < 0) throw new ClosedError(`namespace handle${this.name ? ' ' + this.name : ''}`);
+    return this.fdValue;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.fdValue < 0;
+  }
+
+  /**
+   * The rtnetlink connection inside this namespace, opened on first use and shared by all verbs.
+   * @internal
+   */
+  rtnl(): Promise<NetlinkConnection> {
+    if (!this.conn) {
+      const fd = this.fd;
+      this.conn = openNetlink({ nsFd: fd });
+      this.conn.catch(() => { this.conn = undefined; });
+    }
+    return this.conn;
+  }
+
+  /** True when both handles refer to the same namespace. */
+  equals(other: Netns | NetnsIdentity): boolean {
+    const id = other instanceof Netns ? other.identity : other;
+    return id.dev === this.identity.dev && id.ino === this.identity.ino;
+  }
+
+  /**
+   * Unpin this namespace (when it is named) and close the handle.
+   *
+   * Equivalent to: `ip netns delete NAME`
+   * @example
+   * ```ts
+   * await ns.delete();
+   * ```
+   */
+  async delete(opts: DeleteOptions = {}): Promise<boolean> {
+    if (!this.name) throw new NetnsError('only a named namespace can be deleted; close() releases an anonymous one', { code: 'ERR_NOT_NAMED' });
+    try {
+      return await Netns.delete(this.name, opts);
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Release the fd and the netlink connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.fdValue < 0) return;
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) {
+      try {
+        (await conn).close();
+      } catch {
+        // The connection never opened; nothing to close.
+      }
+    }
+    native().closeFd(this.fdValue);
+    this.fdValue = -1;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+let home: Promise<NetlinkConnection> | undefined;
+
+/** A shared rtnetlink connection in the process's own namespace (idle, it does not keep the process alive). */
+export function homeConnection(): Promise<NetlinkConnection> {
+  if (!home) {
+    home = openNetlink({});
+    home.catch(() => { home = undefined; });
+  }
+  return home;
+}
+
+/** The NSID the connection's namespace gave the namespace behind `fd`, or undefined. */
+export async function queryNsid(conn: NetlinkConnection, fd: number): Promise<number | undefined> {
+  const replies = await conn.request(RTM_GETNSID, 0, encodeNsidBody({ fd }), 'ip netns list-id');
+  for (const m of replies) {
+    const { nsid } = decodeNsidBody(m.payload);
+    if (nsid !== undefined && nsid !== NETNSA_NSID_NOT_ASSIGNED) return nsid;
+  }
+  return undefined;
+}

@@ -1,0 +1,337 @@
+/**
+ * The netlink protocol over one socket: sequence numbers, matching answers to requests, multipart
+ * dumps, ACK/DONE/ERROR handling, NLM_F_DUMP_INTR retries, a bounded window of requests in flight,
+ * and coalescing of requests made in the same tick into one sendmsg.
+ *
+ * The state machine only sees a {@link Transport}, so it can be driven by datagrams recorded from the
+ * kernel in unit tests; {@link openNetlink} binds it to a socket made by the addon.
+ * @module
+ */
+import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, fromNative } from '../errors.js';
+import { native, type NativeError } from '../native.js';
+import {
+  NETLINK_ROUTE,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+} from './constants.js';
+import { encodeMessage, parseDatagram, parseDonePayload, parseErrorPayload, type NetlinkMessage } from './message.js';
+
+/** What the connection needs from a socket. */
+export interface Transport {
+  /** Port id of the socket (nlmsg_pid of the kernel's answers to it). */
+  readonly portId: number;
+  /** Send one buffer holding whole messages; failures come back through `onSendError(token)`. */
+  send(buf: Buffer, token: number): void;
+  close(): void;
+  /** Keep the process alive while requests are pending. */
+  ref(): void;
+  unref(): void;
+}
+
+/** Tuning of a connection. */
+export interface ConnectionOptions {
+  /** Requests sent but not yet answered, at most (protects the receive buffer from ACK floods). */
+  maxInFlight?: number;
+  /** How many times a dump interrupted by concurrent changes is restarted before failing. */
+  dumpRetries?: number;
+  /** Largest buffer handed to one sendmsg. */
+  maxBatchBytes?: number;
+}
+
+interface Pending {
+  seq: number;
+  type: number;
+  flags: number;
+  body: Uint8Array;
+  dump: boolean;
+  operation?: string;
+  messages: NetlinkMessage[];
+  interrupted: boolean;
+  attempts: number;
+  resolve: (m: NetlinkMessage[]) => void;
+  reject: (e: Error) => void;
+}
+
+const DEFAULTS: Required<ConnectionOptions> = { maxInFlight: 256, dumpRetries: 10, maxBatchBytes: 64 * 1024 };
+
+/** A request/response netlink connection. Not for multicast events (see the monitor API). */
+export class NetlinkConnection {
+  private readonly opts: Required<ConnectionOptions>;
+  private nextSeq = 1;
+  private readonly inFlight = new Map<number, Pending>();
+  private readonly waiting: Pending[] = [];
+  private readonly batches = new Map<number, number[]>();
+  private nextToken = 1;
+  private flushScheduled = false;
+  private dumpActive = false;
+  private closed = false;
+  private referenced = false;
+  /** Messages that answer no request of ours (seq 0, or a late answer), for callers that want them. */
+  onUnsolicited?: (msg: NetlinkMessage) => void;
+
+  constructor(private readonly transport: Transport, opts: ConnectionOptions = {}) {
+    this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  /** The socket's port id. */
+  get portId(): number {
+    return this.transport.portId;
+  }
+
+  /** Requests waiting or in flight. */
+  get pending(): number {
+    return this.inFlight.size + this.waiting.length;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Send a request with NLM_F_REQUEST|NLM_F_ACK and resolve with the messages it got before its ACK
+   * (a GET's answer, an ECHO), or reject with the kernel's error.
+   */
+  request(type: number, flags: number, body: Uint8Array, operation?: string): Promise<NetlinkMessage[]> {
+    return this.enqueue(type, NLM_F_REQUEST | NLM_F_ACK | flags, body, false, operation);
+  }
+
+  /** Send a dump request and resolve with every message of the dump (NLMSG_DONE excluded). */
+  dump(type: number, body: Uint8Array, operation?: string, flags = 0): Promise<NetlinkMessage[]> {
+    return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP | flags, body, true, operation);
+  }
+
+  /** Close the socket and reject everything pending with {@link ClosedError}. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const err = (p: Pending) => new ClosedError('netlink connection', p.operation);
+    for (const p of this.inFlight.values()) p.reject(err(p));
+    for (const p of this.waiting) p.reject(err(p));
+    this.inFlight.clear();
+    this.waiting.length = 0;
+    this.updateRef();
+    this.transport.close();
+  }
+
+  private enqueue(type: number, flags: number, body: Uint8Array, dump: boolean, operation?: string): Promise<NetlinkMessage[]> {
+    if (this.closed) return Promise.reject(new ClosedError('netlink connection', operation));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ seq: 0, type, flags, body, dump, operation, messages: [], interrupted: false, attempts: 0, resolve, reject });
+      this.updateRef();
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // A microtask: every request made synchronously in this tick shares one sendmsg.
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private allocSeq(): number {
+    for (;;) {
+      const s = this.nextSeq;
+      this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1;
+      if (!this.inFlight.has(s)) return s;
+    }
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    const parts: Buffer[] = [];
+    const seqs: number[] = [];
+    let bytes = 0;
+    const send = () => {
+      if (parts.length === 0) return;
+      const token = this.nextToken++;
+      this.batches.set(token, seqs.slice());
+      this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token);
+      parts.length = 0;
+      seqs.length = 0;
+      bytes = 0;
+    };
+    // FIFO: a dump waits for the previous dump (the kernel runs one per socket), and what was asked
+    // after it waits too, so requests take effect in the order they were made.
+    while (this.waiting.length > 0 && this.inFlight.size < this.opts.maxInFlight) {
+      const p = this.waiting[0];
+      if (p.dump && this.dumpActive) break;
+      this.waiting.shift();
+      p.seq = this.allocSeq();
+      if (p.dump) this.dumpActive = true;
+      this.inFlight.set(p.seq, p);
+      const msg = encodeMessage(p.type, p.flags, p.seq, p.body);
+      if (bytes + msg.length > this.opts.maxBatchBytes) send();
+      parts.push(msg);
+      seqs.push(p.seq);
+      bytes += msg.length;
+    }
+    send();
+    // Tokens of batches whose requests all finished are useless; drop them lazily.
+    if (this.batches.size > 1024) {
+      for (const [t, s] of this.batches) if (!s.some((q) => this.inFlight.has(q))) this.batches.delete(t);
+    }
+  }
+
+  /** Feed datagrams received from the kernel (in order). */
+  feed(datagrams: Buffer[]): void {
+    for (const d of datagrams) {
+      const { messages } = parseDatagram(d);
+      for (const m of messages) this.onMessage(m);
+    }
+    if (!this.closed) {
+      this.updateRef();
+      if (this.waiting.length > 0) this.scheduleFlush();
+    }
+  }
+
+  private onMessage(m: NetlinkMessage): void {
+    const p = m.pid === this.transport.portId || m.pid === 0 ? this.inFlight.get(m.seq) : undefined;
+    if (!p) {
+      this.onUnsolicited?.(m);
+      return;
+    }
+    if (m.flags & NLM_F_DUMP_INTR) p.interrupted = true;
+    switch (m.type) {
+      case NLMSG_NOOP:
+      case NLMSG_OVERRUN:
+        return;
+      case NLMSG_ERROR: {
+        const e = parseErrorPayload(m);
+        if (e.error === 0) this.finish(p);
+        else this.fail(p, new NetlinkError(-e.error, { type: p.type, flags: p.flags, seq: p.seq }, e, p.operation));
+        return;
+      }
+      case NLMSG_DONE: {
+        if (!p.dump) {
+          p.messages.push(m);
+          return;
+        }
+        const e = parseDonePayload(m);
+        if (e.error < 0) this.fail(p, new NetlinkError(-e.error, { type: p.type, flags: p.flags, seq: p.seq }, e, p.operation));
+        else this.finish(p);
+        return;
+      }
+      default:
+        p.messages.push(m);
+    }
+  }
+
+  private finish(p: Pending): void {
+    this.inFlight.delete(p.seq);
+    if (p.dump) {
+      this.dumpActive = false;
+      if (p.interrupted) {
+        p.attempts++;
+        if (p.attempts <= this.opts.dumpRetries) {
+          // Restart from scratch; the kernel's generation counter moved under us.
+          p.messages = [];
+          p.interrupted = false;
+          this.waiting.unshift(p);
+          this.scheduleFlush();
+          return;
+        }
+        p.reject(new DumpInterruptedError(p.messages, p.attempts, p.operation));
+        return;
+      }
+    }
+    p.resolve(p.messages);
+  }
+
+  private fail(p: Pending, err: Error): void {
+    this.inFlight.delete(p.seq);
+    if (p.dump) this.dumpActive = false;
+    p.reject(err);
+  }
+
+  /** sendmsg failed for a batch: each request in it fails with that error. */
+  onSendError(token: number, err: NativeError): void {
+    const seqs = this.batches.get(token) ?? [];
+    this.batches.delete(token);
+    for (const s of seqs) {
+      const p = this.inFlight.get(s);
+      if (p) this.fail(p, fromNative(err, p.operation));
+    }
+    this.updateRef();
+    if (this.waiting.length > 0) this.scheduleFlush();
+  }
+
+  /**
+   * The socket overran (ENOBUFS): answers may have been dropped by the kernel, so nothing in flight
+   * can be trusted to ever complete. Fail those requests; later ones proceed.
+   */
+  onSocketError(err: NativeError): void {
+    for (const p of [...this.inFlight.values()]) this.fail(p, fromNative(err, p.operation));
+    this.updateRef();
+    if (this.waiting.length > 0) this.scheduleFlush();
+  }
+
+  private updateRef(): void {
+    const want = !this.closed && this.pending > 0;
+    if (want === this.referenced) return;
+    this.referenced = want;
+    if (want) this.transport.ref();
+    else this.transport.unref();
+  }
+}
+
+/** Options of {@link openNetlink}. */
+export interface OpenNetlinkOptions extends ConnectionOptions {
+  /** Netlink protocol; NETLINK_ROUTE by default. */
+  protocol?: number;
+  /** Namespace fd to open the socket in; the process's own namespace when omitted. */
+  nsFd?: number;
+  /** SO_RCVBUF in bytes (at least 1 MiB is used). */
+  rcvbuf?: number;
+  /** Initial size of the per-datagram read buffer; it grows when a datagram is larger. */
+  initialReadBuffer?: number;
+}
+
+/** Open a request/response connection on a socket created by the addon inside a namespace. */
+export function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConnection> {
+  const addon = native();
+  let conn: NetlinkConnection | undefined;
+  return new Promise((resolve, reject) => {
+    addon.netlinkOpen(
+      {
+        protocol: opts.protocol ?? NETLINK_ROUTE,
+        nsFd: opts.nsFd ?? -1,
+        groups: [],
+        rcvbuf: opts.rcvbuf ?? 4 * 1024 * 1024,
+        initialReadBuffer: opts.initialReadBuffer ?? 32 * 1024,
+        onData: (d) => conn?.feed(d),
+        onError: (e) => conn?.onSocketError(e),
+        onSendError: (t, e) => conn?.onSendError(t, e),
+      },
+      (err, sock) => {
+        if (err || !sock) {
+          reject(err ? fromNative(err, 'open netlink socket') : new NetnsError('open netlink socket failed', { code: 'ERR_INTERNAL' }));
+          return;
+        }
+        let closed = false;
+        const transport: Transport = {
+          portId: sock.portId,
+          send: (buf, token) => addon.netlinkSend(sock.id, buf, token),
+          close: () => {
+            if (closed) return;
+            closed = true;
+            addon.netlinkClose(sock.id);
+          },
+          ref: () => addon.ref(),
+          unref: () => addon.unref(),
+        };
+        conn = new NetlinkConnection(transport, opts);
+        resolve(conn);
+      },
+    );
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * Typed schema declarations: a family declares its attributes as one table row each
+ * (`ifname: attr(IFLA_IFNAME, string)`) and its fixed header as a struct; encoding and decoding come
+ * from the table. Later families (tc, nftables, sock_diag) reuse the same codecs.
+ * @module
+ */
+import { AttrMap, AttrWriter, ByteWriter, decodeCString } from './attributes.js';
+import { formatIp, formatMac, parseIpBytes, parseMacBytes } from './wire_formats.js';
+
+/** How one attribute's payload is written and read. */
+export interface AttrCodec<T> {
+  readonly name: string;
+  encode(a: AttrWriter, type: number, v: T): void;
+  decode(b: Buffer): T;
+}
+
+export const u8: AttrCodec<number> = { name: 'u8', encode: (a, t, v) => a.u8(t, v), decode: (b) => b.readUInt8(0) };
+export const u16: AttrCodec<number> = { name: 'u16', encode: (a, t, v) => a.u16(t, v), decode: (b) => b.readUInt16LE(0) };
+export const u32: AttrCodec<number> = { name: 'u32', encode: (a, t, v) => a.u32(t, v), decode: (b) => b.readUInt32LE(0) };
+export const s32: AttrCodec<number> = { name: 's32', encode: (a, t, v) => a.s32(t, v), decode: (b) => b.readInt32LE(0) };
+export const u64: AttrCodec<bigint> = { name: 'u64', encode: (a, t, v) => a.u64(t, v), decode: (b) => b.readBigUInt64LE(0) };
+export const be16: AttrCodec<number> = { name: 'be16', encode: (a, t, v) => a.be16(t, v), decode: (b) => b.readUInt16BE(0) };
+export const be32: AttrCodec<number> = { name: 'be32', encode: (a, t, v) => a.be32(t, v), decode: (b) => b.readUInt32BE(0) };
+/** NUL-terminated string. */
+export const string: AttrCodec<string> = { name: 'string', encode: (a, t, v) => a.string(t, v), decode: decodeCString };
+/** Opaque bytes (copied out of the datagram so they outlive it). */
+export const binary: AttrCodec<Buffer> = { name: 'binary', encode: (a, t, v) => a.raw(t, v), decode: (b) => Buffer.from(b) };
+/** Presence means true. */
+export const flag: AttrCodec<boolean> = {
+  name: 'flag',
+  encode: (a, t, v) => { if (v) a.flag(t); },
+  decode: () => true,
+};
+/** An IPv4 or IPv6 address in its usual text form; the family is given by the length. */
+export const ipAddress: AttrCodec<string> = {
+  name: 'ipAddress',
+  encode: (a, t, v) => a.raw(t, parseIpBytes(v)),
+  decode: (b) => formatIp(b),
+};
+/** A link-layer address as aa:bb:cc:dd:ee:ff (any length). */
+export const macAddress: AttrCodec<string> = {
+  name: 'macAddress',
+  encode: (a, t, v) => a.raw(t, parseMacBytes(v)),
+  decode: (b) => formatMac(b),
+};
+/** A u8 on the wire, a boolean in the API (IFLA_BR_* style switches). */
+export const u8bool: AttrCodec<boolean> = {
+  name: 'u8bool',
+  encode: (a, t, v) => a.u8(t, v ? 1 : 0),
+  decode: (b) => b.readUInt8(0) !== 0,
+};
+/** A u32 on the wire, a boolean in the API. */
+export const u32bool: AttrCodec<boolean> = {
+  name: 'u32bool',
+  encode: (a, t, v) => a.u32(t, v ? 1 : 0),
+  decode: (b) => b.readUInt32LE(0) !== 0,
+};
+
+/** One row of a schema table. */
+export interface FieldSpec<T> {
+  readonly type: number;
+  readonly codec: AttrCodec<T>;
+  /** The attribute may repeat; decoded as an array. */
+  readonly multi: boolean;
+}
+
+export function attr<T>(type: number, codec: AttrCodec<T>): FieldSpec<T> {
+  return { type, codec, multi: false };
+}
+
+/** An attribute that appears several times (decoded to an array, encoded one per element). */
+export function attrMulti<T>(type: number, codec: AttrCodec<T>): FieldSpec<T[]> {
+  return { type, codec: codec as unknown as AttrCodec<T[]>, multi: true };
+}
+
+type FieldValue<S> = S extends FieldSpec<infer T> ? T : never;
+/** The object a schema decodes to: every field optional, since the kernel may omit any attribute. */
+export type Decoded<F extends Record<string, FieldSpec<unknown>>> = { [K in keyof F]?: FieldValue<F[K]> };
+
+/** A table of attributes; encodes in declaration order and decodes by attribute type. */
+export class Schema<F extends Record<string, FieldSpec<any>>> {
+  private readonly byType = new Map<number, [string, FieldSpec<unknown>]>();
+
+  constructor(readonly name: string, readonly fields: F) {
+    for (const [key, spec] of Object.entries(fields)) this.byType.set(spec.type, [key, spec]);
+  }
+
+  /** Write every defined field. */
+  encode(a: AttrWriter, values: Decoded<F>): void {
+    for (const [key, spec] of Object.entries(this.fields)) {
+      const v = (values as Record<string, unknown>)[key];
+      if (v === undefined) continue;
+      if (spec.multi) for (const item of v as unknown[]) (spec.codec as AttrCodec<unknown>).encode(a, spec.type, item);
+      else spec.codec.encode(a, spec.type, v);
+    }
+  }
+
+  /** Decode the attributes of `map` that the table knows; others are left in the map for the caller. */
+  decodeMap(map: AttrMap): Decoded<F> {
+    const out: Record<string, unknown> = {};
+    for (const [type, values] of map.entries()) {
+      const row = this.byType.get(type);
+      if (!row) continue;
+      const [key, spec] = row;
+      try {
+        if (spec.multi) out[key] = values.map((v) => spec.codec.decode(v));
+        else out[key] = spec.codec.decode(values[values.length - 1]);
+      } catch {
+        // A payload shorter than its type (older or newer kernel layout): leave the field unset
+        // rather than fail the whole object.
+      }
+    }
+    return out as Decoded<F>;
+  }
+
+  decode(buf: Buffer, start = 0, end = buf.length): Decoded<F> {
+    return this.decodeMap(new AttrMap(buf, start, end));
+  }
+
+  /** Attribute types present in `map` that this table does not describe. */
+  unknownTypes(map: AttrMap): number[] {
+    return map.types().filter((t) => !this.byType.has(t));
+  }
+}
+
+/** A nested attribute whose content is described by another schema. */
+export function nested<F extends Record<string, FieldSpec<any>>>(schema: Schema<F>): AttrCodec<Decoded<F>> {
+  return {
+    name: `nested(${schema.name})`,
+    encode: (a, t, v) => a.nested(t, (inner) => schema.encode(inner, v)),
+    decode: (b) => schema.decode(b),
+  };
+}
+
+type StructType = 'u8' | 'u16' | 'u32' | 's32' | 'be16' | 'be32' | 'pad8' | 'pad16';
+const STRUCT_SIZES: Record<StructType, number> = { u8: 1, u16: 2, u32: 4, s32: 4, be16: 2, be32: 4, pad8: 1, pad16: 2 };
+
+/** A fixed C struct (ifinfomsg, rtmsg, ...): fields in order, natural layout without holes. */
+export class Struct<K extends string> {
+  readonly size: number;
+
+  constructor(readonly name: string, private readonly layout: ReadonlyArray<readonly [K | '_', StructType]>) {
+    this.size = layout.reduce((n, [, t]) => n + STRUCT_SIZES[t], 0);
+  }
+
+  encode(w: ByteWriter, v: Partial<Record<K, number>>): void {
+    for (const [key, t] of this.layout) {
+      const x = key === '_' ? 0 : (v[key as K] ?? 0);
+      switch (t) {
+        case 'u8': w.u8(x); break;
+        case 'u16': w.u16(x); break;
+        case 'u32': w.u32(x); break;
+        case 's32': w.s32(x); break;
+        case 'be16': w.be16(x); break;
+        case 'be32': w.be32(x); break;
+        case 'pad8': w.u8(0); break;
+        case 'pad16': w.u16(0); break;
+      }
+    }
+  }
+
+  decode(b: Buffer, off = 0): Record<K, number> {
+    const out = {} as Record<K, number>;
+    let at = off;
+    for (const [key, t] of this.layout) {
+      let x = 0;
+      switch (t) {
+        case 'u8': x = b.readUInt8(at); break;
+        case 'u16': x = b.readUInt16LE(at); break;
+        case 'u32': x = b.readUInt32LE(at); break;
+        case 's32': x = b.readInt32LE(at); break;
+        case 'be16': x = b.readUInt16BE(at); break;
+        case 'be32': x = b.readUInt32BE(at); break;
+        default: break;
+      }
+      if (key !== '_' && !t.startsWith('pad')) out[key as K] = x;
+      at += STRUCT_SIZES[t];
+    }
+    return out;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Strict parsing of IP addresses and prefixes. inet_aton's legacy forms (`010.0.0.1` read as octal,
+ * `0x7f.1`, `1.2.3`) are rejected: a CNI agent that accepts them configures an address nobody wrote.
+ * @module
+ */
+import { isIPv6 } from 'node:net';
+import { ValidationError } from '../errors.js';
+
+const OCTET = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
+/** 4 bytes for a dotted quad in strict decimal, or undefined. */
+export function parseIPv4(s: string): Buffer | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = Buffer.alloc(4);
+  for (let i = 0; i < 4; i++) {
+    if (!OCTET.test(parts[i])) return undefined;
+    out[i] = Number(parts[i]);
+  }
+  return out;
+}
+
+/** 16 bytes for an IPv6 address (no zone id), or undefined. */
+export function parseIPv6(s: string): Buffer | undefined {
+  if (!isIPv6(s) || s.includes('%')) return undefined;
+  let head = s;
+  let v4: Buffer | undefined;
+  const lastColon = s.lastIndexOf(':');
+  if (s.slice(lastColon + 1).includes('.')) {
+    v4 = parseIPv4(s.slice(lastColon + 1));
+    if (!v4) return undefined;
+    head = s.slice(0, lastColon + 1) + '0:0';
+  }
+  const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
+  const l = left ? left.split(':') : [];
+  const r = right !== undefined ? (right ? right.split(':') : []) : [];
+  const groups = right === undefined ? l : [...l, ...Array(8 - l.length - r.length).fill('0'), ...r];
+  if (groups.length !== 8) return undefined;
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  if (v4) v4.copy(out, 12);
+  return out;
+}
+
+export type IpFamily = 4 | 6;
+
+/** The address's bytes and family; throws ValidationError for anything but a strict address. */
+export function parseIp(s: string, field = 'address'): { bytes: Buffer; family: IpFamily } {
+  if (typeof s !== 'string') throw new ValidationError(field, s, 'must be a string');
+  const v4 = parseIPv4(s);
+  if (v4) return { bytes: v4, family: 4 };
+  const v6 = parseIPv6(s);
+  if (v6) return { bytes: v6, family: 6 };
+  throw new ValidationError(field, s, 'is not a valid IPv4 or IPv6 address (only strict decimal dotted quads and RFC 4291 IPv6 are accepted)');
+}
+
+/** A parsed `address/prefix`. */
+export interface Cidr {
+  address: string;
+  bytes: Buffer;
+  family: IpFamily;
+  prefixLength: number;
+}
+
+/**
+ * Parse `a.b.c.d/n` or `x::y/n`. When `defaultPrefix` is true a bare address gets /32 or /128, as
+ * `ip addr add 10.0.0.1 dev eth0` does.
+ */
+export function parseCidr(s: string, field = 'address', defaultPrefix = false): Cidr {
+  if (typeof s !== 'string') throw new ValidationError(field, s, 'must be a string');
+  const slash = s.indexOf('/');
+  const addrPart = slash === -1 ? s : s.slice(0, slash);
+  const { bytes, family } = parseIp(addrPart, field);
+  const max = family === 4 ? 32 : 128;
+  let prefixLength = max;
+  if (slash === -1) {
+    if (!defaultPrefix) throw new ValidationError(field, s, 'needs a prefix length (address/len)');
+  } else {
+    const p = s.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > max) {
+      throw new ValidationError(field, s, `has an invalid prefix length (0..${max} in decimal)`);
+    }
+    prefixLength = Number(p);
+  }
+  return { address: addrPart, bytes, family, prefixLength };
+}
