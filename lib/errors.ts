@@ -8,6 +8,8 @@ import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 /** The errno's symbolic name ('EEXIST'), or `E<number>` when Node does not know it. */
 export function errnoName(errno: number): string {
+  // libuv calls 95 ENOTSUP; the kernel's headers and iproute2 say EOPNOTSUPP (same value on Linux).
+  if (Math.abs(errno) === 95) return 'EOPNOTSUPP';
   try {
     return getSystemErrorName(-Math.abs(errno));
   } catch {

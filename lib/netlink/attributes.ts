@@ -18,6 +18,7 @@ export class ByteWriter {
     this.buf = Buffer.allocUnsafe(initial);
   }
 
+  // Callers take the offset before touching this.buf: reserve() may replace the buffer.
   private reserve(n: number): number {
     const at = this.length;
     const need = at + n;
@@ -32,15 +33,15 @@ export class ByteWriter {
     return at;
   }
 
-  u8(v: number): this { this.buf.writeUInt8(v, this.reserve(1)); return this; }
-  u16(v: number): this { this.buf.writeUInt16LE(v, this.reserve(2)); return this; }
-  u32(v: number): this { this.buf.writeUInt32LE(v >>> 0, this.reserve(4)); return this; }
-  s32(v: number): this { this.buf.writeInt32LE(v, this.reserve(4)); return this; }
-  u64(v: bigint): this { this.buf.writeBigUInt64LE(v, this.reserve(8)); return this; }
-  be16(v: number): this { this.buf.writeUInt16BE(v, this.reserve(2)); return this; }
-  be32(v: number): this { this.buf.writeUInt32BE(v >>> 0, this.reserve(4)); return this; }
-  bytes(b: Uint8Array): this { this.buf.set(b, this.reserve(b.length)); return this; }
-  zeros(n: number): this { this.buf.fill(0, this.reserve(n), this.length); return this; }
+  u8(v: number): this { const at = this.reserve(1); this.buf.writeUInt8(v, at); return this; }
+  u16(v: number): this { const at = this.reserve(2); this.buf.writeUInt16LE(v, at); return this; }
+  u32(v: number): this { const at = this.reserve(4); this.buf.writeUInt32LE(v >>> 0, at); return this; }
+  s32(v: number): this { const at = this.reserve(4); this.buf.writeInt32LE(v, at); return this; }
+  u64(v: bigint): this { const at = this.reserve(8); this.buf.writeBigUInt64LE(v, at); return this; }
+  be16(v: number): this { const at = this.reserve(2); this.buf.writeUInt16BE(v, at); return this; }
+  be32(v: number): this { const at = this.reserve(4); this.buf.writeUInt32BE(v >>> 0, at); return this; }
+  bytes(b: Uint8Array): this { const at = this.reserve(b.length); this.buf.set(b, at); return this; }
+  zeros(n: number): this { const at = this.reserve(n); this.buf.fill(0, at, this.length); return this; }
   /** Pad with zeros to a multiple of 4. */
   align(): this { return this.zeros(nlaAlign(this.length) - this.length); }
 
