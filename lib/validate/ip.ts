@@ -84,3 +84,74 @@ export function parseCidr(s: string, field = 'address', defaultPrefix = false): 
   }
   return { address: addrPart, bytes, family, prefixLength };
 }
+
+/** `4`, `6`, or the names iproute2 uses (`inet`, `inet6`). */
+export function parseFamily(v: unknown, field = 'family'): IpFamily {
+  if (v === 4 || v === 'inet') return 4;
+  if (v === 6 || v === 'inet6') return 6;
+  throw new ValidationError(field, v, "must be 4, 6, 'inet' or 'inet6'");
+}
+
+/** Length in bits of an address of the family. */
+export function familyBits(family: IpFamily): number {
+  return family === 4 ? 32 : 128;
+}
+
+/** True when every bit after the first `prefixLength` bits is zero. */
+export function hostBitsZero(bytes: Uint8Array, prefixLength: number): boolean {
+  for (let bit = prefixLength; bit < bytes.length * 8; bit++) {
+    if (bytes[bit >> 3] & (0x80 >> (bit & 7))) return false;
+  }
+  return true;
+}
+
+/**
+ * The address with its host part set to ones (`brd +`) or zeros (`brd -`), as iproute2 computes a
+ * broadcast address from the local address and prefix.
+ */
+export function fillHostBits(bytes: Uint8Array, prefixLength: number, ones: boolean): Buffer {
+  const out = Buffer.from(bytes);
+  for (let bit = prefixLength; bit < out.length * 8; bit++) {
+    const m = 0x80 >> (bit & 7);
+    if (ones) out[bit >> 3] |= m;
+    else out[bit >> 3] &= ~m & 0xff;
+  }
+  return out;
+}
+
+/** A routing prefix: `default`, `a.b.c.d/n`, or a bare address meaning a host route. */
+export interface RoutePrefix {
+  family: IpFamily;
+  bytes: Buffer;
+  prefixLength: number;
+}
+
+/**
+ * Parse a route destination (or source selector). `default` needs the family from context (IPv4
+ * when nothing says otherwise, as `ip route` assumes). Host bits must be zero: the kernel rejects
+ * `10.0.0.1/24` for IPv4 ("Invalid prefix for given prefix length") and silently masks it for IPv6,
+ * so neither is what the caller meant.
+ */
+export function parseRoutePrefix(s: string, field = 'destination', family?: IpFamily): RoutePrefix {
+  if (s === 'default') {
+    const f = family ?? 4;
+    return { family: f, bytes: Buffer.alloc(f === 4 ? 4 : 16), prefixLength: 0 };
+  }
+  const c = parseCidr(s, field, true);
+  if (family !== undefined && c.family !== family) {
+    throw new ValidationError(field, s, `is an IPv${c.family} prefix where IPv${family} is needed`);
+  }
+  if (!hostBitsZero(c.bytes, c.prefixLength)) {
+    throw new ValidationError(field, s, 'has host bits set after the prefix length (write the network address)');
+  }
+  return { family: c.family, bytes: c.bytes, prefixLength: c.prefixLength };
+}
+
+/** Parse an address and require it to be of `family` when one is given. */
+export function parseIpOfFamily(s: string, field: string, family?: IpFamily): { bytes: Buffer; family: IpFamily } {
+  const ip = parseIp(s, field);
+  if (family !== undefined && ip.family !== family) {
+    throw new ValidationError(field, s, `is an IPv${ip.family} address where IPv${family} is needed`);
+  }
+  return ip;
+}
