@@ -1,0 +1,208 @@
+#include "thread_pool.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+
+#include <cerrno>
+#include <exception>
+#include <new>
+
+#include "fd.h"
+#include "threads.h"
+
+namespace netns {
+
+Deliver DeliverError(SysError e) {
+  return [e = std::move(e)](Napi::Env env, Napi::Function cb, Napi::Object) {
+    if (!cb.IsEmpty()) cb.Call({MakeError(env, e).Value()});
+  };
+}
+
+ThreadPool::ThreadPool(JsQueue& js, NsIdentity home, size_t workers)
+    : js_(js), home_(home), workers_(workers) {}
+
+ThreadPool::~ThreadPool() {
+  // Stop() normally ran; a joinable std::thread must never be destroyed (std::terminate).
+  for (Slot& slot : slots_) {
+    if (slot.thread.joinable()) slot.thread.detach();
+  }
+}
+
+void ThreadPool::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  slots_.resize(workers_);
+  for (size_t i = 0; i < workers_; ++i) {
+    slots_[i].thread = SpawnQuietThread([this, i] { WorkerMain(i); });
+    ++live_;
+  }
+}
+
+void ThreadPool::Submit(Napi::Env env, Napi::Function cb, Napi::Object ctx, Work work) {
+  uint64_t id = nextId_++;
+  Pending pending;
+  if (!cb.IsEmpty()) pending.cb = Napi::Persistent(cb);
+  if (!ctx.IsEmpty()) pending.ctx = Napi::Persistent(ctx);
+  pending_.emplace(id, std::move(pending));
+  js_.Hold(env);
+
+  bool stranded = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || (live_ == 0 && respawning_ == 0)) {
+      stranded = true;
+    } else {
+      queue_.push_back(Job{id, std::move(work)});
+    }
+  }
+  if (stranded) {
+    SysError e = SysError::Of(ECANCELED, "setns");
+    e.message = "ECANCELED: netns-native has no worker thread left in the home network namespace";
+    PostResult(id, DeliverError(std::move(e)));
+    return;
+  }
+  cv_.notify_one();
+}
+
+void ThreadPool::Stop() {
+  std::vector<std::thread> threads;
+  std::deque<Job> dropped;  // destroyed outside the lock: their fds close here
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    dropped.swap(queue_);
+    for (Slot& slot : slots_) threads.push_back(std::move(slot.thread));
+  }
+  cv_.notify_all();
+  for (std::thread& t : threads) {
+    if (t.joinable()) t.join();
+  }
+  pending_.clear();
+}
+
+size_t ThreadPool::LiveThreads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_;
+}
+
+void ThreadPool::WorkerMain(size_t slot) {
+  pthread_setname_np(pthread_self(), "netns-worker");
+
+  // The home fd is this thread's own namespace (rule 4: thread-self, not self), which must be the one
+  // the JS thread had at load; a thread born elsewhere would restore into the wrong namespace.
+  WorkerState state;
+  state.stopping = &stopping_;
+  UniqueFd home(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  NsIdentity identity;
+  if (!home.Valid() || NsIdentityOf(home.Get(), &identity).Failed() || identity != home_) {
+    Retire(slot, false);  // a replacement would be born in the same wrong place
+    return;
+  }
+  state.homeFd = home.Get();
+  state.home = identity;
+  SetCurrentWorker(&state);
+
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) break;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+
+    Deliver deliver;
+    try {
+      deliver = job.work();
+    } catch (const std::bad_alloc&) {
+      deliver = DeliverError(SysError::Of(ENOMEM, "malloc"));
+    } catch (...) {
+      deliver = DeliverError(SysError::Of(EIO, "netns-native"));
+    }
+    job.work = Work();
+    PostResult(job.id, std::move(deliver));
+
+    if (state.poisoned) break;  // rule 3: report, then never run another job
+  }
+
+  SetCurrentWorker(nullptr);
+  if (state.poisoned) {
+    // The number may have been closed under us and reused by someone else: close it only if it
+    // still is our home namespace.
+    NsIdentity now;
+    if (NsIdentityOf(home.Get(), &now).Failed() || now != identity) home.Release();
+    Retire(slot, true);
+  }
+}
+
+void ThreadPool::Retire(size_t slot, bool replace) {
+  std::deque<Job> stranded;
+  bool respawn = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_[slot].dead = true;
+    --live_;
+    if (replace && !stopping_) {
+      ++respawning_;
+      respawn = true;
+    }
+    stranded = TakeStrandedLocked();
+  }
+  if (respawn) js_.Post([this, slot](Napi::Env) { Respawn(slot); });
+  FailStranded(std::move(stranded));
+}
+
+// JS thread: a thread spawned here starts in the home namespace.
+void ThreadPool::Respawn(size_t slot) {
+  std::thread old;
+  std::deque<Job> stranded;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --respawning_;
+    if (stopping_ || !slots_[slot].dead) return;
+    old = std::move(slots_[slot].thread);
+    try {
+      slots_[slot].thread = SpawnQuietThread([this, slot] { WorkerMain(slot); });
+      slots_[slot].dead = false;
+      ++live_;
+    } catch (...) {
+      stranded = TakeStrandedLocked();
+    }
+  }
+  if (old.joinable()) old.join();  // it has finished its last job and is returning
+  FailStranded(std::move(stranded));
+}
+
+std::deque<ThreadPool::Job> ThreadPool::TakeStrandedLocked() {
+  std::deque<Job> jobs;
+  if (live_ == 0 && respawning_ == 0) jobs.swap(queue_);
+  return jobs;
+}
+
+void ThreadPool::FailStranded(std::deque<Job> jobs) {
+  for (Job& job : jobs) {
+    SysError e = SysError::Of(ECANCELED, "setns");
+    e.message = "ECANCELED: netns-native has no worker thread left in the home network namespace";
+    PostResult(job.id, DeliverError(std::move(e)));
+  }
+}
+
+void ThreadPool::PostResult(uint64_t id, Deliver deliver) {
+  js_.Post([this, id, deliver = std::move(deliver)](Napi::Env env) mutable {
+    Complete(env, id, std::move(deliver));
+  });
+}
+
+void ThreadPool::Complete(Napi::Env env, uint64_t id, Deliver deliver) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  Pending pending = std::move(it->second);
+  pending_.erase(it);
+  js_.Unhold(env);  // first: the callback may throw
+  if (!deliver) return;
+  Napi::Function cb = pending.cb.IsEmpty() ? Napi::Function() : pending.cb.Value();
+  Napi::Object ctx = pending.ctx.IsEmpty() ? Napi::Object() : pending.ctx.Value();
+  deliver(env, cb, ctx);
+}
+
+}  // namespace netns
