@@ -1,0 +1,131 @@
+// JS entry points of the namespace operations: check arguments on the JS thread, run the system
+// calls on a worker (ns_ops.cc), hand the result back through the callback.
+#include <fcntl.h>
+
+#include <string>
+
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
+#include "ns_ops.h"
+
+namespace netns {
+
+namespace {
+
+Deliver DeliverNsInfo(AddonState* state, NsInfo info) {
+  return [state, info = std::move(info)](Napi::Env env, Napi::Function cb, Napi::Object) mutable {
+    Napi::Object obj = NsInfoObject(env, state, info);
+    cb.Call({env.Null(), obj});
+  };
+}
+
+Deliver DeliverDone() {
+  return [](Napi::Env env, Napi::Function cb, Napi::Object) { cb.Call({env.Null()}); };
+}
+
+// The job gets its own copy of a caller's fd, so JS closing it meanwhile cannot make the worker use
+// a closed or recycled fd number.
+UniqueFd DupForJob(int fd, SysError* error) {
+  UniqueFd dup(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!dup.Valid()) *error = SysError::FromErrno("fcntl");
+  return dup;
+}
+
+Napi::Value NsCreateFn(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  std::string dir = PathArg(info, 0, "dir");
+  std::string name = NameArg(info, 1, "name");
+  Napi::Function cb = FunctionArg(info, 2, "cb");
+  state->pool->Submit(info.Env(), cb, Napi::Object(), [state, dir, name]() -> Deliver {
+    NsInfo ns;
+    SysError e = NsCreate(dir, name, &ns);
+    if (e.Failed()) return DeliverError(std::move(e));
+    return DeliverNsInfo(state, std::move(ns));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NsDeleteFn(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  std::string path = PathArg(info, 0, "path");
+  Napi::Function cb = FunctionArg(info, 1, "cb");
+  state->pool->Submit(info.Env(), cb, Napi::Object(), [path]() -> Deliver {
+    SysError e = NsDelete(path);
+    if (e.Failed()) return DeliverError(std::move(e));
+    return DeliverDone();
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NsAnonymousFn(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  Napi::Function cb = FunctionArg(info, 0, "cb");
+  state->pool->Submit(info.Env(), cb, Napi::Object(), [state]() -> Deliver {
+    NsInfo ns;
+    SysError e = NsAnonymous(&ns);
+    if (e.Failed()) return DeliverError(std::move(e));
+    return DeliverNsInfo(state, std::move(ns));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NsOpenPathFn(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  std::string path = PathArg(info, 0, "path");
+  Napi::Function cb = FunctionArg(info, 1, "cb");
+  state->pool->Submit(info.Env(), cb, Napi::Object(), [state, path]() -> Deliver {
+    NsInfo ns;
+    SysError e = NsOpenPath(path, &ns);
+    if (e.Failed()) return DeliverError(std::move(e));
+    return DeliverNsInfo(state, std::move(ns));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NsOpenPidFn(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  int pid = Int32Arg(info, 0, "pid", 1, INT32_MAX);
+  Napi::Function cb = FunctionArg(info, 1, "cb");
+  state->pool->Submit(info.Env(), cb, Napi::Object(), [state, pid]() -> Deliver {
+    NsInfo ns;
+    SysError e = NsOpenPid(pid, &ns);
+    if (e.Failed()) return DeliverError(std::move(e));
+    return DeliverNsInfo(state, std::move(ns));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NsPinFn(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  int fd = Int32Arg(info, 0, "fd", 0, INT32_MAX);
+  std::string dir = PathArg(info, 1, "dir");
+  std::string name = NameArg(info, 2, "name");
+  Napi::Function cb = FunctionArg(info, 3, "cb");
+  SysError dupError;
+  UniqueFd own = DupForJob(fd, &dupError);
+  state->pool->Submit(info.Env(), cb, Napi::Object(),
+                      [own = std::move(own), dupError, dir, name]() mutable -> Deliver {
+                        if (dupError.Failed()) return DeliverError(std::move(dupError));
+                        SysError e = NsPin(own.Get(), dir, name);
+                        if (e.Failed()) return DeliverError(std::move(e));
+                        return DeliverDone();
+                      });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void ExportNsFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
+  auto add = [&](const char* name, Napi::Function::Callback fn) {
+    exports.Set(name, Napi::Function::New(env, fn, name, state));
+  };
+  add("nsCreate", NsCreateFn);
+  add("nsDelete", NsDeleteFn);
+  add("nsAnonymous", NsAnonymousFn);
+  add("nsOpenPath", NsOpenPathFn);
+  add("nsOpenPid", NsOpenPidFn);
+  add("nsPin", NsPinFn);
+}
+
+}  // namespace netns

@@ -1,0 +1,34 @@
+// Namespace system-call sequences. Plain C++ with no napi: each runs whole on a pool worker (the
+// ones that switch namespace need one; the rest may block on mounts and locks).
+#pragma once
+
+#include <string>
+
+#include "errors.h"
+#include "fd.h"
+#include "ns_guard.h"
+
+namespace netns {
+
+struct NsInfo {
+  UniqueFd fd;  // close-on-exec
+  NsIdentity identity;
+};
+
+// Opens the calling thread's network namespace (/proc/thread-self/ns/net, threading rule 4).
+SysError OpenThreadNs(NsInfo* out);
+
+// iproute2's netns_add: prepare `dir`, create `dir/name` exclusively, pin a new namespace there.
+SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out);
+// iproute2's netns_delete, retrying EBUSY a bounded number of times.
+SysError NsDelete(const std::string& path);
+// A new namespace held only by the returned fd.
+SysError NsAnonymous(NsInfo* out);
+// Fails with code ENOTNETNS unless `path` is a network namespace.
+SysError NsOpenPath(const std::string& path, NsInfo* out);
+// Through a pidfd, so a recycled PID never yields another process's namespace.
+SysError NsOpenPid(int pid, NsInfo* out);
+// `ip netns attach`: bind-mount the namespace behind `fd` onto `dir/name`.
+SysError NsPin(int fd, const std::string& dir, const std::string& name);
+
+}  // namespace netns
