@@ -1,0 +1,294 @@
+#include "io_loop.h"
+
+#include <linux/netlink.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "threads.h"
+
+namespace netns {
+
+namespace {
+
+constexpr uint64_t kWakeTag = 0;
+constexpr size_t kMaxDatagramsPerWake = 256;  // then the next ready socket gets its turn
+constexpr size_t kHighWater = 8u << 20;       // bytes queued for JS before polling pauses
+constexpr size_t kLowWater = 2u << 20;        // ... and resumes
+
+Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
+  if (datagram.empty()) return Napi::Buffer<uint8_t>::New(env, 0);
+  // The vector moves to the heap and becomes the Buffer's memory: no copy on the JS thread.
+  auto* owned = new std::vector<uint8_t>(std::move(datagram));
+  return Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(),
+                                          [owned](Napi::Env, uint8_t*) { delete owned; });
+}
+
+// Calls fn; a throwing JS callback must not stop delivery to the others. The first error is
+// rethrown once everything was delivered.
+template <class F>
+void CallCollecting(std::optional<Napi::Error>* first, F&& fn) {
+  try {
+    fn();
+  } catch (const Napi::Error& e) {
+    if (!first->has_value()) *first = e;
+  }
+}
+
+}  // namespace
+
+IoLoop::IoLoop(JsQueue& js) : js_(js) {}
+
+IoLoop::~IoLoop() {
+  if (thread_.joinable()) thread_.detach();  // Stop() normally joined it
+}
+
+SysError IoLoop::Start() {
+  epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_.Valid()) return SysError::FromErrno("epoll_create1");
+  wake_.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_.Valid()) return SysError::FromErrno("eventfd");
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeTag;
+  if (epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, wake_.Get(), &ev) != 0) {
+    return SysError::FromErrno("epoll_ctl");
+  }
+  alive_ = true;
+  try {
+    thread_ = SpawnQuietThread([this] { Run(); });
+  } catch (...) {
+    alive_ = false;
+    return SysError::Of(EAGAIN, "pthread_create");
+  }
+  return {};
+}
+
+void IoLoop::Stop() {
+  stop_ = true;
+  if (wake_.Valid()) {
+    uint64_t one = 1;
+    ssize_t ignored = write(wake_.Get(), &one, sizeof one);
+    (void)ignored;  // a full counter still wakes the thread
+  }
+  if (thread_.joinable()) thread_.join();
+
+  std::unordered_map<uint32_t, std::shared_ptr<NetlinkSocket>> sockets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets.swap(sockets_);
+  }
+  for (auto& entry : sockets) entry.second->MarkClosed();
+  js_sockets_.clear();
+}
+
+SysError IoLoop::Register(std::shared_ptr<NetlinkSocket> sock, Napi::Object callbacks,
+                          uint32_t* id) {
+  sock->id = nextId_++;
+  JsSocket js;
+  js.onData = Napi::Persistent(callbacks.Get("onData").As<Napi::Function>());
+  js.onError = Napi::Persistent(callbacks.Get("onError").As<Napi::Function>());
+  js.onSendError = Napi::Persistent(callbacks.Get("onSendError").As<Napi::Function>());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets_[sock->id] = sock;
+  }
+  if (!Watch(*sock)) {
+    SysError e = SysError::FromErrno("epoll_ctl");
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets_.erase(sock->id);
+    sock->MarkClosed();
+    return e;
+  }
+  js_sockets_.emplace(sock->id, std::move(js));
+  *id = sock->id;
+  return {};
+}
+
+void IoLoop::Close(uint32_t id) {
+  js_sockets_.erase(id);
+  std::shared_ptr<NetlinkSocket> sock;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sockets_.find(id);
+    if (it == sockets_.end()) return;
+    sock = std::move(it->second);
+    sockets_.erase(it);
+  }
+  sock->MarkClosed();
+  Unwatch(*sock);
+  // The fd closes when the I/O thread or a sending worker, if any holds it, lets go.
+}
+
+std::shared_ptr<NetlinkSocket> IoLoop::Find(uint32_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second;
+}
+
+bool IoLoop::Watch(NetlinkSocket& sock) {
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;  // level-triggered: a socket left unread comes back next round
+  ev.data.u64 = sock.id;
+  return epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, sock.Fd(), &ev) == 0;
+}
+
+void IoLoop::Unwatch(NetlinkSocket& sock) {
+  // ENOENT when the socket was paused or already removed: nothing to undo.
+  epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, sock.Fd(), nullptr);
+}
+
+void IoLoop::Run() {
+  pthread_setname_np(pthread_self(), "netns-io");
+  struct epoll_event events[64];
+  while (!stop_) {
+    int n = epoll_wait(epoll_.Get(), events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;  // cannot happen with valid arguments; threadCount() shows the loss
+    }
+    for (int i = 0; i < n && !stop_; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kWakeTag) {
+        uint64_t value;
+        ssize_t ignored = read(wake_.Get(), &value, sizeof value);
+        (void)ignored;
+        continue;
+      }
+      std::shared_ptr<NetlinkSocket> sock = Find(static_cast<uint32_t>(tag));
+      if (sock && !sock->Closed()) ReadSocket(sock);
+    }
+  }
+  alive_ = false;
+}
+
+void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {
+  std::vector<Chunk> chunks;
+  size_t bytes = 0;
+  bool broken = false;
+  std::vector<uint8_t>& buf = sock->ReadBuffer();
+
+  auto addError = [&chunks](SysError e) {
+    chunks.emplace_back();
+    chunks.back().error = std::move(e);
+  };
+
+  for (size_t round = 0; round < kMaxDatagramsPerWake; ++round) {
+    struct sockaddr_nl from = {};
+    struct iovec iov = {buf.data(), buf.size()};
+    struct msghdr msg = {};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+
+    // MSG_TRUNC makes the peek return the datagram's full length, so the buffer can grow first and
+    // nothing is ever truncated.
+    ssize_t len = recvmsg(sock->Fd(), &msg, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+    if (len < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      bool overrun = errno == ENOBUFS;  // events were lost; the socket itself is fine
+      addError(SysError::FromErrno("recvmsg"));
+      if (overrun) continue;
+      broken = true;
+      break;
+    }
+    if (static_cast<size_t>(len) > buf.size()) {
+      buf.resize((static_cast<size_t>(len) + 4095) & ~static_cast<size_t>(4095));
+    }
+
+    iov = {buf.data(), buf.size()};
+    msg = {};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t got = recvmsg(sock->Fd(), &msg, MSG_DONTWAIT);
+    if (got < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+      bool overrun = errno == ENOBUFS;
+      addError(SysError::FromErrno("recvmsg"));
+      if (overrun) continue;
+      broken = true;
+      break;
+    }
+    if (from.nl_pid != 0) continue;  // only the kernel may talk to us
+    if (msg.msg_flags & MSG_TRUNC) {
+      addError(SysError::Of(EMSGSIZE, "recvmsg"));
+      continue;
+    }
+    if (chunks.empty() || chunks.back().error.Failed()) chunks.emplace_back();
+    chunks.back().datagrams.emplace_back(buf.begin(), buf.begin() + got);
+    bytes += static_cast<size_t>(got);
+  }
+
+  if (broken) Unwatch(*sock);  // an unexpected error would repeat forever; onError said why
+  if (chunks.empty()) return;
+
+  {
+    std::lock_guard<std::mutex> lock(sock->flowMu);
+    sock->queuedBytes += bytes;
+    if (!sock->paused && sock->queuedBytes > kHighWater) {
+      sock->paused = true;
+      Unwatch(*sock);
+    }
+  }
+  js_.Post([this, sock, chunks = std::move(chunks), bytes](Napi::Env env) mutable {
+    Deliver(env, sock, chunks, bytes);
+  });
+}
+
+void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock,
+                     std::vector<Chunk>& chunks, size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(sock->flowMu);
+    sock->queuedBytes -= bytes;
+    // Close() runs on this thread too, so a closed socket is never watched again.
+    if (sock->paused && sock->queuedBytes <= kLowWater) {
+      sock->paused = false;
+      if (!sock->Closed()) Watch(*sock);
+    }
+  }
+
+  std::optional<Napi::Error> first;
+  for (Chunk& chunk : chunks) {
+    // Looked up each time: a callback may close the socket, and then nothing more is delivered.
+    auto it = js_sockets_.find(sock->id);
+    if (it == js_sockets_.end()) break;
+    Napi::HandleScope scope(env);
+    if (chunk.error.Failed()) {
+      Napi::Function onError = it->second.onError.Value();
+      CallCollecting(&first, [&] { onError.Call({MakeError(env, chunk.error).Value()}); });
+      continue;
+    }
+    Napi::Array list = Napi::Array::New(env, chunk.datagrams.size());
+    for (size_t i = 0; i < chunk.datagrams.size(); ++i) {
+      list.Set(static_cast<uint32_t>(i), DatagramBuffer(env, chunk.datagrams[i]));
+    }
+    Napi::Function onData = it->second.onData.Value();
+    CallCollecting(&first, [&] { onData.Call({list}); });
+  }
+  if (first.has_value()) throw *first;
+}
+
+void IoLoop::ReportSendFailures(Napi::Env env, uint32_t id, std::vector<SendFailure>& failures) {
+  std::optional<Napi::Error> first;
+  for (SendFailure& failure : failures) {
+    auto it = js_sockets_.find(id);
+    if (it == js_sockets_.end()) break;
+    Napi::HandleScope scope(env);
+    Napi::Function onSendError = it->second.onSendError.Value();
+    CallCollecting(&first, [&] {
+      onSendError.Call({Napi::Number::New(env, failure.token), MakeError(env, failure.err).Value()});
+    });
+  }
+  if (first.has_value()) throw *first;
+}
+
+}  // namespace netns

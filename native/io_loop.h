@@ -1,0 +1,80 @@
+// The one I/O thread: epoll over every open netlink socket, reading whole datagrams and handing them
+// to JS in batches. It also keeps the socket registry: epoll data carries a numeric id, never a
+// pointer, so an event for a socket closed a moment ago finds nothing instead of freed memory.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "errors.h"
+#include "fd.h"
+#include "js_queue.h"
+#include "netlink_socket.h"
+
+namespace netns {
+
+class IoLoop {
+ public:
+  explicit IoLoop(JsQueue& js);
+  ~IoLoop();
+  IoLoop(const IoLoop&) = delete;
+  IoLoop& operator=(const IoLoop&) = delete;
+
+  // JS thread.
+  SysError Start();
+  // JS thread, at env teardown: joins the thread and closes every socket.
+  void Stop();
+  bool Alive() const { return alive_.load(std::memory_order_relaxed); }
+
+  // JS thread: publish a socket with its JS callbacks (onData, onError, onSendError on `callbacks`).
+  SysError Register(std::shared_ptr<NetlinkSocket> sock, Napi::Object callbacks, uint32_t* id);
+  // JS thread. Idempotent; nothing is called back for the socket afterwards.
+  void Close(uint32_t id);
+  // Any thread.
+  std::shared_ptr<NetlinkSocket> Find(uint32_t id);
+
+  // JS thread: calls onSendError for each failure, unless the socket was closed since.
+  void ReportSendFailures(Napi::Env env, uint32_t id, std::vector<SendFailure>& failures);
+
+ private:
+  // What one wake-up read from one socket: runs of datagrams, interleaved with errors in order.
+  struct Chunk {
+    std::vector<std::vector<uint8_t>> datagrams;
+    SysError error;  // set when this chunk is an error
+  };
+  struct JsSocket {
+    Napi::FunctionReference onData;
+    Napi::FunctionReference onError;
+    Napi::FunctionReference onSendError;
+  };
+
+  void Run();
+  void ReadSocket(const std::shared_ptr<NetlinkSocket>& sock);
+  void Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock, std::vector<Chunk>& chunks,
+               size_t bytes);
+  bool Watch(NetlinkSocket& sock);
+  void Unwatch(NetlinkSocket& sock);
+
+  JsQueue& js_;
+  UniqueFd epoll_;
+  UniqueFd wake_;  // eventfd: Stop() interrupts epoll_wait through it
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> alive_{false};
+
+  std::mutex mu_;
+  std::unordered_map<uint32_t, std::shared_ptr<NetlinkSocket>> sockets_;
+
+  // JS thread only.
+  std::unordered_map<uint32_t, JsSocket> js_sockets_;
+  uint32_t nextId_ = 1;  // 0 is the eventfd's epoll tag; ids are never reused
+};
+
+}  // namespace netns

@@ -1,0 +1,133 @@
+#include "netlink_socket.h"
+
+#include <linux/netlink.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+#include "ns_guard.h"
+
+namespace netns {
+
+namespace {
+
+constexpr int kMinBuf = 1 << 20;  // 1 MiB: a full dump reply batch never overruns
+
+SysError SetIntOption(int fd, int level, int name, int value) {
+  if (setsockopt(fd, level, name, &value, sizeof value) != 0) return SysError::FromErrno("setsockopt");
+  return {};
+}
+
+}  // namespace
+
+NetlinkSocket::NetlinkSocket(UniqueFd fd, size_t initialReadBuffer)
+    : fd_(std::move(fd)), readBuf_(std::max<size_t>(initialReadBuffer, 1)) {}
+
+bool NetlinkSocket::Enqueue(std::vector<uint8_t> bytes, double token) {
+  std::lock_guard<std::mutex> lock(sendMu_);
+  if (Closed()) return false;
+  sendq_.push_back(Outgoing{std::move(bytes), token});
+  if (draining_) return false;
+  draining_ = true;
+  return true;
+}
+
+std::vector<SendFailure> NetlinkSocket::DrainSends(size_t budget, bool* more) {
+  std::vector<SendFailure> failures;
+  struct sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;  // nl_pid 0: the kernel
+
+  for (;;) {
+    Outgoing out;
+    {
+      std::lock_guard<std::mutex> lock(sendMu_);
+      if (Closed() || sendq_.empty()) {
+        sendq_.clear();
+        draining_ = false;
+        *more = false;
+        return failures;
+      }
+      if (budget == 0) {
+        *more = true;  // draining_ stays set: the caller reschedules
+        return failures;
+      }
+      --budget;
+      out = std::move(sendq_.front());
+      sendq_.pop_front();
+    }
+
+    struct iovec iov = {out.bytes.data(), out.bytes.size()};
+    struct msghdr msg = {};
+    msg.msg_name = &kernel;
+    msg.msg_namelen = sizeof kernel;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    // rtnetlink handles the whole request inside sendmsg, which is why this runs on a worker.
+    ssize_t n;
+    do {
+      n = sendmsg(fd_.Get(), &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) failures.push_back(SendFailure{out.token, SysError::FromErrno("sendmsg")});
+  }
+}
+
+void NetlinkSocket::MarkClosed() {
+  std::lock_guard<std::mutex> lock(sendMu_);
+  closed_.store(true, std::memory_order_release);
+  sendq_.clear();
+}
+
+SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<NetlinkSocket>* out,
+                           NetlinkOpenResult* result) {
+  UniqueFd fd;
+  {
+    // A netlink socket belongs to the namespace it was created in, so only socket() needs the
+    // switch; everything after works from home.
+    NsGuard guard;
+    if (req.nsFd.Valid()) {
+      SysError e = guard.Enter(req.nsFd.Get());
+      if (e.Failed()) return e;
+    }
+    fd.Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, req.protocol));
+    if (!fd.Valid()) return SysError::FromErrno("socket");
+  }
+  req.nsFd.Reset();
+
+  int one = 1;
+  result->extAck = setsockopt(fd.Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one) == 0;
+  // Older kernels answer ENOPROTOOPT: dumps are then filtered in JS instead.
+  result->strictCheck =
+      setsockopt(fd.Get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one) == 0;
+
+  SysError e = SetIntOption(fd.Get(), SOL_SOCKET, SO_SNDBUF, kMinBuf);
+  if (e.Failed()) return e;
+  int rcvbuf = std::max(req.rcvbuf, kMinBuf);
+  // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.
+  if (setsockopt(fd.Get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
+    e = SetIntOption(fd.Get(), SOL_SOCKET, SO_RCVBUF, rcvbuf);
+    if (e.Failed()) return e;
+  }
+
+  struct sockaddr_nl local = {};
+  local.nl_family = AF_NETLINK;  // nl_pid 0: the kernel assigns a unique port id
+  if (bind(fd.Get(), reinterpret_cast<struct sockaddr*>(&local), sizeof local) != 0) {
+    return SysError::FromErrno("bind");
+  }
+  for (uint32_t group : req.groups) {
+    e = SetIntOption(fd.Get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, static_cast<int>(group));
+    if (e.Failed()) return e;
+  }
+
+  struct sockaddr_nl bound = {};
+  socklen_t len = sizeof bound;
+  if (getsockname(fd.Get(), reinterpret_cast<struct sockaddr*>(&bound), &len) != 0) {
+    return SysError::FromErrno("getsockname");
+  }
+  result->portId = bound.nl_pid;
+  *out = std::make_shared<NetlinkSocket>(std::move(fd), req.initialReadBuffer);
+  return {};
+}
+
+}  // namespace netns
