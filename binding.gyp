@@ -5,10 +5,14 @@
       "sources": [
         "native/addon.cc",
         "native/errors.cc",
+        "native/js_queue.cc",
         "native/thread_pool.cc",
+        "native/ns_guard.cc",
         "native/io_loop.cc",
         "native/ns_ops.cc",
-        "native/netlink_socket.cc"
+        "native/ns_bindings.cc",
+        "native/netlink_socket.cc",
+        "native/netlink_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],

@@ -1,0 +1,154 @@
+// Module entry: builds the per-environment state, starts the threads, tears everything down with
+// the environment, and exports the small synchronous functions.
+#include <fcntl.h>
+#include <napi.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
+
+namespace netns {
+
+namespace {
+
+constexpr size_t kDefaultWorkers = 4;
+constexpr size_t kMaxWorkers = 64;
+
+// NETNS_NATIVE_WORKERS overrides the pool size; the bound is still fixed for the process's life.
+size_t WorkerCount() {
+  const char* env = std::getenv("NETNS_NATIVE_WORKERS");
+  if (env == nullptr || *env == '\0') return kDefaultWorkers;
+  char* end = nullptr;
+  unsigned long n = std::strtoul(env, &end, 10);
+  if (*end != '\0' || n == 0 || n > kMaxWorkers) return kDefaultWorkers;
+  return n;
+}
+
+// Runs at environment teardown (normal exit, worker_thread end). Registered after the TSFN was
+// created, so it runs before Node's own TSFN cleanup: threads stop before the queue closes.
+void Cleanup(void* arg) {
+  auto* state = static_cast<AddonState*>(arg);
+  state->io->Stop();
+  state->pool->Stop();
+  state->js->Close();
+  for (int fd : state->jsFds) close(fd);
+  delete state;
+}
+
+Napi::Value Ref(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  ++state->userRefs;
+  state->js->Hold(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value Unref(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  if (state->userRefs > 0) {  // an unmatched unref must not release a pending job's hold
+    --state->userRefs;
+    state->js->Unhold(info.Env());
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value ThreadCount(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  size_t n = state->pool->LiveThreads() + (state->io->Alive() ? 1 : 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+Napi::Value MaxThreads(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  return Napi::Number::New(info.Env(), static_cast<double>(state->pool->Workers() + 1));
+}
+
+Napi::Value HomeNs(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  NsInfo home;
+  home.fd.Reset(fcntl(state->homeFd.Get(), F_DUPFD_CLOEXEC, 3));
+  if (!home.fd.Valid()) throw MakeError(info.Env(), SysError::FromErrno("fcntl"));
+  home.identity = state->home;
+  return NsInfoObject(info.Env(), state, home);
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  int fd = Int32Arg(info, 0, "fd", 0, INT32_MAX);
+  // Closing an fd the addon did not hand out (its epoll fd, a socket) would corrupt it.
+  if (state->jsFds.erase(fd) == 0) throw MakeError(info.Env(), SysError::Of(EBADF, "close"));
+  if (close(fd) != 0 && errno != EINTR) throw MakeError(info.Env(), SysError::FromErrno("close"));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* state = new AddonState();
+  // Opening (never switching) the JS thread's own namespace here is what rule 4 asks for.
+  NsInfo home;
+  SysError e = OpenThreadNs(&home);
+  if (e.Failed()) {
+    delete state;
+    throw MakeError(env, e);
+  }
+  state->homeFd = std::move(home.fd);
+  state->home = home.identity;
+
+  state->js = JsQueue::Create(env);
+  state->io = std::make_unique<IoLoop>(*state->js);
+  state->pool = std::make_unique<ThreadPool>(*state->js, state->home, WorkerCount());
+  e = state->io->Start();
+  if (e.Failed()) {
+    state->io->Stop();
+    state->js->Close();
+    delete state;
+    throw MakeError(env, e);
+  }
+  try {
+    state->pool->Start();
+  } catch (const std::exception&) {
+    state->io->Stop();
+    state->pool->Stop();
+    state->js->Close();
+    delete state;
+    throw MakeError(env, SysError::Of(EAGAIN, "pthread_create"));
+  }
+  napi_add_env_cleanup_hook(env, Cleanup, state);
+
+  auto add = [&](const char* name, Napi::Function::Callback fn) {
+    exports.Set(name, Napi::Function::New(env, fn, name, state));
+  };
+  add("ref", Ref);
+  add("unref", Unref);
+  add("threadCount", ThreadCount);
+  add("maxThreads", MaxThreads);
+  add("homeNs", HomeNs);
+  add("closeFd", CloseFd);
+  ExportNsFunctions(env, exports, state);
+  ExportNetlinkFunctions(env, exports, state);
+  return exports;
+}
+
+Napi::Object NsInfoObject(Napi::Env env, AddonState* state, NsInfo& info) {
+  Napi::Object obj = Napi::Object::New(env);
+  obj.Set("dev", Napi::Number::New(env, static_cast<double>(info.identity.dev)));
+  obj.Set("ino", Napi::Number::New(env, static_cast<double>(info.identity.ino)));
+  int fd = info.fd.Release();
+  state->jsFds.insert(fd);
+  obj.Set("fd", Napi::Number::New(env, fd));
+  return obj;
+}
+
+}  // namespace netns
+
+// NODE_API_MODULE pastes the name into an identifier: it cannot be qualified.
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return netns::Init(env, exports);
+}
+
+NODE_API_MODULE(netns_native, InitModule)

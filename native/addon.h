@@ -1,0 +1,41 @@
+// Per-environment state of the addon (the main thread and every worker_thread that loads it get
+// their own threads and queue), and the export tables of each binding file.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <unordered_set>
+
+#include "fd.h"
+#include "io_loop.h"
+#include "js_queue.h"
+#include "ns_guard.h"
+#include "ns_ops.h"
+#include "thread_pool.h"
+
+namespace netns {
+
+struct AddonState {
+  UniqueFd homeFd;  // the JS thread's namespace at load: where every worker belongs
+  NsIdentity home;
+  JsQueue* js = nullptr;  // owned by its TSFN (see JsQueue::Create)
+  std::unique_ptr<IoLoop> io;
+  std::unique_ptr<ThreadPool> pool;
+  // JS thread only.
+  std::unordered_set<int> jsFds;  // fds handed to JS: the only ones closeFd will close
+  size_t userRefs = 0;
+};
+
+inline AddonState* StateOf(const Napi::CallbackInfo& info) {
+  return static_cast<AddonState*>(info.Data());
+}
+
+// JS thread: hands the fd over to JS as { fd, dev, ino }.
+Napi::Object NsInfoObject(Napi::Env env, AddonState* state, NsInfo& info);
+
+Napi::Object Init(Napi::Env env, Napi::Object exports);
+void ExportNsFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+
+}  // namespace netns
