@@ -12,6 +12,10 @@ import { NETNSA_NSID_NOT_ASSIGNED, decodeNsidBody, encodeNsidBody } from '../rtn
 import { validateNetnsName } from '../validate/names.js';
 import { callNative } from './native_call.js';
 import { Links } from './links.js';
+import { Addresses } from './addresses.js';
+import { Neighbours } from './neighbours.js';
+import { Nsids } from './nsids.js';
+import { Routes } from './routes.js';
 
 /** Where named namespaces are pinned, as iproute2 does (`/var/run/netns` is a link to it). */
 export const NETNS_RUN_DIR = '/run/netns';
@@ -61,6 +65,14 @@ export class Netns implements AsyncDisposable {
   readonly identity: NetnsIdentity;
   /** Links of this namespace (`ip -n NAME link ...`). */
   readonly links: Links;
+  /** IP addresses of this namespace (`ip -n NAME address ...`). */
+  readonly addresses: Addresses;
+  /** Routes of this namespace (`ip -n NAME route ...`). */
+  readonly routes: Routes;
+  /** Neighbour (ARP/NDP) table of this namespace (`ip -n NAME neigh ...`). */
+  readonly neighbours: Neighbours;
+  /** Ids this namespace gives its peers (`ip -n NAME netns set|list-id`). */
+  readonly nsids: Nsids;
   private fdValue: number;
   private conn: Promise<NetlinkConnection> | undefined;
 
@@ -70,6 +82,10 @@ export class Netns implements AsyncDisposable {
     this.name = name;
     this.path = path;
     this.links = new Links(this);
+    this.addresses = new Addresses(this);
+    this.routes = new Routes(this);
+    this.neighbours = new Neighbours(this);
+    this.nsids = new Nsids(this);
   }
 
   /**
