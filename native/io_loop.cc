@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <optional>
 
 #include "threads.h"
 
@@ -29,14 +28,13 @@ Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
                                           [owned](Napi::Env, uint8_t*) { delete owned; });
 }
 
-// Calls fn; a throwing JS callback must not stop delivery to the others. The first error is
-// rethrown once everything was delivered.
+// A throwing JS callback must not stop delivery to the others: report it and go on.
 template <class F>
-void CallCollecting(std::optional<Napi::Error>* first, F&& fn) {
+void CallReporting(Napi::Env env, F&& fn) {
   try {
     fn();
   } catch (const Napi::Error& e) {
-    if (!first->has_value()) *first = e;
+    ReportUncaught(env, e);
   }
 }
 
@@ -256,7 +254,6 @@ void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock,
     }
   }
 
-  std::optional<Napi::Error> first;
   for (Chunk& chunk : chunks) {
     // Looked up each time: a callback may close the socket, and then nothing more is delivered.
     auto it = js_sockets_.find(sock->id);
@@ -264,7 +261,7 @@ void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock,
     Napi::HandleScope scope(env);
     if (chunk.error.Failed()) {
       Napi::Function onError = it->second.onError.Value();
-      CallCollecting(&first, [&] { onError.Call({MakeError(env, chunk.error).Value()}); });
+      CallReporting(env, [&] { onError.Call({MakeError(env, chunk.error).Value()}); });
       continue;
     }
     Napi::Array list = Napi::Array::New(env, chunk.datagrams.size());
@@ -272,23 +269,20 @@ void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock,
       list.Set(static_cast<uint32_t>(i), DatagramBuffer(env, chunk.datagrams[i]));
     }
     Napi::Function onData = it->second.onData.Value();
-    CallCollecting(&first, [&] { onData.Call({list}); });
+    CallReporting(env, [&] { onData.Call({list}); });
   }
-  if (first.has_value()) throw *first;
 }
 
 void IoLoop::ReportSendFailures(Napi::Env env, uint32_t id, std::vector<SendFailure>& failures) {
-  std::optional<Napi::Error> first;
   for (SendFailure& failure : failures) {
     auto it = js_sockets_.find(id);
     if (it == js_sockets_.end()) break;
     Napi::HandleScope scope(env);
     Napi::Function onSendError = it->second.onSendError.Value();
-    CallCollecting(&first, [&] {
+    CallReporting(env, [&] {
       onSendError.Call({Napi::Number::New(env, failure.token), MakeError(env, failure.err).Value()});
     });
   }
-  if (first.has_value()) throw *first;
 }
 
 }  // namespace netns

@@ -58,7 +58,12 @@ void JsQueue::Close() {
 void JsQueue::CallJs(Napi::Env env, Napi::Function, JsQueue* self, void*) {
   // env is null when Node empties the queue of a closing TSFN; self must not be touched then.
   if (env == nullptr) return;
-  self->Drain(env);
+  try {
+    self->Drain(env);
+  } catch (...) {
+    // Nothing may escape into Node's C frames; in a terminating worker_thread even creating an
+    // error fails, and there is no one left to tell.
+  }
 }
 
 void JsQueue::Drain(Napi::Env env) {
@@ -69,32 +74,23 @@ void JsQueue::Drain(Napi::Env env) {
     scheduled_ = false;
     batch.swap(tasks_);
   }
-  while (!batch.empty()) {
-    JsTask task = std::move(batch.front());
-    batch.pop_front();
+  for (JsTask& task : batch) {
     Napi::HandleScope scope(env);  // one batch may hold thousands of tasks
     try {
       task(env);
-    } catch (const Napi::Error&) {
-      Requeue(batch);  // a JS callback threw: Node reports it as uncaught, like an fs callback
-      throw;
+    } catch (const Napi::Error& e) {
+      ReportUncaught(env, e);
     } catch (const std::exception& e) {
-      Requeue(batch);
-      throw Napi::Error::New(env, std::string("netns-native: ") + e.what());
+      ReportUncaught(env, Napi::Error::New(env, std::string("netns-native: ") + e.what()));
     }
   }
 }
 
-// Tasks cannot run while an exception is pending, so the rest of a batch waits for the next wake-up.
-void JsQueue::Requeue(std::deque<JsTask>& rest) {
-  std::lock_guard<std::mutex> lock(mu_);
-  while (!rest.empty()) {
-    tasks_.push_front(std::move(rest.back()));
-    rest.pop_back();
-  }
-  if (!tasks_.empty() && !scheduled_ && !closed_ && tsfn_.NonBlockingCall() == napi_ok) {
-    scheduled_ = true;
-  }
+void ReportUncaught(Napi::Env env, const Napi::Error& error) {
+  // A callback that throws is like one that throws in an fs callback: 'uncaughtException'. Node
+  // would only print a DEP0168 warning for an exception left to escape a TSFN call, and the rest
+  // of the batch still has to be delivered, so it is raised here and delivery goes on.
+  napi_fatal_exception(env, error.Value());
 }
 
 }  // namespace netns

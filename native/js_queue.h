@@ -16,6 +16,9 @@ namespace netns {
 // dropped at shutdown is destroyed on whichever thread drops it.
 using JsTask = UniqueFunction<void(Napi::Env)>;
 
+// JS thread: raises 'uncaughtException' for an error a JS callback threw, then delivery goes on.
+void ReportUncaught(Napi::Env env, const Napi::Error& error);
+
 class JsQueue {
  public:
   // The TSFN owns the queue: it is deleted by the TSFN's finalizer, because Node may still hand the
@@ -40,7 +43,6 @@ class JsQueue {
   ~JsQueue() = default;
   static void CallJs(Napi::Env env, Napi::Function, JsQueue* self, void*);
   void Drain(Napi::Env env);
-  void Requeue(std::deque<JsTask>& rest);
   void UpdateRef(Napi::Env env);
 
   using Tsfn = Napi::TypedThreadSafeFunction<JsQueue, void, CallJs>;
