@@ -3,7 +3,45 @@
  * @module
  */
 export { Netns, NETNS_RUN_DIR, type NetnsIdentity, type NetnsListEntry, type DeleteOptions } from './api/netns.js';
-export { Links, type Link, type LinkRef, type OperState } from './api/links.js';
+export {
+  Links,
+  type Link,
+  type LinkRef,
+  type OperState,
+  type LinkInfo,
+  type KnownLinkInfo,
+  type OtherLinkInfo,
+  type LinkStats,
+  type LinkReadOptions,
+  type LinkListOptions,
+  type LinkDeleteOptions,
+  type LinkMoveOptions,
+} from './api/links.js';
+export {
+  type LinkSpec,
+  type LinkChanges,
+  type CommonLinkOptions,
+  type VethSpec,
+  type BridgeSpec,
+  type MacvlanSpec,
+  type VxlanSpec,
+  type IfbSpec,
+  type DummySpec,
+  type VlanSpec,
+  type BondSpec,
+  type IpvlanSpec,
+  type VrfSpec,
+} from './api/link_spec.js';
+export { type VethPeerOptions, type VethInfo } from './rtnl/kinds/veth.js';
+export { type BridgeInfo, type BridgeOptions } from './rtnl/kinds/bridge.js';
+export { type MacvlanInfo, type MacvlanMode } from './rtnl/kinds/macvlan.js';
+export { type VxlanInfo, type VxlanDf, VXLAN_IANA_PORT } from './rtnl/kinds/vxlan.js';
+export { type VlanInfo } from './rtnl/kinds/vlan.js';
+export { type VlanProtocol } from './rtnl/kinds/codecs.js';
+export { type BondInfo, type BondMode } from './rtnl/kinds/bond.js';
+export { type IpvlanInfo, type IpvlanMode } from './rtnl/kinds/ipvlan.js';
+export { type VrfInfo } from './rtnl/kinds/vrf.js';
+export { type KindInfoMap, type KnownKind } from './rtnl/kinds/index.js';
 export {
   Addresses,
   type Address,
