@@ -2,32 +2,25 @@
  * Address codec against bytes recorded from the kernel and from `ip` by
  * test/fixtures/addr_route_neigh_capture.py (see test/fixtures/addr_fixture.json's _produced_by).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildRequest, toAddress } from '../../lib/api/addresses.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../lib/netlink/constants.js';
-import { encodeMessage, parseDatagram } from '../../lib/netlink/message.js';
+import { encodeMessage } from '../../lib/netlink/message.js';
 import { decodeAddrMessage, encodeAddrBody } from '../../lib/rtnl/addr.js';
 import { RTM_DELADDR, RTM_NEWADDR } from '../../lib/rtnl/constants.js';
 import { ipAddrInfos, ipAddrView } from './ip_views.js';
+import { ipFixture } from './ip_fixtures.js';
 
-const fx = JSON.parse(readFileSync(new URL('../fixtures/addr_fixture.json', import.meta.url), 'utf8'));
-const V0: number = fx.v0_ifindex;
-const names = new Map([[1, 'lo'], [V0, 'v0']]);
+const F = ipFixture('addr');
+const fx = F.raw;
+const V0 = F.v0;
+const names = F.names;
 
 function decodedDump() {
-  return (fx.kernel.addr_dump.datagrams as string[])
-    .flatMap((d) => parseDatagram(Buffer.from(d, 'hex')).messages)
-    .filter((m) => m.type === RTM_NEWADDR)
-    .map((m) => toAddress(decodeAddrMessage(m.payload), names));
+  return F.messages('addr_dump', RTM_NEWADDR).map((m) => toAddress(decodeAddrMessage(m.payload), names));
 }
 
-/** A request `ip` sent, split into header fields and body. */
-function ipRequest(command: string): { type: number; flags: number; seq: number; body: Buffer } {
-  const [hex] = fx.ip_requests[command] as string[];
-  const b = Buffer.from(hex, 'hex');
-  return { type: b.readUInt16LE(4), flags: b.readUInt16LE(6), seq: b.readUInt32LE(8), body: b.subarray(16) };
-}
+const ipRequest = F.ipRequest;
 
 const sortJson = (xs: unknown[]) => xs.map((x) => JSON.stringify(x, Object.keys(x as object).sort())).sort();
 

@@ -2,30 +2,23 @@
  * Neighbour codec against bytes recorded from the kernel and from `ip` by
  * test/fixtures/addr_route_neigh_capture.py (see test/fixtures/neigh_fixture.json's _produced_by).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { toNeighbour } from '../../lib/api/neighbours.js';
-import { parseDatagram } from '../../lib/netlink/message.js';
 import { RTM_DELNEIGH, RTM_NEWNEIGH } from '../../lib/rtnl/constants.js';
 import { NUD_PERMANENT, NUD_STALE, decodeNeighMessage, encodeNeighBody } from '../../lib/rtnl/neigh.js';
 import { ipNeighView } from './ip_views.js';
+import { ipFixture } from './ip_fixtures.js';
 
-const fx = JSON.parse(readFileSync(new URL('../fixtures/neigh_fixture.json', import.meta.url), 'utf8'));
-const V0: number = fx.v0_ifindex;
-const names = new Map([[1, 'lo'], [V0 === 2 ? 3 : 2, 'v1'], [V0, 'v0']]);
+const F = ipFixture('neigh');
+const fx = F.raw;
+const V0 = F.v0;
+const names = F.names;
 
 function decodedDump() {
-  return (fx.kernel.neigh_dump.datagrams as string[])
-    .flatMap((d) => parseDatagram(Buffer.from(d, 'hex')).messages)
-    .filter((m) => m.type === RTM_NEWNEIGH)
-    .map((m) => toNeighbour(decodeNeighMessage(m.payload), names));
+  return F.messages('neigh_dump', RTM_NEWNEIGH).map((m) => toNeighbour(decodeNeighMessage(m.payload), names));
 }
 
-function ipRequest(command: string): { type: number; flags: number; body: Buffer } {
-  const [hex] = fx.ip_requests[command] as string[];
-  const b = Buffer.from(hex, 'hex');
-  return { type: b.readUInt16LE(4), flags: b.readUInt16LE(6), body: b.subarray(16) };
-}
+const ipRequest = F.ipRequest;
 
 describe('decoding RTM_NEWNEIGH recorded from the kernel', () => {
   it('reads back as ip -j neigh show nud all printed it', () => {

@@ -2,32 +2,25 @@
  * Route codec against bytes recorded from the kernel and from `ip` by
  * test/fixtures/addr_route_neigh_capture.py (see test/fixtures/route_fixture.json's _produced_by).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkRoute, encodeRoute, type RouteSpec } from '../../lib/api/route_spec.js';
 import { toRoute } from '../../lib/api/route_view.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../lib/netlink/constants.js';
-import { parseDatagram } from '../../lib/netlink/message.js';
 import { RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE } from '../../lib/rtnl/constants.js';
 import { RTM_F_LOOKUP_TABLE, decodeRouteMessage, encodeRouteBody } from '../../lib/rtnl/route.js';
 import { ipRouteView, stripIpRoute } from './ip_views.js';
+import { ipFixture } from './ip_fixtures.js';
 
-const fx = JSON.parse(readFileSync(new URL('../fixtures/route_fixture.json', import.meta.url), 'utf8'));
-const V0: number = fx.v0_ifindex;
-const names = new Map([[1, 'lo'], [V0 === 2 ? 3 : 2, 'v1'], [V0, 'v0']]);
+const F = ipFixture('route');
+const fx = F.raw;
+const V0 = F.v0;
+const names = F.names;
 
 function decoded(key: string) {
-  return (fx.kernel[key].datagrams as string[])
-    .flatMap((d) => parseDatagram(Buffer.from(d, 'hex')).messages)
-    .filter((m) => m.type === RTM_NEWROUTE)
-    .map((m) => toRoute(decodeRouteMessage(m.payload), names));
+  return F.messages(key, RTM_NEWROUTE).map((m) => toRoute(decodeRouteMessage(m.payload), names));
 }
 
-function ipRequest(command: string): { type: number; flags: number; body: Buffer } {
-  const [hex] = fx.ip_requests[command] as string[];
-  const b = Buffer.from(hex, 'hex');
-  return { type: b.readUInt16LE(4), flags: b.readUInt16LE(6), body: b.subarray(16) };
-}
+const ipRequest = F.ipRequest;
 
 describe('decoding RTM_NEWROUTE recorded from the kernel', () => {
   it('an IPv4 dump reads back as ip -j route show table all printed it', () => {
