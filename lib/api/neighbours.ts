@@ -184,7 +184,7 @@ export class Neighbours {
     const index = devRef === undefined ? 0 : await ifindexOf(this.ns, devRef);
     const af = family === undefined ? AF_UNSPEC : family === 4 ? AF_INET : AF_INET6;
     const conn = await this.ns.rtnl();
-    const [msgs, names] = await Promise.all([conn.dump(RTM_GETNEIGH, encodeNeighBody({ family: af, ifindex: index }, {}), 'ip neigh show'), linkNames(this.ns)]);
+    const [msgs, names] = await Promise.all([conn.dump(RTM_GETNEIGH, dumpRequest(af, index), 'ip neigh show'), linkNames(this.ns)]);
     return msgs
       .filter((m) => m.type === RTM_NEWNEIGH)
       .map((m) => decodeNeighMessage(m.payload))
@@ -219,6 +219,15 @@ export class Neighbours {
     );
     await conn.request(RTM_NEWNEIGH, flags, body, `ip neigh ${verb} ${address} dev ${dev}`);
   }
+}
+
+/**
+ * A dump request the kernel accepts under NETLINK_GET_STRICT_CHK: the ndmsg header must be all
+ * zeros but the family ("Invalid values in header for neighbor dump request"); a link filter goes in
+ * NDA_IFINDEX instead.
+ */
+function dumpRequest(af: number, index: number): Buffer {
+  return encodeNeighBody({ family: af }, index === 0 ? {} : { ifindex: index });
 }
 
 function stateBits(s: unknown): number {
