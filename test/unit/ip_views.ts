@@ -83,3 +83,17 @@ export function ipNeighView(n: Neighbour): Record<string, unknown> {
   if (n.state !== 'none') v.state = [n.state.toUpperCase()];
   return v;
 }
+
+/** JSON with object keys sorted at every level, so equal objects give equal strings. */
+function stableJson(x: unknown): string {
+  if (Array.isArray(x)) return `[${x.map(stableJson).join(',')}]`;
+  if (x && typeof x === 'object') {
+    return `{${Object.keys(x).sort().map((k) => `${JSON.stringify(k)}:${stableJson((x as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(x) ?? 'undefined';
+}
+
+/** A list of plain objects in a canonical order, to compare lists whose order is not meaningful. */
+export function canonical(xs: unknown[]): string[] {
+  return xs.map(stableJson).sort();
+}
