@@ -45,6 +45,7 @@ export interface Route {
   source?: string;
   /** RTA_PRIORITY, present when the kernel reports one (IPv4 routes with metric 0 have none). */
   metric?: number;
+  /** Table id; 0 when the kernel did not say (lookups forced through `oif`). */
   table: number;
   protocol: RouteProtocol;
   scope: Scope;
@@ -62,6 +63,8 @@ export interface Route {
   iif?: string;
   /** The uid the lookup was made for (answers of {@link Routes.get}). */
   uid?: number;
+  /** Firewall mark the lookup was made for (answers of {@link Routes.get} with `mark`). */
+  mark?: number;
 }
 
 /** USER_HZ: the unit of rta_expires. Linux fixes it at 100 for user space. */
@@ -134,5 +137,6 @@ export function toRoute(m: RouteMessage, names?: Map<number, string>): Route {
   }
   if (a.cacheinfo && a.cacheinfo.expires > 0) r.expires = Math.round(a.cacheinfo.expires / USER_HZ);
   if (a.uid !== undefined) r.uid = a.uid;
+  if (a.mark !== undefined) r.mark = a.mark;
   return r;
 }

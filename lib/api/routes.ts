@@ -203,7 +203,10 @@ export class Routes {
     if (opts.fibMatch !== undefined && typeof opts.fibMatch !== 'boolean') throw new ValidationError('fibMatch', opts.fibMatch, 'must be true or false');
     if (iif !== undefined) attrs.iif = await ifindexOf(this.ns, iif);
     if (oif !== undefined) attrs.oif = await ifindexOf(this.ns, oif);
-    const flags = RTM_F_LOOKUP_TABLE | (opts.fibMatch ? RTM_F_FIB_MATCH : 0);
+    // IPv4 reports the table the answer came from only when asked (RTM_F_LOOKUP_TABLE); IPv6 always
+    // does, and under strict checking rejects any flag but RTM_F_FIB_MATCH ("Invalid flags for get
+    // route request").
+    const flags = (dst.family === 4 ? RTM_F_LOOKUP_TABLE : 0) | (opts.fibMatch ? RTM_F_FIB_MATCH : 0);
     const body = encodeRouteBody({ family: dst.family === 4 ? AF_INET : AF_INET6, dstLen: bits, srcLen, flags }, attrs);
     const conn = await this.ns.rtnl();
     const [msgs, names] = await Promise.all([conn.request(RTM_GETROUTE, 0, body, `ip route get ${destination}`), linkNames(this.ns)]);

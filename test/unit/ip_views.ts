@@ -45,12 +45,13 @@ export function ipRouteView(r: Route, withTable: boolean): Record<string, unknow
   if (r.from !== undefined) v.from = r.from;
   if (r.gateway !== undefined) v.gateway = r.gateway;
   if (r.dev !== undefined) v.dev = r.dev;
-  if (withTable && r.table !== 254) v.table = TABLE_NAMES[r.table] ?? String(r.table);
+  if (withTable && r.table !== 254 && r.table !== 0) v.table = TABLE_NAMES[r.table] ?? String(r.table);
   if (!cloned && r.protocol !== 'boot') v.protocol = String(r.protocol);
   if (!cloned && r.scope !== 'global') v.scope = String(r.scope);
   if (r.source !== undefined) v.prefsrc = r.source;
   if (r.metric !== undefined) v.metric = r.metric;
   v.flags = r.flags;
+  if (r.mark !== undefined) v.mark = r.mark;
   if (r.uid !== undefined) v.uid = r.uid;
   if (r.metrics !== undefined) {
     const { lock: _lock, ...values } = r.metrics;
