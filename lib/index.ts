@@ -12,7 +12,6 @@ export {
   type KnownLinkInfo,
   type OtherLinkInfo,
   type LinkStats,
-  type LinkReadOptions,
   type LinkListOptions,
   type LinkDeleteOptions,
   type LinkMoveOptions,

@@ -94,7 +94,7 @@ export interface Link {
   carrierChanges?: number;
   /** Alternative names (`ip link property add dev X altname Y`). */
   altNames?: string[];
-  /** 64-bit counters (absent when the request asked to skip them). */
+  /** 64-bit counters (IFLA_STATS64), as `ip -s link` shows them. */
   stats?: LinkStats;
 }
 

@@ -28,14 +28,14 @@ export { toLink };
 export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState } from './link_model.js';
 export type { LinkRef };
 
-/** Options of {@link Links.list} and {@link Links.get}. */
-export interface LinkReadOptions {
-  /** Include 64-bit counters (default true). False asks the kernel to skip them (RTEXT_FILTER_SKIP_STATS). */
-  stats?: boolean;
-}
+/**
+ * Every read sends RTEXT_FILTER_SKIP_STATS: it drops the per-VF counters of SR-IOV NICs (large, and
+ * not decoded here). The link's own 64-bit counters always come; the kernel has no switch for them.
+ */
+const EXT_MASK = RTEXT_FILTER_SKIP_STATS;
 
 /** Options of {@link Links.list}. */
-export interface LinkListOptions extends LinkReadOptions {
+export interface LinkListOptions {
   /** Only links of this kind (`ip link show type bridge`). */
   kind?: string;
   /** Only ports of this master (`ip link show master br0`). */
@@ -73,7 +73,7 @@ export class Links {
     const op = this.op('ip link show');
     const master = opts.master === undefined ? undefined : await this.index(validateLinkRef(opts.master, 'master'), op);
     const conn = await this.ns.rtnl();
-    const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: opts.stats === false ? RTEXT_FILTER_SKIP_STATS : undefined });
+    const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK });
     const msgs = await conn.dump(RTM_GETLINK, body, op);
     return msgs
       .filter((m) => m.type === RTM_NEWLINK)
@@ -94,8 +94,8 @@ export class Links {
    * ```
    * @throws a {@link NetlinkError} with code 'ENODEV' when there is no such link.
    */
-  async get(ref: LinkRef, opts: LinkReadOptions = {}): Promise<Link> {
-    return this.fetch(validateLinkRef(ref, 'dev'), opts, this.op(`ip link show dev ${ref}`));
+  async get(ref: LinkRef): Promise<Link> {
+    return this.fetch(validateLinkRef(ref, 'dev'), this.op(`ip link show dev ${ref}`));
   }
 
   /**
@@ -107,9 +107,9 @@ export class Links {
    * if (!(await ns.links.find('eth0'))) await ns.links.add({ kind: 'veth', name: 'eth0', peer: { name: 'p0' } });
    * ```
    */
-  async find(ref: LinkRef, opts: LinkReadOptions = {}): Promise<Link | undefined> {
+  async find(ref: LinkRef): Promise<Link | undefined> {
     try {
-      return await this.get(ref, opts);
+      return await this.get(ref);
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -378,15 +378,14 @@ export class Links {
    */
   async index(ref: LinkRef, operation?: string): Promise<number> {
     if (typeof ref === 'number') return ref;
-    return (await this.fetch(ref, { stats: false }, operation ?? this.op(`ip link show dev ${ref}`))).index;
+    return (await this.fetch(ref, operation ?? this.op(`ip link show dev ${ref}`))).index;
   }
 
-  private async fetch(ref: LinkRef, opts: LinkReadOptions, op: string): Promise<Link> {
+  private async fetch(ref: LinkRef, op: string): Promise<Link> {
     const conn = await this.ns.rtnl();
-    const extMask = opts.stats === false ? RTEXT_FILTER_SKIP_STATS : undefined;
     const body = typeof ref === 'number'
-      ? encodeLinkBody({ family: AF_UNSPEC, index: ref }, { extMask })
-      : encodeLinkBody({ family: AF_UNSPEC }, { extMask, ifname: ref });
+      ? encodeLinkBody({ family: AF_UNSPEC, index: ref }, { extMask: EXT_MASK })
+      : encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK, ifname: ref });
     let msgs;
     try {
       msgs = await conn.request(RTM_GETLINK, 0, body, op);

@@ -67,6 +67,16 @@ const portRange: AttrCodec<{ low: number; high: number }> = {
   decode: (b) => ({ low: b.readUInt16BE(0), high: b.readUInt16BE(2) }),
 };
 
+/**
+ * IFLA_VXLAN_TTL_INHERIT is a flag going in (presence means on) but the kernel reports it as a u8
+ * (0 or 1) in dumps, so presence alone does not mean on.
+ */
+const flagInU8: AttrCodec<boolean> = {
+  name: 'flagInU8',
+  encode: (a, t, v) => { if (v) a.flag(t); },
+  decode: (b) => b.length === 0 || b.readUInt8(0) !== 0,
+};
+
 /** IFLA_VXLAN_* one row each, as they are on the wire. */
 export const vxlanAttrs = new Schema('vxlan', {
   id: attr(IFLA_VXLAN_ID, u32),
@@ -78,7 +88,7 @@ export const vxlanAttrs = new Schema('vxlan', {
   port: attr(IFLA_VXLAN_PORT, be16),
   portRange: attr(IFLA_VXLAN_PORT_RANGE, portRange),
   ttl: attr(IFLA_VXLAN_TTL, u8),
-  ttlInherit: attr(IFLA_VXLAN_TTL_INHERIT, flag),
+  ttlInherit: attr(IFLA_VXLAN_TTL_INHERIT, flagInU8),
   tos: attr(IFLA_VXLAN_TOS, u8),
   df: attr(IFLA_VXLAN_DF, enumCodec('vxlanDf', 8, VXLAN_DF)),
   label: attr(IFLA_VXLAN_LABEL, be32),
