@@ -11,6 +11,7 @@ import { RTM_GETNSID } from '../rtnl/constants.js';
 import { NETNSA_NSID_NOT_ASSIGNED, decodeNsidBody, encodeNsidBody } from '../rtnl/nsid.js';
 import { validateNetnsName } from '../validate/names.js';
 import { callNative } from './native_call.js';
+import { namespaceLane } from './lane.js';
 import { Links } from './links.js';
 import { Addresses } from './addresses.js';
 import { Neighbours } from './neighbours.js';
@@ -102,7 +103,7 @@ export class Netns implements AsyncDisposable {
    */
   static async create(name: string): Promise<Netns> {
     validateNetnsName(name);
-    const info = await callNative<NativeNsInfo>(`ip netns add ${name}`, (a, cb) => a.nsCreate(NETNS_RUN_DIR, name, cb));
+    const info = await namespaceLane.run(() => callNative<NativeNsInfo>(`ip netns add ${name}`, (a, cb) => a.nsCreate(NETNS_RUN_DIR, name, cb)));
     return new Netns(info, name, join(NETNS_RUN_DIR, name));
   }
 
@@ -165,7 +166,7 @@ export class Netns implements AsyncDisposable {
    * ```
    */
   static async anonymous(): Promise<Netns> {
-    const info = await callNative<NativeNsInfo>('create anonymous namespace', (a, cb) => a.nsAnonymous(cb));
+    const info = await namespaceLane.run(() => callNative<NativeNsInfo>('create anonymous namespace', (a, cb) => a.nsAnonymous(cb)));
     return new Netns(info);
   }
 
@@ -224,7 +225,7 @@ export class Netns implements AsyncDisposable {
     validateNetnsName(name);
     const path = join(NETNS_RUN_DIR, name);
     try {
-      await callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb));
+      await namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
