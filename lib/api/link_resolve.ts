@@ -5,7 +5,7 @@
  */
 import { NetnsError, ValidationError } from '../errors.js';
 import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../rtnl/constants.js';
-import { RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody } from '../rtnl/link.js';
+import { IFLA_ADDRESS, RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody } from '../rtnl/link.js';
 import { validateIfname } from '../validate/names.js';
 import type { LinkRef } from './links.js';
 import type { Netns } from './netns.js';
@@ -25,12 +25,28 @@ export function checkLinkRef(ref: unknown, field = 'dev'): LinkRef {
  */
 export async function ifindexOf(ns: Netns, ref: LinkRef): Promise<number> {
   if (typeof ref === 'number') return ref;
+  return (await linkBasics(ns, ref)).index;
+}
+
+/** What the neighbour verbs need to know about a link to check a link-layer address. */
+export interface LinkBasics {
+  index: number;
+  /** Length of the link's hardware address (6 for Ethernet, 0 for devices without one). */
+  addrLen: number;
+}
+
+/** ifindex and hardware address length of a link, by name or index (ENODEV when it does not exist). */
+export async function linkBasics(ns: Netns, ref: LinkRef): Promise<LinkBasics> {
   const conn = await ns.rtnl();
-  const body = encodeLinkBody({ family: AF_UNSPEC }, { ifname: ref, extMask: RTEXT_FILTER_SKIP_STATS });
+  const body = encodeLinkBody(
+    { family: AF_UNSPEC, index: typeof ref === 'number' ? ref : 0 },
+    typeof ref === 'string' ? { ifname: ref, extMask: RTEXT_FILTER_SKIP_STATS } : { extMask: RTEXT_FILTER_SKIP_STATS },
+  );
   const msgs = await conn.request(RTM_GETLINK, 0, body, `ip link show dev ${ref}`);
   const m = msgs.find((x) => x.type === RTM_NEWLINK);
   if (!m) throw new NetnsError(`ip link show dev ${ref}: no answer`, { code: 'ENODEV' });
-  return decodeLinkMessage(m.payload).header.index;
+  const link = decodeLinkMessage(m.payload);
+  return { index: link.header.index, addrLen: link.raw.get(IFLA_ADDRESS)?.length ?? 0 };
 }
 
 /** ifindex -> name for every link of `ns`, to name the devices in objects read back. */

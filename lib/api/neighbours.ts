@@ -12,13 +12,14 @@ import {
   NTF_ROUTER,
   NUD_PERMANENT,
   NUD_STATES,
+  NUD_VALID,
   decodeNeighMessage,
   encodeNeighBody,
   type NeighAttrs,
   type NeighMessage,
 } from '../rtnl/neigh.js';
 import { parseFamily, parseIp, type IpFamily } from '../validate/ip.js';
-import { checkKeys, checkLinkRef, ifindexOf, linkNames } from './link_resolve.js';
+import { checkKeys, checkLinkRef, ifindexOf, linkBasics, linkNames } from './link_resolve.js';
 import type { LinkRef } from './links.js';
 import type { Netns } from './netns.js';
 
@@ -56,9 +57,9 @@ export interface Neighbour {
 /** Options of {@link Neighbours.add} and {@link Neighbours.replace}. */
 export interface NeighbourOptions {
   /**
-   * Link-layer address (`aa:bb:cc:dd:ee:ff`). States that hold an address (permanent, noarp,
-   * reachable, stale, delay, probe) need one unless the entry already has it; the kernel answers
-   * EINVAL "No link layer address given" otherwise.
+   * Link-layer address (`aa:bb:cc:dd:ee:ff`), as long as the link's own. A new entry in a state that
+   * holds an address (permanent, noarp, reachable, stale, delay, probe) needs one; `add` refuses it
+   * without, before sending anything.
    */
   lladdr?: string;
   /** Default `'permanent'`, as `ip neigh add` uses. */
@@ -200,21 +201,27 @@ export class Neighbours {
       .map((m) => toNeighbour(m, names));
   }
 
-  private async modify(dev: LinkRef, address: string, opts: NeighbourOptions, flags: number, verb: string): Promise<void> {
+  private async modify(dev: LinkRef, address: string, opts: NeighbourOptions, flags: number, verb: 'add' | 'replace'): Promise<void> {
     checkLinkRef(dev);
     checkKeys('neighbour options', opts, ['lladdr', 'state', 'router']);
     const ip = parseIp(address, 'address');
     const state = opts.state === undefined ? NUD_PERMANENT : stateBits(opts.state);
     const attrs: NeighAttrs = { dst: formatIp(ip.bytes) };
-    if (opts.lladdr !== undefined) {
-      parseMacBytes(opts.lladdr, 'lladdr');
-      attrs.lladdr = opts.lladdr.toLowerCase();
-    }
+    const lladdr = opts.lladdr === undefined ? undefined : parseMacBytes(opts.lladdr, 'lladdr');
+    if (lladdr) attrs.lladdr = opts.lladdr!.toLowerCase();
     if (opts.router !== undefined && typeof opts.router !== 'boolean') throw new ValidationError('router', opts.router, 'must be true or false');
-    const index = await ifindexOf(this.ns, dev);
+    const link = await linkBasics(this.ns, dev);
+    // Checked here rather than left to the kernel: a new entry refused for want of an address is
+    // left behind in state NONE by the kernel, and a short address is refused with a bare EINVAL.
+    if (lladdr && link.addrLen > 0 && lladdr.length !== link.addrLen) {
+      throw new ValidationError('lladdr', opts.lladdr, `must be ${link.addrLen} octets long for ${dev}`);
+    }
+    if (!lladdr && verb === 'add' && link.addrLen > 0 && (state & NUD_VALID) !== 0) {
+      throw new ValidationError('lladdr', opts.lladdr, `is required for a new entry in state ${opts.state ?? 'permanent'}`);
+    }
     const conn = await this.ns.rtnl();
     const body = encodeNeighBody(
-      { family: ip.family === 4 ? AF_INET : AF_INET6, ifindex: index, state, flags: opts.router ? NTF_ROUTER : 0 },
+      { family: ip.family === 4 ? AF_INET : AF_INET6, ifindex: link.index, state, flags: opts.router ? NTF_ROUTER : 0 },
       attrs,
     );
     await conn.request(RTM_NEWNEIGH, flags, body, `ip neigh ${verb} ${address} dev ${dev}`);

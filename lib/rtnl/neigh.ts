@@ -43,6 +43,8 @@ export const NUD_PROBE = 0x10;
 export const NUD_FAILED = 0x20;
 export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
+/** States that hold a link-layer address (include/net/neighbour.h). */
+export const NUD_VALID = NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
 
 /** Neighbour states by the names `ip neigh ... nud NAME` accepts (`ip -j` prints them upper-cased). */
 export const NUD_STATES = {
