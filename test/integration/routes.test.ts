@@ -159,14 +159,25 @@ describe('routes.get agrees with ip route get', () => {
     ['2001:db9::1'],
     ['2001:db8:1::9'],
     ['172.16.1.1', 'fibmatch'],
+    ['10.1.0.1', 'from', '10.1.0.9', 'iif', 'v0'],
+    ['10.2.0.1', 'from', '10.1.0.9', 'iif', 'v0'],
   ];
+  /** `ip route get` arguments after the destination, as RouteLookupOptions. */
+  const options = (rest: string[]): Record<string, unknown> => {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === 'fibmatch') o.fibMatch = true;
+      else if (rest[i] === 'mark') o.mark = Number(rest[++i]);
+      else o[rest[i]] = rest[++i];
+    }
+    return o;
+  };
   it.each(lookups.map((a) => [a.join(' '), a] as const))('ip route get %s', async (_title, args) => {
     const w = await world('rtget');
     addAddresses(w);
     for (const [a] of SCENARIO.filter(([a]) => !a.includes('unreachable') || a.includes('7'))) w.ip(...a);
-    const [dst, key, value] = args;
-    const opts = key === 'fibmatch' ? { fibMatch: true } : key === 'mark' ? { mark: Number(value) } : key ? { [key]: value } : {};
-    const ours = await w.ns.routes.get(dst, opts);
+    const [dst, ...rest] = args;
+    const ours = await w.ns.routes.get(dst, options(rest));
     const [ip] = stripIpRoute(w.ipj('route', 'get', ...args));
     expect(ipRouteView(ours, true)).toEqual(ip);
   });

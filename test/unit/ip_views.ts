@@ -52,6 +52,7 @@ export function ipRouteView(r: Route, withTable: boolean): Record<string, unknow
   if (r.metric !== undefined) v.metric = r.metric;
   v.flags = r.flags;
   if (r.mark !== undefined) v.mark = r.mark;
+  if (r.iif !== undefined) v.iif = r.iif;
   if (r.uid !== undefined) v.uid = r.uid;
   if (r.metrics !== undefined) {
     const { lock: _lock, ...values } = r.metrics;
