@@ -374,7 +374,13 @@ export class Links {
 
   /**
    * The ifindex of a link (a number is returned as is).
-   * @internal
+   *
+   * Equivalent to: `ip -n NS -j link show dev NAME | jq .[0].ifindex`
+   * @example
+   * ```ts
+   * const ifindex = await ns.links.index('eth0');
+   * ```
+   * @throws a {@link NetlinkError} with code 'ENODEV' when there is no such link.
    */
   async index(ref: LinkRef, operation?: string): Promise<number> {
     if (typeof ref === 'number') return ref;

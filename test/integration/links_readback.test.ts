@@ -62,8 +62,10 @@ describe('veth', () => {
     ip(a, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
     ip(a, 'link', 'set', 'dev', 'p0', 'alias', 'uplink to p1', 'up');
     ip(a, 'link', 'set', 'dev', 'p1', 'up');
+    ip(a, 'link', 'property', 'add', 'dev', 'p0', 'altname', 'uplink-to-p1-altname');
     const p0 = await expectSameAsIp(nsA, a, 'p0');
     expect(p0).toMatchObject({ alias: 'uplink to p1', up: true, lowerUp: true, operState: 'UP' });
+    expect(p0.altNames).toEqual(ipJson(['link', 'show', 'dev', 'p0'], a)[0].altnames);
     expect(p0.linkNetnsid).toBeUndefined();
   });
 
