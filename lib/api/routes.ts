@@ -123,7 +123,7 @@ export class Routes {
     checkKeys('delete options', opts, ['ifExists']);
     const checked = checkRoute(spec, 'delete');
     try {
-      await this.send(RTM_DELROUTE, 0, checked, `ip route del ${checked.family === 6 ? '-6 ' : ''}${describe(spec)}`);
+      await this.send(RTM_DELROUTE, 0, checked, `ip ${checked.family === 6 ? '-6 ' : ''}route del ${describe(spec)}`);
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
@@ -217,7 +217,7 @@ export class Routes {
 
   private async modify(spec: RouteSpec, flags: number, verb: string): Promise<void> {
     const checked = checkRoute(spec, 'modify');
-    await this.send(RTM_NEWROUTE, flags, checked, `ip route ${verb} ${checked.family === 6 ? '-6 ' : ''}${describe(spec)}`);
+    await this.send(RTM_NEWROUTE, flags, checked, `ip ${checked.family === 6 ? '-6 ' : ''}route ${verb} ${describe(spec)}`);
   }
 
   private async send(type: number, flags: number, checked: ReturnType<typeof checkRoute>, operation: string): Promise<void> {
