@@ -2,85 +2,21 @@
  * IP addresses of one namespace (`ip address`).
  * @module
  */
-import { NetnsError, ValidationError, isNotFound } from '../errors.js';
+import { NetnsError, isNotFound } from '../errors.js';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.js';
 import { formatIp } from '../netlink/wire_formats.js';
-import {
-  ADDRESS_FLAG_NAMES,
-  IFA_F_SECONDARY,
-  INFINITY_LIFE_TIME,
-  addrFlags,
-  decodeAddrMessage,
-  encodeAddrBody,
-  type AddrAttrs,
-  type AddrMessage,
-} from '../rtnl/addr.js';
+import { decodeAddrMessage, encodeAddrBody, type AddrMessage } from '../rtnl/addr.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR } from '../rtnl/constants.js';
-import { RT_SCOPE_HOST, RT_SCOPE_UNIVERSE } from '../rtnl/route.js';
-import { SCOPES, nameOf, numberOf, type Scope } from '../rtnl/route_names.js';
-import { IFNAME_MAX_BYTES } from '../validate/names.js';
-import { fillHostBits, parseCidr, parseFamily, type Cidr, type IpFamily } from '../validate/ip.js';
-import { checkInt, checkKeys, checkLinkRef, ifindexOf, linkNames } from './link_resolve.js';
+import { SCOPES, numberOf, type Scope } from '../rtnl/route_names.js';
+import { parseCidr, parseFamily, type IpFamily } from '../validate/ip.js';
+import { buildRequest, type AddressOptions } from './address_spec.js';
+import { localOf, toAddress, type Address } from './address_view.js';
+import { checkKeys, checkLinkRef, ifindexOf, linkNames } from './link_resolve.js';
 import type { LinkRef } from './links.js';
 import type { Netns } from './netns.js';
 
-/** Flags of an address as `ip address` names them (`temporary` is IPv6's name for `secondary`). */
-export type AddressFlag = keyof typeof ADDRESS_FLAG_NAMES | 'temporary';
-
-/** Flags a caller may set when adding an address (the others are the kernel's to set). */
-export type AddressSetFlag = 'home' | 'nodad' | 'optimistic' | 'mngtmpaddr' | 'noprefixroute' | 'autojoin';
-const SETTABLE: readonly AddressSetFlag[] = ['home', 'nodad', 'optimistic', 'mngtmpaddr', 'noprefixroute', 'autojoin'];
-
-/** A lifetime in seconds, or `'forever'`. */
-export type Lifetime = number | 'forever';
-
-/** An address as read back from the kernel. */
-export interface Address {
-  family: IpFamily;
-  /** The local address (IFA_LOCAL; IFA_ADDRESS for IPv6, which sends only that). */
-  address: string;
-  prefixLength: number;
-  /** `address/prefixLength`. */
-  cidr: string;
-  /** The other end of a point-to-point address (IFA_ADDRESS when it differs from the local one). */
-  peer?: string;
-  broadcast?: string;
-  anycast?: string;
-  scope: Scope;
-  /** IPv4 label (`eth0:1`). */
-  label?: string;
-  ifindex: number;
-  /** Name of the link, when it still existed at the time of the call. */
-  dev?: string;
-  /** Set flags, by `ip`'s names. `ip -j` shows `"dynamic": true` for addresses without `permanent`. */
-  flags: AddressFlag[];
-  /** The raw IFA_F_* bits. */
-  rawFlags: number;
-  validLifetime: Lifetime;
-  preferredLifetime: Lifetime;
-  /** Metric of the prefix route (IFA_RT_PRIORITY). */
-  metric?: number;
-}
-
-/** Options of {@link Addresses.add} and {@link Addresses.replace}. */
-export interface AddressOptions {
-  /** Point-to-point peer, optionally with the prefix length (`ip addr add L peer P/len`). */
-  peer?: string;
-  /** IPv4 broadcast address; `'+'` sets the host bits to ones, `'-'` to zeros (`ip`'s `brd +` / `brd -`). */
-  broadcast?: string;
-  /** Default: `host` for 127.0.0.0/8, otherwise `global`, as `ip` chooses. */
-  scope?: Scope;
-  /** IPv4 label; it must start with the device name (`eth0:web`), as `ip` requires. */
-  label?: string;
-  flags?: AddressSetFlag[];
-  /** Default `'forever'`. */
-  validLifetime?: Lifetime;
-  /** Default: the valid lifetime. Must not exceed it. */
-  preferredLifetime?: Lifetime;
-  /** Metric of the prefix route the kernel adds for the address. */
-  metric?: number;
-}
-const OPTION_KEYS = ['peer', 'broadcast', 'scope', 'label', 'flags', 'validLifetime', 'preferredLifetime', 'metric'] as const;
+export type { AddressOptions, AddressSetFlag, Lifetime } from './address_spec.js';
+export type { Address, AddressFlag } from './address_view.js';
 
 /** Selects addresses for {@link Addresses.list} and {@link Addresses.flush}. */
 export interface AddressFilter {
@@ -244,80 +180,6 @@ export class Addresses {
   }
 }
 
-/** The validated request, before the link is resolved. */
-interface AddressRequest {
-  header: { family: number; prefixlen: number; flags: number; scope: number };
-  attrs: AddrAttrs;
-}
-
-/** Validate everything and build the message; throws ValidationError before any system call. */
-export function buildRequest(address: string, opts: AddressOptions, devName?: string): AddressRequest {
-  checkKeys('address options', opts, OPTION_KEYS);
-  const local = parseCidr(address, 'address', true);
-  const af = local.family === 4 ? AF_INET : AF_INET6;
-  const attrs: AddrAttrs = { local: formatIp(local.bytes) };
-  let prefixlen = local.prefixLength;
-  let peer: Cidr | undefined;
-  if (opts.peer !== undefined) {
-    peer = parseCidr(opts.peer, 'peer', true);
-    if (peer.family !== local.family) throw new ValidationError('peer', opts.peer, `is not an IPv${local.family} address like the local one`);
-    // `ip` takes the prefix length from the peer when one is given.
-    if (opts.peer.includes('/')) prefixlen = peer.prefixLength;
-  }
-  if (opts.label !== undefined) attrs.label = checkLabel(opts.label, local.family, devName);
-  let flags = 0;
-  for (const name of opts.flags ?? []) {
-    if (!SETTABLE.includes(name)) throw new ValidationError('flags', name, `is not a flag that can be set (one of ${SETTABLE.join(', ')})`);
-    flags |= ADDRESS_FLAG_NAMES[name];
-  }
-  // The header holds 8 bits; `ip` sends IFA_FLAGS only when a higher bit is set.
-  const headerFlags = flags <= 0xff ? flags : 0;
-  if (flags > 0xff) attrs.flags = flags;
-  attrs.address = peer ? formatIp(peer.bytes) : attrs.local;
-  if (opts.broadcast !== undefined) attrs.broadcast = broadcastOf(opts.broadcast, local, prefixlen);
-  const scope = opts.scope === undefined ? defaultScope(local) : numberOf(SCOPES, opts.scope, 'scope');
-  const lifetimes = checkLifetimes(opts);
-  if (lifetimes) attrs.cacheinfo = { ...lifetimes, created: 0, updated: 0 };
-  if (opts.metric !== undefined) attrs.rtPriority = checkInt('metric', opts.metric, 0, 0xffffffff);
-  return { header: { family: af, prefixlen, flags: headerFlags, scope }, attrs };
-}
-
-/** `ip`'s default_scope(): loopback addresses are host-scoped, everything else global. */
-function defaultScope(local: Cidr): number {
-  return local.family === 4 && local.bytes[0] === 127 ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
-}
-
-function broadcastOf(v: string, local: Cidr, prefixlen: number): string {
-  if (local.family !== 4) throw new ValidationError('broadcast', v, 'exists only for IPv4 addresses');
-  if (v === '+' || v === '-') return formatIp(fillHostBits(local.bytes, prefixlen, v === '+'));
-  const b = parseCidr(v, 'broadcast', true);
-  if (v.includes('/') || b.family !== 4) throw new ValidationError('broadcast', v, "must be an IPv4 address, '+' or '-'");
-  return formatIp(b.bytes);
-}
-
-function checkLabel(label: unknown, family: IpFamily, devName?: string): string {
-  if (family !== 4) throw new ValidationError('label', label, 'exists only for IPv4 addresses');
-  if (typeof label !== 'string' || label.length === 0) throw new ValidationError('label', label, 'must be a non-empty string');
-  if (Buffer.byteLength(label) > IFNAME_MAX_BYTES) throw new ValidationError('label', label, `must be at most ${IFNAME_MAX_BYTES} bytes`);
-  if (/[\0\s/]/u.test(label)) throw new ValidationError('label', label, 'must not contain NUL, whitespace or "/"');
-  if (devName !== undefined && !label.startsWith(devName)) throw new ValidationError('label', label, `must start with the device name "${devName}"`);
-  return label;
-}
-
-function lifetimeValue(field: string, v: unknown): number {
-  if (v === 'forever') return INFINITY_LIFE_TIME;
-  return checkInt(field, v, 0, INFINITY_LIFE_TIME - 1);
-}
-
-function checkLifetimes(opts: AddressOptions): { valid: number; preferred: number } | undefined {
-  if (opts.validLifetime === undefined && opts.preferredLifetime === undefined) return undefined;
-  const valid = opts.validLifetime === undefined ? INFINITY_LIFE_TIME : lifetimeValue('validLifetime', opts.validLifetime);
-  const preferred = opts.preferredLifetime === undefined ? valid : lifetimeValue('preferredLifetime', opts.preferredLifetime);
-  if (valid === 0) throw new ValidationError('validLifetime', opts.validLifetime, 'must not be 0');
-  if (preferred > valid) throw new ValidationError('preferredLifetime', opts.preferredLifetime, 'must not exceed validLifetime');
-  return { valid, preferred };
-}
-
 function checkFilter(filter: AddressFilter): { dev?: LinkRef; family?: IpFamily; scope?: number } {
   checkKeys('filter', filter, ['dev', 'family', 'scope']);
   return {
@@ -327,53 +189,7 @@ function checkFilter(filter: AddressFilter): { dev?: LinkRef; family?: IpFamily;
   };
 }
 
-/** The local address: IFA_LOCAL, or IFA_ADDRESS for IPv6 (which never sends IFA_LOCAL without a peer). */
-function localOf(m: AddrMessage): string {
-  return m.attrs.local ?? m.attrs.address ?? '';
-}
-
 /** The kernel's own answer for a missing address, so `isNotFound` and `ifExists` treat both alike. */
 function notFound(operation: string): NetnsError {
   return new NetnsError(`${operation}: no such address (EADDRNOTAVAIL)`, { code: 'EADDRNOTAVAIL', errno: 99, operation });
-}
-
-function lifetime(v: number): Lifetime {
-  return v === INFINITY_LIFE_TIME ? 'forever' : v;
-}
-
-/** Turn a decoded RTM_NEWADDR into the public shape. */
-export function toAddress(m: AddrMessage, names?: Map<number, string>): Address {
-  const family: IpFamily = m.header.family === AF_INET ? 4 : 6;
-  const raw = addrFlags(m);
-  const local = localOf(m);
-  const a: Address = {
-    family,
-    address: local,
-    prefixLength: m.header.prefixlen,
-    cidr: `${local}/${m.header.prefixlen}`,
-    scope: nameOf(SCOPES, m.header.scope),
-    ifindex: m.header.index,
-    flags: addressFlagNames(raw, family),
-    rawFlags: raw,
-    validLifetime: lifetime(m.attrs.cacheinfo?.valid ?? INFINITY_LIFE_TIME),
-    preferredLifetime: lifetime(m.attrs.cacheinfo?.preferred ?? INFINITY_LIFE_TIME),
-  };
-  if (m.attrs.local !== undefined && m.attrs.address !== undefined && m.attrs.address !== m.attrs.local) a.peer = m.attrs.address;
-  if (m.attrs.broadcast !== undefined) a.broadcast = m.attrs.broadcast;
-  if (m.attrs.anycast !== undefined) a.anycast = m.attrs.anycast;
-  if (m.attrs.label !== undefined) a.label = m.attrs.label;
-  if (m.attrs.rtPriority !== undefined) a.metric = m.attrs.rtPriority;
-  const dev = names?.get(m.header.index);
-  if (dev !== undefined) a.dev = dev;
-  return a;
-}
-
-/** Names of the set IFA_F_* bits; IPv6 calls its secondary (privacy) addresses `temporary`. */
-export function addressFlagNames(flags: number, family: IpFamily): AddressFlag[] {
-  const out: AddressFlag[] = [];
-  for (const [name, bit] of Object.entries(ADDRESS_FLAG_NAMES) as [keyof typeof ADDRESS_FLAG_NAMES, number][]) {
-    if (!(flags & bit)) continue;
-    out.push(bit === IFA_F_SECONDARY && family === 6 ? 'temporary' : name);
-  }
-  return out;
 }

@@ -3,7 +3,8 @@
  * test/fixtures/addr_route_neigh_capture.py (see test/fixtures/addr_fixture.json's _produced_by).
  */
 import { describe, expect, it } from 'vitest';
-import { buildRequest, toAddress } from '../../lib/api/addresses.js';
+import { buildRequest } from '../../lib/api/address_spec.js';
+import { toAddress } from '../../lib/api/address_view.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../lib/netlink/constants.js';
 import { encodeMessage } from '../../lib/netlink/message.js';
 import { decodeAddrMessage, encodeAddrBody } from '../../lib/rtnl/addr.js';
