@@ -45,6 +45,8 @@ const SCENARIO: [string[], RouteSpec][] = [
   [['route', 'add', '10.3.3.3', 'dev', 'v1', 'scope', 'host', 'proto', '99'], { destination: '10.3.3.3', dev: 'v1', scope: 'host', protocol: 99 }],
   [['route', 'add', '172.16.0.0/12', 'via', '10.1.0.9', 'dev', 'v0', 'onlink'], { destination: '172.16.0.0/12', gateway: '10.1.0.9', dev: 'v0', onlink: true }],
   [['route', 'add', 'local', '10.44.0.1', 'dev', 'lo', 'table', 'local'], { destination: '10.44.0.1', type: 'local', dev: 'lo', table: 'local' }],
+  [['route', 'add', 'broadcast', '10.1.0.127', 'dev', 'v0', 'table', 'local'], { destination: '10.1.0.127', type: 'broadcast', dev: 'v0', table: 'local' }],
+  [['route', 'add', 'multicast', '239.1.0.0/16', 'dev', 'v1', 'table', '7'], { destination: '239.1.0.0/16', type: 'multicast', dev: 'v1', table: 7 }],
   [['-6', 'route', 'add', '2001:db9::/64', 'via', '2001:db8:1::2', 'dev', 'v0', 'metric', '5', 'pref', 'high'],
     { destination: '2001:db9::/64', gateway: '2001:db8:1::2', dev: 'v0', metric: 5, pref: 'high' }],
   [['-6', 'route', 'add', '2001:dba::/64', 'nexthop', 'via', '2001:db8:1::2', 'dev', 'v0', 'nexthop', 'via', '2001:db8:1::3', 'dev', 'v0', 'weight', '3'],
@@ -88,7 +90,7 @@ describe('routes created by ip read back as ip -j reports them', () => {
     expect(onlink?.flags).toContain('onlink');
     expect((await w.ns.routes.list({ type: 'blackhole' })).map((r) => r.destination)).toEqual(['10.8.0.0/16']);
     expect((await w.ns.routes.list({ protocol: 99 })).map((r) => r.destination)).toEqual(['10.3.3.3']);
-    expect((await w.ns.routes.list({ table: 7 })).map((r) => r.type).sort()).toEqual(['throw', 'unicast']);
+    expect((await w.ns.routes.list({ table: 7 })).map((r) => r.type).sort()).toEqual(['multicast', 'throw', 'unicast']);
     expect(await w.ns.routes.list({ table: 4242 })).toEqual([]);
   });
 });
