@@ -13,13 +13,27 @@ JsQueue::JsQueue(Napi::Env env) {
   UpdateRef(env);
 }
 
-void JsQueue::Post(JsTask task) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (closed_) return;
-  tasks_.push_back(std::move(task));
-  if (scheduled_) return;
-  // Called under the lock so Close() cannot release the TSFN between the check and the call.
-  if (tsfn_.NonBlockingCall() == napi_ok) scheduled_ = true;
+void JsQueue::Post(JsTask task, Wake wake) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    tasks_.push_back(std::move(task));
+    if (scheduled_) return;  // a call is pending, or Drain is running and will see this task
+    scheduled_ = true;
+  }
+  // Outside our lock for the same reason as the relay: the call wakes the JS thread, which then
+  // takes mu_ in Drain. Close() runs only after every poster thread was joined, so the TSFN cannot
+  // go away in between.
+  if (wake == Wake::kRelay && relay_) {
+    kickOwed_.store(true, std::memory_order_release);
+    if (relay_()) return;
+    if (!kickOwed_.exchange(false, std::memory_order_acq_rel)) return;  // the relay took it anyway
+  }
+  tsfn_.NonBlockingCall();
+}
+
+void JsQueue::Kick() {
+  if (kickOwed_.exchange(false, std::memory_order_acq_rel)) tsfn_.NonBlockingCall();
 }
 
 void JsQueue::Hold(Napi::Env env) {
@@ -67,21 +81,42 @@ void JsQueue::CallJs(Napi::Env env, Napi::Function, JsQueue* self, void*) {
 }
 
 void JsQueue::Drain(Napi::Env env) {
-  std::deque<JsTask> batch;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
-    scheduled_ = false;
-    batch.swap(tasks_);
-  }
-  for (JsTask& task : batch) {
-    Napi::HandleScope scope(env);  // one batch may hold thousands of tasks
-    try {
-      task(env);
-    } catch (const Napi::Error& e) {
-      ReportUncaught(env, e);
-    } catch (const std::exception& e) {
-      ReportUncaught(env, Napi::Error::New(env, std::string("netns-native: ") + e.what()));
+  // Tasks posted while a batch runs join the next round of this same call instead of making a new
+  // TSFN call: producers then stay off the TSFN's mutex while the JS thread is busy. After a few
+  // rounds the event loop gets its turn (timers, I/O) and the rest waits for the next call.
+  constexpr int kMaxRounds = 8;
+  for (int round = 1;; ++round) {
+    std::deque<JsTask> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
+      if (tasks_.empty()) {
+        scheduled_ = false;
+        return;
+      }
+      batch.swap(tasks_);
+    }
+    for (JsTask& task : batch) {
+      Napi::HandleScope scope(env);  // one batch may hold thousands of tasks
+      try {
+        task(env);
+      } catch (const Napi::Error& e) {
+        ReportUncaught(env, e);
+      } catch (const std::exception& e) {
+        ReportUncaught(env, Napi::Error::New(env, std::string("netns-native: ") + e.what()));
+      }
+    }
+    if (round == kMaxRounds) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (closed_) return;
+        if (tasks_.empty()) {
+          scheduled_ = false;
+          return;
+        }
+      }
+      tsfn_.NonBlockingCall();  // scheduled_ stays set: this call is the pending one
+      return;
     }
   }
 }

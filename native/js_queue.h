@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 
@@ -27,8 +28,20 @@ class JsQueue {
   JsQueue(const JsQueue&) = delete;
   JsQueue& operator=(const JsQueue&) = delete;
 
+  // Who makes the TSFN call that wakes the JS thread. Node holds the TSFN's mutex while it wakes
+  // the JS thread, and the JS thread takes that mutex first thing; a low-priority worker preempted
+  // inside it would stall the event loop behind every other runnable thread. Workers therefore
+  // hand the call to the relay (the I/O thread: normal priority, mostly asleep).
+  enum class Wake { kDirect, kRelay };
+
   // Any thread. Dropped silently once Close() ran.
-  void Post(JsTask task);
+  void Post(JsTask task, Wake wake = Wake::kDirect);
+
+  // The relay: `wake` must make the relay thread call Kick() soon and return true, or return false
+  // when it cannot (then the poster calls the TSFN itself). Set once, before threads start.
+  void SetRelay(UniqueFunction<bool()> wake) { relay_ = std::move(wake); }
+  // Relay thread: makes the TSFN call a poster left to it.
+  void Kick();
 
   // JS thread only: napi_ref/unref_threadsafe_function must not be called elsewhere.
   void Hold(Napi::Env env);
@@ -49,8 +62,10 @@ class JsQueue {
   Tsfn tsfn_;
   std::mutex mu_;
   std::deque<JsTask> tasks_;
-  bool scheduled_ = false;  // a TSFN call is pending: later posts ride along with it
+  bool scheduled_ = false;  // a TSFN call is pending or draining: later posts ride along with it
   bool closed_ = false;
+  UniqueFunction<bool()> relay_;
+  std::atomic<bool> kickOwed_{false};
   size_t holds_ = 0;        // JS thread only
   bool referenced_ = true;  // state of the TSFN handle; JS thread only
 };
