@@ -102,6 +102,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   state->js = JsQueue::Create(env);
   state->io = std::make_unique<IoLoop>(*state->js);
   state->pool = std::make_unique<ThreadPool>(*state->js, state->home, WorkerCount());
+  IoLoop* io = state->io.get();
+  state->js->SetRelay([io] { return io->WakeForJs(); });
   e = state->io->Start();
   if (e.Failed()) {
     state->io->Stop();

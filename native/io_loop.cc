@@ -67,12 +67,20 @@ SysError IoLoop::Start() {
   return {};
 }
 
+bool IoLoop::WakeForJs() {
+  if (!alive_.load(std::memory_order_acquire)) return false;
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_.Get(), &one, sizeof one);
+  (void)ignored;  // EAGAIN means the counter is already non-zero: the thread wakes anyway
+  return true;
+}
+
 void IoLoop::Stop() {
   stop_ = true;
   if (wake_.Valid()) {
     uint64_t one = 1;
     ssize_t ignored = write(wake_.Get(), &one, sizeof one);
-    (void)ignored;  // a full counter still wakes the thread
+    (void)ignored;
   }
   if (thread_.joinable()) thread_.join();
 
@@ -156,6 +164,7 @@ void IoLoop::Run() {
         uint64_t value;
         ssize_t ignored = read(wake_.Get(), &value, sizeof value);
         (void)ignored;
+        js_.Kick();
         continue;
       }
       std::shared_ptr<NetlinkSocket> sock = Find(static_cast<uint32_t>(tag));
@@ -163,6 +172,7 @@ void IoLoop::Run() {
     }
   }
   alive_ = false;
+  js_.Kick();  // a worker may have left a call to us just before we stopped
 }
 
 void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {

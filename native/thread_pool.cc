@@ -2,6 +2,12 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 
 #include <cerrno>
 #include <exception>
@@ -18,8 +24,40 @@ Deliver DeliverError(SysError e) {
   };
 }
 
+namespace {
+
+// Workers burn CPU in the kernel (namespace setup and teardown, rtnetlink). With more busy threads
+// than CPUs the JS thread would wait its turn behind them and the event loop would stall for tens
+// of milliseconds; a lower weight lets it run first. NETNS_NATIVE_WORKER_NICE (0..19, default 10)
+// tunes it. setpriority with a TID affects that thread alone.
+int WorkerNice() {
+  const char* env = std::getenv("NETNS_NATIVE_WORKER_NICE");
+  if (env == nullptr || *env == '\0') return 10;
+  char* end = nullptr;
+  long n = std::strtol(env, &end, 10);
+  if (*end != '\0' || n < 0 || n > 19) return 10;
+  return static_cast<int>(n);
+}
+
+void LowerPriority(int delta) {
+  if (delta == 0) return;
+  auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, tid);
+  if (nice == -1 && errno != 0) return;
+  setpriority(PRIO_PROCESS, tid, std::min(nice + delta, 19));
+}
+
+SysError NoWorkerError() {
+  SysError e = SysError::Of(ECANCELED, "setns");
+  e.message = "ECANCELED: netns-native has no worker thread left in the home network namespace";
+  return e;
+}
+
+}  // namespace
+
 ThreadPool::ThreadPool(JsQueue& js, NsIdentity home, size_t workers)
-    : js_(js), home_(home), workers_(workers) {}
+    : js_(js), home_(home), workers_(workers), nice_(WorkerNice()) {}
 
 ThreadPool::~ThreadPool() {
   // Stop() normally ran; a joinable std::thread must never be destroyed (std::terminate).
@@ -55,9 +93,7 @@ void ThreadPool::Submit(Napi::Env env, Napi::Function cb, Napi::Object ctx, Work
     }
   }
   if (stranded) {
-    SysError e = SysError::Of(ECANCELED, "setns");
-    e.message = "ECANCELED: netns-native has no worker thread left in the home network namespace";
-    PostResult(id, DeliverError(std::move(e)));
+    PostResult(id, DeliverError(NoWorkerError()), JsQueue::Wake::kDirect);
     return;
   }
   cv_.notify_one();
@@ -86,6 +122,7 @@ size_t ThreadPool::LiveThreads() const {
 
 void ThreadPool::WorkerMain(size_t slot) {
   pthread_setname_np(pthread_self(), "netns-worker");
+  LowerPriority(nice_);
 
   // The home fd is this thread's own namespace (rule 4: thread-self, not self), which must be the one
   // the JS thread had at load; a thread born elsewhere would restore into the wrong namespace.
@@ -120,7 +157,7 @@ void ThreadPool::WorkerMain(size_t slot) {
       deliver = DeliverError(SysError::Of(EIO, "netns-native"));
     }
     job.work = Work();
-    PostResult(job.id, std::move(deliver));
+    PostResult(job.id, std::move(deliver), JsQueue::Wake::kRelay);
 
     if (state.poisoned) break;  // rule 3: report, then never run another job
   }
@@ -148,8 +185,9 @@ void ThreadPool::Retire(size_t slot, bool replace) {
     }
     stranded = TakeStrandedLocked();
   }
-  if (respawn) js_.Post([this, slot](Napi::Env) { Respawn(slot); });
-  FailStranded(std::move(stranded));
+  // On the retiring worker, which may sit in a foreign namespace at low priority.
+  if (respawn) js_.Post([this, slot](Napi::Env) { Respawn(slot); }, JsQueue::Wake::kRelay);
+  FailStranded(std::move(stranded), JsQueue::Wake::kRelay);
 }
 
 // JS thread: a thread spawned here starts in the home namespace.
@@ -170,7 +208,7 @@ void ThreadPool::Respawn(size_t slot) {
     }
   }
   if (old.joinable()) old.join();  // it has finished its last job and is returning
-  FailStranded(std::move(stranded));
+  FailStranded(std::move(stranded), JsQueue::Wake::kDirect);
 }
 
 std::deque<ThreadPool::Job> ThreadPool::TakeStrandedLocked() {
@@ -179,18 +217,16 @@ std::deque<ThreadPool::Job> ThreadPool::TakeStrandedLocked() {
   return jobs;
 }
 
-void ThreadPool::FailStranded(std::deque<Job> jobs) {
-  for (Job& job : jobs) {
-    SysError e = SysError::Of(ECANCELED, "setns");
-    e.message = "ECANCELED: netns-native has no worker thread left in the home network namespace";
-    PostResult(job.id, DeliverError(std::move(e)));
-  }
+void ThreadPool::FailStranded(std::deque<Job> jobs, JsQueue::Wake wake) {
+  for (Job& job : jobs) PostResult(job.id, DeliverError(NoWorkerError()), wake);
 }
 
-void ThreadPool::PostResult(uint64_t id, Deliver deliver) {
-  js_.Post([this, id, deliver = std::move(deliver)](Napi::Env env) mutable {
-    Complete(env, id, std::move(deliver));
-  });
+void ThreadPool::PostResult(uint64_t id, Deliver deliver, JsQueue::Wake wake) {
+  js_.Post(
+      [this, id, deliver = std::move(deliver)](Napi::Env env) mutable {
+        Complete(env, id, std::move(deliver));
+      },
+      wake);
 }
 
 void ThreadPool::Complete(Napi::Env env, uint64_t id, Deliver deliver) {

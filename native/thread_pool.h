@@ -67,14 +67,15 @@ class ThreadPool {
   void WorkerMain(size_t slot);
   void Retire(size_t slot, bool replace);
   void Respawn(size_t slot);
-  void PostResult(uint64_t id, Deliver deliver);
+  void PostResult(uint64_t id, Deliver deliver, JsQueue::Wake wake);
   void Complete(Napi::Env env, uint64_t id, Deliver deliver);
   std::deque<Job> TakeStrandedLocked();
-  void FailStranded(std::deque<Job> jobs);
+  void FailStranded(std::deque<Job> jobs, JsQueue::Wake wake);
 
   JsQueue& js_;
   const NsIdentity home_;
   const size_t workers_;
+  const int nice_;  // added to each worker's nice value
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
