@@ -64,7 +64,7 @@ SysError LockDir(int fd, const std::string& dir) {
     if (errno != EWOULDBLOCK) return SysError::FromErrno("flock", dir);
     if (StopRequested()) return SysError::Of(ECANCELED, "flock", dir);
     SleepMs(waitMs);
-    if (waitMs < 16) waitMs *= 2;
+    if (waitMs < 4) waitMs *= 2;
   }
   return {};
 }
