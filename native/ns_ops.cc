@@ -209,7 +209,8 @@ SysError NsOpenPid(int pid, NsInfo* out) {
     if (syscall(SYS_pidfd_send_signal, pidfd.Get(), 0, nullptr, 0) != 0) {
       return SysError::FromErrno("pidfd_send_signal");
     }
-    if (!ns.Valid()) return SysError::Of(openErr, "open", path);
+    // ENOENT here means a zombie: alive for kill(0) but without namespaces, as ESRCH says.
+    if (!ns.Valid()) return SysError::Of(openErr == ENOENT ? ESRCH : openErr, "open", path);
   }
   SysError e = CheckNetns(ns.Get(), path);
   if (e.Failed()) return e;

@@ -7,9 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
-
 #include <cerrno>
+#include <cstdlib>
 #include <exception>
 #include <new>
 
