@@ -1,0 +1,234 @@
+/**
+ * The tutorial's topologies (seed "How to Use Network Namespaces for Pod Isolation"), built through
+ * the library only. The demo (examples/demo.ts) and the integration tests
+ * (test/integration/tutorial_*.test.ts) share these builders, so what the demo shows is what the
+ * tests check.
+ *
+ * Where the tutorial works in the machine's own namespace ("the host"), these builders use a
+ * namespace that plays the host (role `host`): the machine's own namespace is never changed.
+ * @module
+ */
+import { Netns } from '../lib/index.js';
+
+/** Runs one step of a build, labelled with the `ip` command it replaces. The demo times each step. */
+export type StepRunner = <T>(label: string, fn: () => Promise<T>) => Promise<T>;
+
+/** A {@link StepRunner} that just runs the step. */
+export const untimed: StepRunner = (_label, fn) => fn();
+
+/**
+ * The namespaces of one build, by the role they play in the tutorial ('blue', 'red', 'host', ...).
+ * Real names come from `nameOf(role)`, so several builds (a demo, parallel tests) never collide.
+ */
+export class Lab {
+  private readonly byRole = new Map<string, Netns>();
+
+  /**
+   * @param naming the real name to give the namespace playing a role (called once per role).
+   * @param step runs each step of a build (the demo times them).
+   */
+  constructor(private readonly naming: (role: string) => string, readonly step: StepRunner = untimed) {}
+
+  /** Create the namespace playing `role` (`ip netns add ROLE`); it is remembered for {@link teardown}. */
+  async create(role: string): Promise<Netns> {
+    if (this.byRole.has(role)) throw new Error(`this lab already has a namespace playing ${role}`);
+    const ns = await this.step(`ip netns add ${role}`, () => Netns.create(this.naming(role)));
+    this.byRole.set(role, ns);
+    return ns;
+  }
+
+  /** The handle of the namespace playing `role`. */
+  ns(role: string): Netns {
+    const ns = this.byRole.get(role);
+    if (!ns) throw new Error(`no namespace plays ${role} in this lab`);
+    return ns;
+  }
+
+  /** The real name of the namespace playing `role` (what `ip netns list` shows). */
+  name(role: string): string {
+    return this.ns(role).name as string;
+  }
+
+  /** Roles created so far, in creation order. */
+  roles(): string[] {
+    return [...this.byRole.keys()];
+  }
+
+  /**
+   * Delete every namespace of the lab (`ip netns delete`), also after a failed build; one already
+   * gone is fine. Every deletion is attempted; the first failure is thrown at the end.
+   */
+  async teardown(): Promise<void> {
+    let failure: unknown;
+    for (const [role, ns] of [...this.byRole].reverse()) {
+      try {
+        await this.step(`ip netns delete ${role}`, () => ns.delete({ ifExists: true }));
+      } catch (e) {
+        failure ??= e;
+      }
+      this.byRole.delete(role);
+    }
+    if (failure !== undefined) throw failure;
+  }
+}
+
+/** A ping that proves traffic flows: from the namespace playing `from` to `to`. */
+export interface Check {
+  from: string;
+  to: string;
+  /** What it shows, in the tutorial's words. */
+  what: string;
+}
+
+/** One of the tutorial's topologies. */
+export interface Topology {
+  id: string;
+  title: string;
+  /**
+   * Roles of the namespaces that make up the result (what the equivalence test compares). A build
+   * may create others, such as the host the tutorial's way creates a veth pair in.
+   */
+  roles: string[];
+  checks: Check[];
+  build(lab: Lab): Promise<void>;
+}
+
+/** Bring `lo` up in a namespace (`ip -n ROLE link set lo up`). */
+async function loUp(lab: Lab, role: string): Promise<void> {
+  await lab.step(`ip -n ${role} link set lo up`, () => lab.ns(role).links.setUp('lo'));
+}
+
+/** Give a link of a namespace an address and bring it up, as the tutorial does after creating it. */
+async function configure(lab: Lab, role: string, dev: string, cidr: string): Promise<void> {
+  const ns = lab.ns(role);
+  await lab.step(`ip -n ${role} addr add ${cidr} dev ${dev}`, () => ns.addresses.add(dev, cidr));
+  await lab.step(`ip -n ${role} link set ${dev} up`, () => ns.links.setUp(dev));
+}
+
+/** A namespace playing the host, with its loopback up as a real host's is, and the namespace it serves. */
+async function hostAnd(lab: Lab, role: string): Promise<[Netns, Netns]> {
+  const host = await lab.create('host');
+  const other = await lab.create(role);
+  await loUp(lab, 'host');
+  return [host, other];
+}
+
+/** `blue`: a fresh namespace with its loopback brought up. */
+export const blue: Topology = {
+  id: 'blue',
+  title: 'blue: a namespace with loopback up',
+  roles: ['blue'],
+  checks: [{ from: 'blue', to: '127.0.0.1', what: 'loopback inside blue' }],
+  async build(lab) {
+    await lab.create('blue');
+    await loUp(lab, 'blue');
+  },
+};
+
+const RED_GREEN_CHECKS: Check[] = [
+  { from: 'red', to: '10.0.1.2', what: 'red to green over the veth' },
+  { from: 'green', to: '10.0.1.1', what: 'green to red over the veth' },
+];
+
+/** Addresses, up state and loopback of red and green, once each holds its end of the veth. */
+async function configureRedGreen(lab: Lab): Promise<void> {
+  await configure(lab, 'red', 'veth-red', '10.0.1.1/24');
+  await loUp(lab, 'red');
+  await configure(lab, 'green', 'veth-green', '10.0.1.2/24');
+  await loUp(lab, 'green');
+}
+
+/**
+ * `red` and `green` joined by a veth, the fast way: the pair is created inside red with its peer
+ * born directly in green (one request, no move: what CNI plugins do).
+ */
+export const redGreenDirect: Topology = {
+  id: 'red-green-direct',
+  title: 'red/green joined by a veth (peer created directly in green)',
+  roles: ['red', 'green'],
+  checks: RED_GREEN_CHECKS,
+  async build(lab) {
+    const red = await lab.create('red');
+    const green = await lab.create('green');
+    await lab.step('ip -n red link add veth-red type veth peer name veth-green netns green', () =>
+      red.links.add({ kind: 'veth', name: 'veth-red', peer: { name: 'veth-green', netns: green } }));
+    await configureRedGreen(lab);
+  },
+};
+
+/**
+ * `red` and `green` joined by a veth, the tutorial's way: the pair is created in a namespace that
+ * plays the host, then each end is moved into its namespace.
+ */
+export const redGreenMoved: Topology = {
+  id: 'red-green-moved',
+  title: "red/green joined by a veth (the tutorial's way: created in host, both ends moved)",
+  roles: ['red', 'green'],
+  checks: RED_GREEN_CHECKS,
+  async build(lab) {
+    const host = await lab.create('host');
+    const red = await lab.create('red');
+    const green = await lab.create('green');
+    await lab.step('ip -n host link add veth-red type veth peer name veth-green', () =>
+      host.links.add({ kind: 'veth', name: 'veth-red', peer: { name: 'veth-green' } }));
+    await lab.step('ip -n host link set veth-red netns red', () => host.links.moveTo('veth-red', red));
+    await lab.step('ip -n host link set veth-green netns green', () => host.links.moveTo('veth-green', green));
+    await configureRedGreen(lab);
+  },
+};
+
+/**
+ * `container1` behind a bridge: `br0` (10.0.2.1/24) in the namespace playing the host, `veth-host` a
+ * port of br0, `veth-container` in container1 with 10.0.2.10/24 and a default route via the bridge.
+ */
+export const bridgedContainer: Topology = {
+  id: 'container1',
+  title: 'container1 behind bridge br0 in a namespace playing the host',
+  roles: ['host', 'container1'],
+  checks: [
+    { from: 'container1', to: '10.0.2.1', what: 'container1 to its gateway (br0)' },
+    { from: 'host', to: '10.0.2.10', what: 'host to container1 through br0' },
+  ],
+  async build(lab) {
+    const [host, c1] = await hostAnd(lab, 'container1');
+    await lab.step('ip -n host link add br0 up type bridge', () => host.links.add({ kind: 'bridge', name: 'br0', up: true }));
+    await lab.step('ip -n host addr add 10.0.2.1/24 dev br0', () => host.addresses.add('br0', '10.0.2.1/24'));
+    await lab.step('ip -n host link add veth-host master br0 up type veth peer name veth-container netns container1', () =>
+      host.links.add({ kind: 'veth', name: 'veth-host', master: 'br0', up: true, peer: { name: 'veth-container', netns: c1 } }));
+    await configure(lab, 'container1', 'veth-container', '10.0.2.10/24');
+    await loUp(lab, 'container1');
+    await lab.step('ip -n container1 route add default via 10.0.2.1', () => c1.routes.add({ destination: 'default', gateway: '10.0.2.1' }));
+  },
+};
+
+/**
+ * The tutorial's name for the host end of the "limited" veth, `veth-limited-host`, is 17 bytes: the
+ * kernel allows 15, so `ip` and the library both refuse it. This shorter name stands in for it.
+ */
+export const LIMITED_HOST_END = 'veth-lim-host';
+
+/**
+ * The "limited" namespace's links and addresses: a veth to the namespace playing the host,
+ * 10.0.3.10/24 inside, 10.0.3.1/24 on the host end ({@link LIMITED_HOST_END}). The tutorial's
+ * `tc qdisc ... tbf` bandwidth limit is not part of it yet: traffic control comes with a later issue.
+ */
+export const limited: Topology = {
+  id: 'limited',
+  title: 'limited: a veth to the host (its tc bandwidth limit comes with traffic control)',
+  roles: ['host', 'limited'],
+  checks: [
+    { from: 'limited', to: '10.0.3.1', what: 'limited to the host end' },
+    { from: 'host', to: '10.0.3.10', what: 'host to limited' },
+  ],
+  async build(lab) {
+    const [host, lim] = await hostAnd(lab, 'limited');
+    await lab.step(`ip -n host link add ${LIMITED_HOST_END} type veth peer name veth-limited netns limited`, () =>
+      host.links.add({ kind: 'veth', name: LIMITED_HOST_END, peer: { name: 'veth-limited', netns: lim } }));
+    await configure(lab, 'limited', 'veth-limited', '10.0.3.10/24');
+    await loUp(lab, 'limited');
+    await configure(lab, 'host', LIMITED_HOST_END, '10.0.3.1/24');
+  },
+};
+
+/** Every topology, in the tutorial's order. */
+export const TOPOLOGIES: readonly Topology[] = [blue, redGreenDirect, redGreenMoved, bridgedContainer, limited];
