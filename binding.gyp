@@ -12,7 +12,11 @@
         "native/ns_ops.cc",
         "native/ns_bindings.cc",
         "native/netlink_socket.cc",
-        "native/netlink_bindings.cc"
+        "native/netlink_bindings.cc",
+        "native/sysctl_ops.cc",
+        "native/inet_socket.cc",
+        "native/ns_pids.cc",
+        "native/ns_misc_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

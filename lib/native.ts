@@ -66,6 +66,22 @@ export interface NativeNetlinkSocket {
   extAck: boolean;
 }
 
+/** Options of `inetSocket`. */
+export interface NativeInetSocketOptions {
+  family: 4 | 6;
+  type: 'stream' | 'dgram';
+  /** 4 or 16 bytes: bind to this address (and `port`). Without it the socket is left unbound. */
+  address?: Buffer;
+  /** Port to bind, host order; 0 or absent lets the kernel choose. */
+  port?: number;
+  /** SO_REUSEADDR before bind. */
+  reuseAddr?: boolean;
+  /** SO_REUSEPORT before bind. */
+  reusePort?: boolean;
+  /** IPV6_V6ONLY on an IPv6 socket that is bound (set to false explicitly otherwise, as libuv does). */
+  ipv6Only?: boolean;
+}
+
 export interface NativeAddon {
   // ---- namespaces -------------------------------------------------------------------------------
   /**
@@ -100,6 +116,24 @@ export interface NativeAddon {
   netlinkSend(id: number, buf: Buffer, token: number): void;
   /** Close the socket. No callback is made for it afterwards. Idempotent. */
   netlinkClose(id: number): void;
+
+  // ---- inside a namespace: sysctl, sockets, PIDs (native/ns_misc_bindings.cc) ------------------
+  /**
+   * Read a file under /proc/sys/net/ from inside the namespace behind `nsFd` (a worker enters it
+   * with setns, opens and reads, and comes back). `path` must be `/proc/sys/net/...` without empty,
+   * `.` or `..` components. Resolves the raw contents (with the kernel's trailing newline).
+   */
+  sysctlRead(nsFd: number, path: string, cb: Callback<string>): void;
+  /** Write `value` in one write(2) to a file under /proc/sys/net/, from inside the namespace. */
+  sysctlWrite(nsFd: number, path: string, value: string, cb: Callback<void>): void;
+  /**
+   * socket(2) inside the namespace (SOCK_CLOEXEC|SOCK_NONBLOCK); with `address`, also the options and
+   * bind(2) (outside the namespace: the socket keeps it). The fd is the caller's to hand to Node (which
+   * then owns and closes it) or to close with fs.closeSync; it is not one `closeFd` accepts.
+   */
+  inetSocket(nsFd: number, opts: NativeInetSocketOptions, cb: Callback<number>): void;
+  /** PIDs whose network namespace is the one behind `nsFd`, checked through pidfds (sorted). */
+  nsPids(nsFd: number, cb: Callback<number[]>): void;
 
   // ---- process liveness ------------------------------------------------------------------------
   /** Keep the process alive while > 0 (counted): one `ref` per pending operation, matched by `unref`. */

@@ -37,5 +37,6 @@ Napi::Object NsInfoObject(Napi::Env env, AddonState* state, NsInfo& info);
 Napi::Object Init(Napi::Env env, Napi::Object exports);
 void ExportNsFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 
 }  // namespace netns
