@@ -13,6 +13,8 @@
         "native/ns_bindings.cc",
         "native/netlink_socket.cc",
         "native/netlink_bindings.cc",
+        "native/spawn.cc",
+        "native/spawn_bindings.cc",
         "native/sysctl_ops.cc",
         "native/inet_socket.cc",
         "native/ns_pids.cc",

@@ -133,6 +133,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("closeFd", CloseFd);
   ExportNsFunctions(env, exports, state);
   ExportNetlinkFunctions(env, exports, state);
+  ExportSpawnFunctions(env, exports, state);
   ExportNsMiscFunctions(env, exports, state);
   return exports;
 }

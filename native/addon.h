@@ -16,6 +16,8 @@
 
 namespace netns {
 
+class SpawnRegistry;  // spawn_bindings.cc
+
 struct AddonState {
   UniqueFd homeFd;  // the JS thread's namespace at load: where every worker belongs
   NsIdentity home;
@@ -25,6 +27,7 @@ struct AddonState {
   // JS thread only.
   std::unordered_set<int> jsFds;  // fds handed to JS: the only ones closeFd will close
   size_t userRefs = 0;
+  std::shared_ptr<SpawnRegistry> spawns;  // children not yet reported exited (spawn_bindings.cc)
 };
 
 inline AddonState* StateOf(const Napi::CallbackInfo& info) {
@@ -37,6 +40,7 @@ Napi::Object NsInfoObject(Napi::Env env, AddonState* state, NsInfo& info);
 Napi::Object Init(Napi::Env env, Napi::Object exports);
 void ExportNsFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportSpawnFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 
 }  // namespace netns

@@ -16,6 +16,7 @@ namespace netns {
 namespace {
 
 constexpr uint64_t kWakeTag = 0;
+constexpr uint64_t kFdWatchBit = 1ull << 32;  // tags of WatchOnce fds; socket ids are 32-bit
 constexpr size_t kMaxDatagramsPerWake = 256;  // then the next ready socket gets its turn
 constexpr size_t kHighWater = 8u << 20;       // bytes queued for JS before polling pauses
 constexpr size_t kLowWater = 2u << 20;        // ... and resumes
@@ -91,6 +92,11 @@ void IoLoop::Stop() {
   }
   for (auto& entry : sockets) entry.second->MarkClosed();
   js_sockets_.clear();
+  std::unordered_map<uint64_t, FdWatch> watches;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watches.swap(watches_);
+  }
 }
 
 SysError IoLoop::Register(std::shared_ptr<NetlinkSocket> sock, Napi::Object callbacks,
@@ -167,12 +173,55 @@ void IoLoop::Run() {
         js_.Kick();
         continue;
       }
+      if (tag & kFdWatchBit) {
+        FireWatch(tag);
+        continue;
+      }
       std::shared_ptr<NetlinkSocket> sock = Find(static_cast<uint32_t>(tag));
       if (sock && !sock->Closed()) ReadSocket(sock);
     }
   }
   alive_ = false;
   js_.Kick();  // a worker may have left a call to us just before we stopped
+}
+
+SysError IoLoop::WatchOnce(int fd, UniqueFunction<void()> ready) {
+  if (!alive_.load(std::memory_order_acquire)) return SysError::Of(ECANCELED, "epoll_ctl");
+  uint64_t tag;
+  {
+    // Published before epoll_ctl: the event may fire at once.
+    std::lock_guard<std::mutex> lock(mu_);
+    tag = kFdWatchBit | nextWatch_++;
+    watches_.emplace(tag, FdWatch{fd, std::move(ready)});
+  }
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u64 = tag;
+  if (epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+    SysError e = SysError::FromErrno("epoll_ctl");
+    FdWatch dropped{-1, {}};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = watches_.find(tag);
+      dropped = std::move(it->second);
+      watches_.erase(it);
+    }
+    return e;  // `dropped` is destroyed outside the lock
+  }
+  return {};
+}
+
+void IoLoop::FireWatch(uint64_t tag) {
+  FdWatch watch{-1, {}};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = watches_.find(tag);
+    if (it == watches_.end()) return;
+    watch = std::move(it->second);
+    watches_.erase(it);
+  }
+  epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, watch.fd, nullptr);  // before `ready` may close it
+  watch.ready();
 }
 
 void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {

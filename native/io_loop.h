@@ -17,6 +17,7 @@
 #include "fd.h"
 #include "js_queue.h"
 #include "netlink_socket.h"
+#include "unique_function.h"
 
 namespace netns {
 
@@ -45,6 +46,12 @@ class IoLoop {
   // JS thread: calls onSendError for each failure, unless the socket was closed since.
   void ReportSendFailures(Napi::Env env, uint32_t id, std::vector<SendFailure>& failures);
 
+  // Any thread: call `ready` once, on the I/O thread, when `fd` becomes readable (for a pidfd: the
+  // process exited). The caller keeps `fd` open until then, typically through what `ready`
+  // captures. At Stop() callbacks not yet called are destroyed uncalled. Fails with ECANCELED when
+  // the I/O thread is gone.
+  SysError WatchOnce(int fd, UniqueFunction<void()> ready);
+
  private:
   // What one wake-up read from one socket: runs of datagrams, interleaved with errors in order.
   struct Chunk {
@@ -63,6 +70,7 @@ class IoLoop {
                size_t bytes);
   bool Watch(NetlinkSocket& sock);
   void Unwatch(NetlinkSocket& sock);
+  void FireWatch(uint64_t tag);
 
   JsQueue& js_;
   UniqueFd epoll_;
@@ -73,6 +81,12 @@ class IoLoop {
 
   std::mutex mu_;
   std::unordered_map<uint32_t, std::shared_ptr<NetlinkSocket>> sockets_;
+  struct FdWatch {
+    int fd;
+    UniqueFunction<void()> ready;
+  };
+  std::unordered_map<uint64_t, FdWatch> watches_;  // by epoll tag
+  uint64_t nextWatch_ = 1;
 
   // JS thread only.
   std::unordered_map<uint32_t, JsSocket> js_sockets_;
