@@ -82,6 +82,43 @@ export interface NativeInetSocketOptions {
   ipv6Only?: boolean;
 }
 
+/** Options of `spawn`. */
+export interface NativeSpawnOptions {
+  /** The namespace to run in (the addon dups it for the job). */
+  nsFd: number;
+  /** Bind every file of /etc/netns/<etcName>/ over /etc/ in the child; null: no binds. */
+  etcName: string | null;
+  /** Source of the child's /sys mount (iproute2 uses the namespace's name). */
+  sysfsSource: string;
+  /** The command as given, for errors (`path` of an ENOENT). */
+  file: string;
+  /** Paths execve tries in order (the PATH search, done by the caller). */
+  candidates: string[];
+  argv: string[];
+  /** "KEY=VALUE" entries: the child's whole environment. */
+  env: string[];
+  /** Working directory of the child; null: this process's. */
+  cwd: string | null;
+  /** For fds 0, 1, 2: 0 = a new socket pair (our end returned), 1 = inherit ours, 2 = /dev/null. */
+  stdio: [number, number, number];
+  /**
+   * Called once on the JS thread when the child has exited and was reaped (through its pidfd):
+   * `code` for a normal exit, `signal` (a number) when a signal killed it; `err` when reaping failed.
+   */
+  onExit: (err: NativeError | null, code: number | null, signal: number | null) => void;
+}
+
+/** A child started by `spawn`. */
+export interface NativeSpawned {
+  /** Opaque id for `spawnKill`. */
+  id: number;
+  pid: number;
+  /** Our ends of the stdio socket pairs, or -1 (inherit/ignore). Owned by the caller (wrap or close them). */
+  stdin: number;
+  stdout: number;
+  stderr: number;
+}
+
 export interface NativeAddon {
   // ---- namespaces -------------------------------------------------------------------------------
   /**
@@ -134,6 +171,17 @@ export interface NativeAddon {
   inetSocket(nsFd: number, opts: NativeInetSocketOptions, cb: Callback<number>): void;
   /** PIDs whose network namespace is the one behind `nsFd`, checked through pidfds (sorted). */
   nsPids(nsFd: number, cb: Callback<number[]>): void;
+
+  // ---- processes inside a namespace (native/spawn.cc, native/spawn_bindings.cc) -----------------
+  /**
+   * `ip netns exec` without ip: a worker forks; the child enters the namespace (setns), gets its own
+   * mount namespace (unshare, `/` made rslave), a sysfs for the namespace on /sys, the
+   * /etc/netns/<etcName>/ binds, its stdio, closes every other fd, resets signals and exec's.
+   * Calls back once the child has exec'd, or with the failing step's error (the child is reaped).
+   */
+  spawn(opts: NativeSpawnOptions, cb: Callback<NativeSpawned>): void;
+  /** pidfd_send_signal to a child not yet reported exited. False when it has exited. */
+  spawnKill(id: number, signal: number): boolean;
 
   // ---- process liveness ------------------------------------------------------------------------
   /** Keep the process alive while > 0 (counted): one `ref` per pending operation, matched by `unref`. */

@@ -17,6 +17,8 @@ import { Addresses } from './addresses.js';
 import { Neighbours } from './neighbours.js';
 import { Nsids } from './nsids.js';
 import { Routes } from './routes.js';
+import { Dns } from './dns.js';
+import { execIn, spawnIn, type ExecOptions, type ExecResult, type NetnsProcess, type SpawnOptions } from './spawn.js';
 
 /** Where named namespaces are pinned, as iproute2 does (`/var/run/netns` is a link to it). */
 export const NETNS_RUN_DIR = '/run/netns';
@@ -74,6 +76,8 @@ export class Netns implements AsyncDisposable {
   readonly neighbours: Neighbours;
   /** Ids this namespace gives its peers (`ip -n NAME netns set|list-id`). */
   readonly nsids: Nsids;
+  /** DNS settings for processes started in this named namespace (/etc/netns/NAME/resolv.conf). */
+  readonly dns: Dns;
   private fdValue: number;
   private conn: Promise<NetlinkConnection> | undefined;
 
@@ -87,6 +91,7 @@ export class Netns implements AsyncDisposable {
     this.routes = new Routes(this);
     this.neighbours = new Neighbours(this);
     this.nsids = new Nsids(this);
+    this.dns = new Dns(this);
   }
 
   /**
@@ -211,7 +216,8 @@ export class Netns implements AsyncDisposable {
 
   /**
    * Unpin and delete a named namespace. The namespace itself lives on while anything (a handle, a
-   * process) still holds it.
+   * process) still holds it. /etc/netns/NAME is left in place, as `ip netns delete` leaves it:
+   * {@link Dns.clear} removes what {@link Dns.set} wrote.
    *
    * Equivalent to: `ip netns delete NAME`
    * @example
@@ -255,6 +261,51 @@ export class Netns implements AsyncDisposable {
       this.conn.catch(() => { this.conn = undefined; });
     }
     return this.conn;
+  }
+
+  /**
+   * Start a process inside this namespace, as `ip netns exec` does, without running `ip`: the child
+   * enters the namespace, gets its own mount namespace (nothing propagates back to the host) with a
+   * /sys that shows this namespace's links and, for a named namespace, every file of
+   * /etc/netns/NAME/ bind-mounted over its /etc counterpart (so {@link Netns.dns} applies). It gets
+   * no fd of this process but its stdio, default signal handling and this process's environment
+   * (overridable). The command is searched in the child's PATH.
+   *
+   * Equivalent to: `ip netns exec NAME COMMAND ARGS...`
+   * @example
+   * ```ts
+   * const child = await ns.spawn('tcpdump', ['-ni', 'eth0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+   * child.stdout?.on('data', (d) => console.log(String(d)));
+   * child.kill('SIGINT');
+   * console.log(await child.exited); // { code: 0, signal: null }
+   * ```
+   * @returns once the child has exec'd the command.
+   * @throws {@link ValidationError} for bad arguments (nothing is started); a {@link SystemError} when
+   *   the child could not start: code 'ENOENT' with syscall 'execve' and `path` = the command for a
+   *   command not found, 'EACCES' for one not executable, 'ENOENT' with syscall 'chdir' for a
+   *   missing `cwd`; nothing is left running and no zombie remains.
+   */
+  spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Promise<NetnsProcess> {
+    return spawnIn(this, command, args, options);
+  }
+
+  /**
+   * Run a command inside this namespace to completion and collect its output (UTF-8), like
+   * `execFile`, with {@link Netns.spawn}'s semantics. A non-zero exit status or a signal is *not* an
+   * error: it is in `code`/`signal` of the result.
+   *
+   * Equivalent to: `ip netns exec NAME COMMAND ARGS...` with output captured
+   * @example
+   * ```ts
+   * const { stdout, code } = await ns.exec('ip', ['-j', 'addr']);
+   * const addrs = JSON.parse(stdout);
+   * const r = await ns.exec('sh', ['-c', 'exit 7']); // r.code === 7
+   * ```
+   * @throws as {@link Netns.spawn}; a {@link NetnsError} with code 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'
+   *   when output exceeds `maxBuffer` (the child is killed).
+   */
+  exec(command: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
+    return execIn(this, command, args, options);
   }
 
   /** True when both handles refer to the same namespace. */
