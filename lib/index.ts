@@ -67,6 +67,8 @@ export {
 export { Nsids, type NsidEntry, type PeerNamespace } from './api/nsids.js';
 export { NetnsProcess, DEFAULT_PATH, type SpawnOptions, type ExecOptions, type ExecResult, type ExitStatus, type StdioMode } from './api/spawn.js';
 export { Dns, NETNS_ETC_DIR, type DnsConfig, type ResolvConf } from './api/dns.js';
+export { Sysctl } from './api/sysctl.js';
+export { type SysctlValue } from './validate/sysctl.js';
 export { type IpFamily } from './validate/ip.js';
 export {
   NetnsError,

@@ -19,6 +19,7 @@ import { Nsids } from './nsids.js';
 import { Routes } from './routes.js';
 import { Dns } from './dns.js';
 import { execIn, spawnIn, type ExecOptions, type ExecResult, type NetnsProcess, type SpawnOptions } from './spawn.js';
+import { Sysctl } from './sysctl.js';
 
 /** Where named namespaces are pinned, as iproute2 does (`/var/run/netns` is a link to it). */
 export const NETNS_RUN_DIR = '/run/netns';
@@ -78,6 +79,8 @@ export class Netns implements AsyncDisposable {
   readonly nsids: Nsids;
   /** DNS settings for processes started in this named namespace (/etc/netns/NAME/resolv.conf). */
   readonly dns: Dns;
+  /** sysctls under `net.` of this namespace (`ip netns exec NAME sysctl ...`). */
+  readonly sysctl: Sysctl;
   private fdValue: number;
   private conn: Promise<NetlinkConnection> | undefined;
 
@@ -92,6 +95,7 @@ export class Netns implements AsyncDisposable {
     this.neighbours = new Neighbours(this);
     this.nsids = new Nsids(this);
     this.dns = new Dns(this);
+    this.sysctl = new Sysctl(this);
   }
 
   /**
