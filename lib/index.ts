@@ -69,6 +69,7 @@ export { NetnsProcess, DEFAULT_PATH, type SpawnOptions, type ExecOptions, type E
 export { Dns, NETNS_ETC_DIR, type DnsConfig, type ResolvConf } from './api/dns.js';
 export { Sysctl } from './api/sysctl.js';
 export { type SysctlValue } from './validate/sysctl.js';
+export { type NsListenOptions, type NsServerOptions, type NsConnectOptions, type NsUdpOptions } from './api/sockets.js';
 export { type IpFamily } from './validate/ip.js';
 export {
   NetnsError,

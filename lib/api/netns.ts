@@ -19,7 +19,11 @@ import { Nsids } from './nsids.js';
 import { Routes } from './routes.js';
 import { Dns } from './dns.js';
 import { execIn, spawnIn, type ExecOptions, type ExecResult, type NetnsProcess, type SpawnOptions } from './spawn.js';
+import type dgram from 'node:dgram';
+import type net from 'node:net';
 import { Sysctl } from './sysctl.js';
+import { pinnedNamesOf } from './identify.js';
+import { connectIn, createServerIn, createUdpSocketIn, listenIn, type NsConnectOptions, type NsListenOptions, type NsServerOptions, type NsUdpOptions } from './sockets.js';
 
 /** Where named namespaces are pinned, as iproute2 does (`/var/run/netns` is a link to it). */
 export const NETNS_RUN_DIR = '/run/netns';
@@ -148,7 +152,7 @@ export class Netns implements AsyncDisposable {
    * @throws a {@link SystemError} with code 'ESRCH' when no such process exists.
    */
   static async fromPid(pid: number): Promise<Netns> {
-    if (!Number.isSafeInteger(pid) || pid <= 0) throw new ValidationError('pid', pid, 'must be a positive integer');
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) throw new ValidationError('pid', pid, 'must be a positive integer');
     const info = await callNative<NativeNsInfo>(`open namespace of pid ${pid}`, (a, cb) => a.nsOpenPid(pid, cb));
     return new Netns(info, undefined, `/proc/${pid}/ns/net`);
   }
@@ -265,6 +269,136 @@ export class Netns implements AsyncDisposable {
       this.conn.catch(() => { this.conn = undefined; });
     }
     return this.conn;
+  }
+
+  /**
+   * Pin the network namespace of a running process under /run/netns/NAME. The namespace is opened
+   * through a pidfd, so a PID reused by another process can never pin that other's namespace.
+   *
+   * Equivalent to: `ip netns attach NAME PID`
+   * @example
+   * ```ts
+   * const pod = await Netns.attach('pod1', containerPid);
+   * ```
+   * @throws {@link ValidationError} for a bad name or PID (nothing is created); a {@link SystemError}
+   *   with code 'ESRCH' when the process does not exist (or is a zombie), 'EEXIST' when the name is
+   *   taken.
+   */
+  static async attach(name: string, pid: number): Promise<Netns> {
+    validateNetnsName(name);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) throw new ValidationError('pid', pid, 'must be a positive integer');
+    const info = await callNative<NativeNsInfo>(`ip netns attach ${name} ${pid}`, (a, cb) => a.nsOpenPid(pid, cb));
+    try {
+      await namespaceLane.run(() => callNative<void>(`ip netns attach ${name} ${pid}`, (a, cb) => a.nsPin(info.fd, NETNS_RUN_DIR, name, cb)));
+    } catch (e) {
+      native().closeFd(info.fd);
+      throw e;
+    }
+    return new Netns(info, name, join(NETNS_RUN_DIR, name));
+  }
+
+  /**
+   * The names under /run/netns that pin the network namespace of a process (or of a handle). Empty
+   * when the namespace is not pinned (e.g. the host's own). The process's namespace is opened
+   * through a pidfd, so a reused PID never answers for another process. Every name is listed (when
+   * several pin the namespace, iproute2 prints only the last one it reads).
+   *
+   * Equivalent to: `ip netns identify PID`
+   * @example
+   * ```ts
+   * const [name] = await Netns.identify(pid); // 'blue'
+   * ```
+   * @throws a {@link SystemError} with code 'ESRCH' when the process does not exist.
+   */
+  static async identify(target: number | Netns): Promise<string[]> {
+    if (target instanceof Netns) return pinnedNamesOf(target.identity, NETNS_RUN_DIR);
+    const ns = await Netns.fromPid(target);
+    try {
+      return await pinnedNamesOf(ns.identity, NETNS_RUN_DIR);
+    } finally {
+      await ns.close();
+    }
+  }
+
+  /**
+   * PIDs of the processes in this namespace (by the namespace of each process's main thread, as
+   * `ip netns pids` reports them), sorted. Each PID is checked through a pidfd opened before its
+   * namespace is looked at, so a PID that was freed and reused during the scan is never reported for
+   * the new process. The scan of /proc runs on an addon thread.
+   *
+   * Equivalent to: `ip netns pids NAME`
+   * @example
+   * ```ts
+   * for (const pid of await ns.pids()) console.log(pid);
+   * ```
+   */
+  async pids(): Promise<number[]> {
+    const fd = this.fd;
+    return callNative<number[]>(`ip netns pids ${this.name ?? this.path ?? ''}`.trim(), (a, cb) => a.nsPids(fd, cb));
+  }
+
+  /**
+   * Make `server` listen inside this namespace: a real `net.Server` (or `http.Server`, ...) whose
+   * socket was created in the namespace by an addon thread and handed to `server.listen({ fd })`.
+   * Servers in many namespaces may use the same address and port at once. The host must be an IP
+   * literal. Not in cluster workers.
+   *
+   * Equivalent to: `ip netns exec NAME <a server listening on HOST:PORT>`
+   * @example
+   * ```ts
+   * const server = await ns.listen(http.createServer(handler), { port: 8080, host: '10.0.0.1' });
+   * ```
+   * @returns the same server, once it is listening.
+   * @throws {@link ValidationError} for bad options; a {@link SystemError} with code 'EADDRINUSE',
+   *   'EADDRNOTAVAIL' (the address is not on any interface of the namespace), ...
+   */
+  listen(server: net.Server, options: NsListenOptions = {}): Promise<net.Server> {
+    return listenIn(this, server, options);
+  }
+
+  /**
+   * Create a `net.Server` listening inside this namespace (`net.createServer` + {@link Netns.listen}).
+   *
+   * Equivalent to: `ip netns exec NAME <a TCP server on HOST:PORT>`
+   * @example
+   * ```ts
+   * const server = await ns.createServer({ port: 7000, host: '127.0.0.1' }, (s) => s.end('hello\n'));
+   * ```
+   */
+  createServer(options: NsServerOptions = {}, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
+    return createServerIn(this, options, connectionListener);
+  }
+
+  /**
+   * Open a TCP connection that originates inside this namespace (its routes, addresses and
+   * firewall apply): a real `net.Socket` over a socket created in the namespace by an addon thread.
+   * Resolves once connected. The host must be an IP literal.
+   *
+   * Equivalent to: `ip netns exec NAME <a client connecting to HOST:PORT>`
+   * @example
+   * ```ts
+   * const sock = await lan.connect({ host: '192.168.1.10', port: 80, connectTimeout: 2000 });
+   * sock.end('GET / HTTP/1.0\r\n\r\n');
+   * ```
+   * @throws {@link ValidationError} for bad options; a {@link SystemError} with code
+   *   'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', or 'ETIMEDOUT' after `connectTimeout` ms.
+   */
+  connect(options: NsConnectOptions, connectListener?: () => void): Promise<net.Socket> {
+    return connectIn(this, options, connectListener);
+  }
+
+  /**
+   * Create a UDP socket bound inside this namespace: a real `dgram.Socket` (Node wraps the fd with
+   * `socket.bind({ fd })`), already bound when the promise resolves.
+   *
+   * Equivalent to: `ip netns exec NAME <a UDP socket bound to ADDRESS:PORT>`
+   * @example
+   * ```ts
+   * const udp = await ns.createUdpSocket({ type: 'udp4', port: 5353 }, (msg, rinfo) => console.log(msg));
+   * ```
+   */
+  createUdpSocket(options: NsUdpOptions, messageListener?: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
+    return createUdpSocketIn(this, options, messageListener);
   }
 
   /**
