@@ -169,10 +169,12 @@ export class Addresses {
 
   private async dumpRaw(family: IpFamily | undefined, index: number): Promise<AddrMessage[]> {
     const conn = await this.ns.rtnl();
-    // With NETLINK_GET_STRICT_CHK the kernel filters by ifa_index itself; filter here as well for
-    // sockets where strict checking is unavailable.
+    // The link is filtered here, not by the kernel: a dump filtered by ifa_index takes a path in
+    // inet_dump_ifaddr/inet6_dump_addr that never sets NLM_F_DUMP_INTR (seen on 6.18), so addresses
+    // added or removed meanwhile could silently skip or repeat entries. Dumping the whole family
+    // keeps the promise "consistent, or DumpInterruptedError" (test/integration/endurance.test.ts).
     const af = family === undefined ? AF_UNSPEC : family === 4 ? AF_INET : AF_INET6;
-    const msgs = await conn.dump(RTM_GETADDR, encodeAddrBody({ family: af, index }, {}), 'ip address show');
+    const msgs = await conn.dump(RTM_GETADDR, encodeAddrBody({ family: af, index: 0 }, {}), 'ip address show');
     return msgs
       .filter((m) => m.type === RTM_NEWADDR)
       .map((m) => decodeAddrMessage(m.payload))
