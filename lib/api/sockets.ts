@@ -248,16 +248,22 @@ export async function connectIn(ns: Netns, opts: NsConnectOptions, connectListen
         reject(new SystemError(`${operation}: connection timed out after ${timeout} ms`, { code: 'ETIMEDOUT', errno: 110, syscall: 'connect', operation }));
       }, timeout);
     }
-    // An IP literal: Node connects on the existing handle (no lookup, no happy-eyeballs handles).
-    socket.connect({
-      port,
-      host: remote.text,
-      ...(local ? { localAddress: local.text } : {}),
-      ...(localPort !== undefined ? { localPort } : {}),
-      noDelay,
-      keepAlive,
-      ...(keepAliveInitialDelay !== undefined ? { keepAliveInitialDelay } : {}),
-    });
+    try {
+      // An IP literal: Node connects on the existing handle (no lookup, no happy-eyeballs handles).
+      socket.connect({
+        port,
+        host: remote.text,
+        ...(local ? { localAddress: local.text } : {}),
+        ...(localPort !== undefined ? { localPort } : {}),
+        noDelay,
+        keepAlive,
+        ...(keepAliveInitialDelay !== undefined ? { keepAliveInitialDelay } : {}),
+      });
+    } catch (e) {
+      done();
+      socket.destroy(); // Node owns the fd now: destroying the socket closes it
+      reject(fromNodeError(e, operation));
+    }
   });
 }
 
