@@ -292,7 +292,13 @@ export interface OpenNetlinkOptions extends ConnectionOptions {
   nsFd?: number;
   /** SO_RCVBUF in bytes (at least 1 MiB is used). */
   rcvbuf?: number;
-  /** Initial size of the per-datagram read buffer; it grows when a datagram is larger. */
+  /**
+   * Initial size of the per-datagram read buffer; it grows when a datagram is larger (the addon
+   * peeks at each datagram's size first, so nothing is ever truncated). Default 4 KiB: the addon
+   * keeps one such buffer per socket, and at 32 KiB 1,000 namespace handles held 25 MiB more RSS.
+   * The kernel sizes dump datagrams after it (4 KiB datagrams instead of 32 KiB: a 2,000-address
+   * dump takes 2.9 ms instead of 1.5 ms); pass 32768 for a connection that dumps large tables.
+   */
   initialReadBuffer?: number;
 }
 
@@ -307,7 +313,7 @@ export function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConne
         nsFd: opts.nsFd ?? -1,
         groups: [],
         rcvbuf: opts.rcvbuf ?? 4 * 1024 * 1024,
-        initialReadBuffer: opts.initialReadBuffer ?? 32 * 1024,
+        initialReadBuffer: opts.initialReadBuffer ?? 4096,
         onData: (d) => conn?.feed(d),
         onError: (e) => conn?.onSocketError(e),
         onSendError: (t, e) => conn?.onSendError(t, e),
