@@ -5,7 +5,8 @@
  */
 import { NetnsError, ValidationError } from '../errors.js';
 import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../rtnl/constants.js';
-import { IFLA_ADDRESS, RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody } from '../rtnl/link.js';
+import { IFLA_ADDRESS, RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../rtnl/link.js';
+import type { NetlinkMessage } from '../netlink/message.js';
 import { validateIfname } from '../validate/names.js';
 import type { LinkRef } from './links.js';
 import type { Netns } from './netns.js';
@@ -25,7 +26,8 @@ export function checkLinkRef(ref: unknown, field = 'dev'): LinkRef {
  */
 export async function ifindexOf(ns: Netns, ref: LinkRef): Promise<number> {
   if (typeof ref === 'number') return ref;
-  return (await linkBasics(ns, ref)).index;
+  // The header carries the index; decoding the attributes would be wasted work on a hot path.
+  return ifinfomsg.decode((await getLink(ns, ref)).payload, 0).index;
 }
 
 /** What the neighbour verbs need to know about a link to check a link-layer address. */
@@ -37,6 +39,12 @@ export interface LinkBasics {
 
 /** ifindex and hardware address length of a link, by name or index (ENODEV when it does not exist). */
 export async function linkBasics(ns: Netns, ref: LinkRef): Promise<LinkBasics> {
+  const link = decodeLinkMessage((await getLink(ns, ref)).payload);
+  return { index: link.header.index, addrLen: link.raw.get(IFLA_ADDRESS)?.length ?? 0 };
+}
+
+/** The kernel's RTM_NEWLINK for one link (ENODEV when it does not exist). */
+async function getLink(ns: Netns, ref: LinkRef): Promise<NetlinkMessage> {
   const conn = await ns.rtnl();
   const body = encodeLinkBody(
     { family: AF_UNSPEC, index: typeof ref === 'number' ? ref : 0 },
@@ -45,8 +53,7 @@ export async function linkBasics(ns: Netns, ref: LinkRef): Promise<LinkBasics> {
   const msgs = await conn.request(RTM_GETLINK, 0, body, `ip link show dev ${ref}`);
   const m = msgs.find((x) => x.type === RTM_NEWLINK);
   if (!m) throw new NetnsError(`ip link show dev ${ref}: no answer`, { code: 'ENODEV' });
-  const link = decodeLinkMessage(m.payload);
-  return { index: link.header.index, addrLen: link.raw.get(IFLA_ADDRESS)?.length ?? 0 };
+  return m;
 }
 
 /** ifindex -> name for every link of `ns`, to name the devices in objects read back. */

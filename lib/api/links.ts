@@ -4,8 +4,9 @@
  */
 import { NetnsError, ValidationError, isNotFound } from '../errors.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js';
+import type { NetlinkMessage } from '../netlink/message.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../rtnl/constants.js';
-import { RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody } from '../rtnl/link.js';
+import { RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../rtnl/link.js';
 import { validateAlias, validateLinkRef, validateMac, validateMtu, validateTxqueuelen } from '../validate/link.js';
 import { validateIfname } from '../validate/names.js';
 import { toLink, type Link, type LinkRef } from './link_model.js';
@@ -384,10 +385,16 @@ export class Links {
    */
   async index(ref: LinkRef, operation?: string): Promise<number> {
     if (typeof ref === 'number') return ref;
-    return (await this.fetch(ref, operation ?? this.op(`ip link show dev ${ref}`))).index;
+    // Only the header is read: a bridge's full read-back (its options, counters) costs ~10x more JS.
+    return ifinfomsg.decode((await this.fetchMessage(ref, operation ?? this.op(`ip link show dev ${ref}`))).payload, 0).index;
   }
 
   private async fetch(ref: LinkRef, op: string): Promise<Link> {
+    return toLink(decodeLinkMessage((await this.fetchMessage(ref, op)).payload));
+  }
+
+  /** The kernel's RTM_NEWLINK for one link. */
+  private async fetchMessage(ref: LinkRef, op: string): Promise<NetlinkMessage> {
     const conn = await this.ns.rtnl();
     const body = typeof ref === 'number'
       ? encodeLinkBody({ family: AF_UNSPEC, index: ref }, { extMask: EXT_MASK })
@@ -404,7 +411,7 @@ export class Links {
     }
     const m = msgs.find((x) => x.type === RTM_NEWLINK);
     if (!m) throw new NetnsError(`${op}: the kernel sent no link`, { code: 'ENODEV', operation: op });
-    return toLink(decodeLinkMessage(m.payload));
+    return m;
   }
 
   /** An operation in `ip` words, with `-n NAME` when the namespace has a name. */
