@@ -1,0 +1,137 @@
+/**
+ * The printed summary of a bench run.
+ */
+import type { MemoryReport } from './memory.js';
+import type { OpCost } from './single_ops.js';
+import { median, type LoopDelay, type ThreadCpu } from './util.js';
+import type { PhaseTimes } from './workloads.js';
+
+interface ReportShape {
+  workloads: {
+    variant: string;
+    n: number;
+    method: string;
+    median: PhaseTimes;
+    samples: { cpu?: ThreadCpu; loop?: LoopDelay; idle?: LoopDelay; rss?: { before: number; peak: number; after: number }; fds?: { before: number; peak: number; after: number } }[];
+  }[];
+  singleOps: OpCost[];
+  memory?: MemoryReport;
+  process: { start: { rss: number; fds: number }; afterWarmup: { rss: number; fds: number }; end: { rss: number; fds: number }; addonThreads: number; addonMaxThreads: number; processThreads: number };
+}
+
+const ms = (x: number | undefined) => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const mib = (x: number) => x.toFixed(1);
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** lib/ip time ratio, with how many times faster the library is. */
+function ratio(lib: number, other: number | undefined): string {
+  if (other === undefined) return '-';
+  return `${(lib / other).toFixed(3)} (${(other / lib).toFixed(1)}x)`;
+}
+
+const worst = (xs: number[]) => Math.max(...xs);
+const med = median;
+
+export function formatTable(r: ReportShape): string {
+  const out: string[] = [];
+  const get = (variant: string, n: number, method: string) => r.workloads.find((w) => w.variant === variant && w.n === n && w.method === method);
+  const keys = [...new Set(r.workloads.map((w) => `${w.n}|${w.variant}`))];
+
+  out.push('\nPod setup + teardown (median ms; ratio = library time / ip time, (Nx) = library is N times faster)\n');
+  const rows: string[][] = [];
+  for (const k of keys) {
+    const [nStr, variant] = k.split('|');
+    const n = Number(nStr);
+    const lib = get(variant, n, 'library');
+    const batch = get(variant, n, 'ip-batch');
+    const proc = get(variant, n, 'ip-process');
+    if (!lib) continue;
+    rows.push([
+      `${variant} N=${n}`,
+      `${ms(lib.median.setup)} + ${ms(lib.median.teardown)} = ${ms(lib.median.total)}`,
+      batch ? ms(batch.median.total) : '-',
+      proc ? ms(proc.median.total) : '-',
+      ratio(lib.median.total, batch?.median.total),
+      ratio(lib.median.total, proc?.median.total),
+      ratio(lib.median.setup, batch?.median.setup),
+      ratio(lib.median.setup, proc?.median.setup),
+    ]);
+  }
+  out.push(table(['workload', 'library setup+teardown', 'ip -batch', 'ip/process', 'lib/ip-batch', 'lib/ip-process', 'setup lib/batch', 'setup lib/process'], rows));
+
+  out.push('\nWhere the library\'s time goes (median CPU ms during the run, by thread; wall = setup + teardown)\n');
+  const cpuRows: string[][] = [];
+  for (const k of keys) {
+    const [nStr, variant] = k.split('|');
+    const lib = get(variant, Number(nStr), 'library');
+    if (!lib || !lib.samples[0]?.cpu) continue;
+    const c = (f: keyof ThreadCpu) => ms(med(lib.samples.map((s) => s.cpu![f])));
+    cpuRows.push([`${variant} N=${nStr}`, ms(lib.median.total), c('js'), c('workers'), c('io'), c('other')]);
+  }
+  out.push(table(['workload', 'wall', 'JS thread', 'addon workers (kernel)', 'addon I/O thread', 'V8/libuv threads'], cpuRows));
+
+  out.push('\nEvent-loop delay during the library runs (ms, perf_hooks, 1 ms timer: an undisturbed loop reads ~1.0)');
+  out.push('median over repetitions [worst]; idle = the same process doing nothing for as long, right after\n');
+  const loopRows: string[][] = [];
+  for (const k of keys) {
+    const [nStr, variant] = k.split('|');
+    const lib = get(variant, Number(nStr), 'library');
+    if (!lib) continue;
+    const L = lib.samples.map((s) => s.loop!);
+    const I = lib.samples.map((s) => s.idle!);
+    const cell = (xs: number[]) => `${ms(med(xs))} [${ms(worst(xs))}]`;
+    loopRows.push([`${variant} N=${nStr}`, cell(L.map((d) => d.p50)), cell(L.map((d) => d.p99)), cell(L.map((d) => d.max)), cell(I.map((d) => d.p99)), cell(I.map((d) => d.max))]);
+  }
+  out.push(table(['workload', 'p50', 'p99', 'max', 'idle p99', 'idle max'], loopRows));
+
+  out.push('\nMemory and fds during the library runs (MiB / count: before -> peak -> after, median)\n');
+  const memRows: string[][] = [];
+  for (const k of keys) {
+    const [nStr, variant] = k.split('|');
+    const lib = get(variant, Number(nStr), 'library');
+    if (!lib) continue;
+    const S = lib.samples;
+    memRows.push([
+      `${variant} N=${nStr}`,
+      `${mib(med(S.map((s) => s.rss!.before)))} -> ${mib(med(S.map((s) => s.rss!.peak)))} -> ${mib(med(S.map((s) => s.rss!.after)))}`,
+      `${med(S.map((s) => s.fds!.before))} -> ${med(S.map((s) => s.fds!.peak))} -> ${med(S.map((s) => s.fds!.after))}`,
+    ]);
+  }
+  out.push(table(['workload', 'RSS MiB', 'open fds'], memRows));
+  if (r.memory) {
+    const a = r.memory.aliveAtOnce;
+    const q = r.memory.sequential;
+    out.push(
+      `\n${a.namespaces} namespaces alive at once (each: handle, netlink connection, lo up, an address; ${ms(a.ms)} ms in all), after a forced GC:` +
+        `\n  RSS ${mib(a.before.rssMiB)} -> ${mib(a.alive.rssMiB)} MiB while alive (+${mib(a.growthMiB)} MiB, ${a.perNamespaceKiB.toFixed(1)} KiB per namespace;` +
+        ` JS heap used ${mib(a.before.heapUsedMiB)} -> ${mib(a.alive.heapUsedMiB)}) -> ${mib(a.after.rssMiB)} MiB after deleting them (+${mib(a.retainedMiB)} retained)` +
+        `\n  fds ${a.before.fds} -> ${a.alive.fds} -> ${a.after.fds}` +
+        `\n${q.pods} pods one round of ${q.pods / q.rounds} after another: RSS ${mib(q.before.rssMiB)} -> ${q.afterRound.map((x) => mib(x.rssMiB)).join(' -> ')} MiB (+${mib(q.growthMiB)})`,
+    );
+  }
+  const p = r.process;
+  out.push(
+    `\nProcess: RSS ${mib(p.start.rss)} MiB at start, ${mib(p.afterWarmup.rss)} after warm-up, ${mib(p.end.rss)} at end; ` +
+      `fds ${p.start.fds} / ${p.afterWarmup.fds} / ${p.end.fds}; addon threads ${p.addonThreads} (max ${p.addonMaxThreads}); process threads ${p.processThreads}`,
+  );
+
+  out.push('\nSingle operations (ms per operation)\n');
+  out.push(
+    table(
+      ['operation', 'library, one at a time (median / p90)', `library, ${r.singleOps[0]?.k ?? ''} at once`, 'ip/process', 'ip -batch'],
+      r.singleOps.map((o) => [
+        o.op,
+        `${ms(o.library.sequentialMedianMs)} / ${ms(o.library.sequentialP90Ms)}`,
+        ms(o.library.concurrentPerOpMs),
+        ms(o.ipProcessPerOpMs),
+        ms(o.ipBatchPerOpMs),
+      ]),
+    ),
+  );
+  return out.join('\n');
+}

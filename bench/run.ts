@@ -1,0 +1,242 @@
+/**
+ * `npm run bench`: the CNI pod-setup workload through the library and through iproute2, side by
+ * side in one run, plus single-operation costs, event-loop delay, memory, fds and threads.
+ *
+ *   node dist/bench/run.js [--reps 3] [--sizes 50,200] [--mem 1000] [--no-ip-process]
+ *
+ * Root only. Every namespace is named `bench-<pid>-...` and removed at the end, even on failure or
+ * Ctrl-C. The machine's own namespace is never changed: the "host" of the workload is a namespace.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { native } from '../lib/native.js';
+import { opCosts, type OpCost } from './single_ops.js';
+import { formatTable } from './report.js';
+import {
+  PeakSampler,
+  fdCount,
+  idleLoopDelay,
+  liveNetNamespaces,
+  median,
+  pinnedWithPrefix,
+  processThreads,
+  removeAll,
+  rssMiB,
+  settle,
+  withLoopDelay,
+  type LoopDelay,
+  type ThreadCpu,
+  cpuDelta,
+  threadCpu,
+} from './util.js';
+import { IpScripts, Plan, libraryRun, scriptRun, type PhaseTimes, type Variant } from './workloads.js';
+import { verifyPods } from './verify.js';
+import { memoryRuns } from './memory.js';
+
+type Method = 'library' | 'ip-batch' | 'ip-process';
+
+interface Args {
+  reps: number;
+  sizes: number[];
+  mem: number;
+  ipProcess: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { reps: 3, sizes: [50, 200], mem: 1000, ipProcess: true };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i + 1];
+    switch (argv[i]) {
+      case '--reps': a.reps = Math.max(1, Number(v)); i++; break;
+      case '--sizes': a.sizes = v.split(',').map(Number); i++; break;
+      case '--mem': a.mem = Number(v); i++; break;
+      case '--no-ip-process': a.ipProcess = false; break;
+      default: throw new Error(`unknown argument ${argv[i]} (known: --reps N, --sizes 50,200, --mem N, --no-ip-process)`);
+    }
+  }
+  if (a.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 1000)) throw new Error('--sizes: integers from 1 to 1000');
+  return a;
+}
+
+/** One timed execution of a workload. */
+interface Sample extends PhaseTimes {
+  /** ms spent waiting for the kernel to destroy the previous run's namespaces before this one. */
+  settledMs: number;
+  loop?: LoopDelay;
+  idle?: LoopDelay;
+  rss?: { before: number; peak: number; after: number };
+  fds?: { before: number; peak: number; after: number };
+  threads?: { addon: number; process: number };
+  /** CPU ms of the process's threads during the run (library runs). */
+  cpu?: ThreadCpu;
+}
+
+interface WorkloadResult {
+  variant: Variant;
+  n: number;
+  method: Method;
+  samples: Sample[];
+  median: PhaseTimes;
+}
+
+const PREFIX = `bench-${process.pid}-`;
+let tagCounter = 0;
+const nextTag = () => `r${tagCounter++}`;
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+async function runOnce(method: Method, variant: Variant, n: number, verify: boolean, baseline: number | undefined): Promise<Sample> {
+  if (method === 'library' && verify) {
+    // Checked on a run of its own: the check runs `ip` synchronously, which would show up in the
+    // event-loop figures of a measured run.
+    await settle(baseline);
+    await libraryRun(new Plan(PREFIX, nextTag(), n, variant), (p) => verifyPods(p));
+  }
+  const settledMs = await settle(baseline);
+  const plan = new Plan(PREFIX, nextTag(), n, variant);
+  if (method === 'library') {
+    const before = { rss: rssMiB(), fds: fdCount() };
+    const cpu0 = threadCpu();
+    const sampler = new PeakSampler();
+    sampler.start(20);
+    let times: PhaseTimes;
+    let loop: LoopDelay;
+    try {
+      ({ value: times, delay: loop } = await withLoopDelay(() => libraryRun(plan)));
+    } finally {
+      sampler.stop();
+    }
+    const cpu = cpuDelta(cpu0, threadCpu());
+    const idle = await idleLoopDelay(Math.max(loop.ms, 100));
+    const addon = native();
+    return {
+      ...times,
+      settledMs,
+      loop,
+      idle,
+      rss: { before: before.rss, peak: sampler.peakRss, after: rssMiB() },
+      fds: { before: before.fds, peak: sampler.peakFds, after: fdCount() },
+      threads: { addon: addon.threadCount(), process: processThreads() },
+      cpu,
+    };
+  }
+  const between = verify ? (p: Plan) => verifyPods(p) : undefined;
+  const scripts = new IpScripts(plan);
+  try {
+    const pair = method === 'ip-batch' ? scripts.batch() : scripts.perProcess();
+    return { ...(await scriptRun(pair, plan, between)), settledMs };
+  } finally {
+    scripts.dispose();
+    removeAll(`${plan.prefix}${plan.tag}-`); // after a failed script; a no-op otherwise
+  }
+}
+
+function medianTimes(samples: Sample[]): PhaseTimes {
+  return {
+    setup: median(samples.map((s) => s.setup)),
+    teardown: median(samples.map((s) => s.teardown)),
+    total: median(samples.map((s) => s.total)),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (it creates namespaces)');
+  const t0 = performance.now();
+  const start = { rss: rssMiB(), fds: fdCount() };
+  const baseline = liveNetNamespaces();
+  log(`netns-native bench: prefix ${PREFIX}, ${cpus().length} CPUs, kernel ${release()}, node ${process.version}, ${execFileSync('ip', ['-V'], { encoding: 'utf8' }).trim()}`);
+
+  // Warm-up: loads the addon, starts its threads, JIT-compiles the hot paths; not measured.
+  await libraryRun(new Plan(PREFIX, nextTag(), 20, 'fast'));
+  await libraryRun(new Plan(PREFIX, nextTag(), 20, 'move'));
+  const warm = { rss: rssMiB(), fds: fdCount() };
+
+  const methods: Method[] = args.ipProcess ? ['library', 'ip-batch', 'ip-process'] : ['library', 'ip-batch'];
+  const results: WorkloadResult[] = [];
+  for (const n of args.sizes) {
+    const cells: { variant: Variant; method: Method }[] = [];
+    for (const variant of ['fast', 'move'] as Variant[]) for (const method of methods) cells.push({ variant, method });
+    const byCell = new Map<string, Sample[]>();
+    for (let rep = 0; rep < args.reps; rep++) {
+      // Rotate the order each repetition so no method always runs right after another's teardown.
+      const order = cells.map((_, i) => cells[(i + rep) % cells.length]);
+      for (const { variant, method } of order) {
+        const key = `${variant}/${method}`;
+        const s = await runOnce(method, variant, n, rep === 0, baseline);
+        (byCell.get(key) ?? byCell.set(key, []).get(key)!).push(s);
+        log(`  N=${n} ${key.padEnd(19)} rep ${rep + 1}/${args.reps}: setup ${s.setup.toFixed(1)} ms, teardown ${s.teardown.toFixed(1)} ms` +
+          (s.loop ? `; loop p99 ${s.loop.p99.toFixed(2)} max ${s.loop.max.toFixed(2)} ms (idle max ${s.idle!.max.toFixed(2)})` : ''));
+      }
+    }
+    for (const { variant, method } of cells) {
+      const samples = byCell.get(`${variant}/${method}`)!;
+      results.push({ variant, n, method, samples, median: medianTimes(samples) });
+    }
+  }
+
+  log('single-operation costs ...');
+  await settle(baseline);
+  const ops: OpCost[] = await opCosts(PREFIX, nextTag, args.ipProcess, baseline);
+
+  log(`memory: ${args.mem} namespaces alive at once, then ${args.mem} pods in 5 rounds ...`);
+  const memory = args.mem > 0 ? await memoryRuns(PREFIX, nextTag, args.mem, baseline) : undefined;
+
+  const addon = native();
+  const end = { rss: rssMiB(), fds: fdCount() };
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, kernel: release(), node: process.version, iproute2: execFileSync('ip', ['-V'], { encoding: 'utf8' }).trim() },
+    args,
+    workloads: results,
+    singleOps: ops,
+    memory,
+    process: {
+      start,
+      afterWarmup: warm,
+      end,
+      addonThreads: addon.threadCount(),
+      addonMaxThreads: addon.maxThreads(),
+      processThreads: processThreads(),
+    },
+    seconds: (performance.now() - t0) / 1000,
+  };
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${report.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2));
+  console.log(formatTable(report));
+  console.log(`\nJSON: ${file}  (${report.seconds.toFixed(0)} s)`);
+}
+
+let cleaned = false;
+function cleanup(): void {
+  if (cleaned) return;
+  cleaned = true;
+  const n = removeAll(PREFIX);
+  if (n > 0) log(`removed ${n} leftover namespaces`);
+  const left = pinnedWithPrefix(PREFIX);
+  if (left.length > 0) log(`WARNING: could not remove ${left.join(' ')}`);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+try {
+  await main();
+} catch (e) {
+  process.exitCode = 1;
+  console.error(e);
+} finally {
+  // Handles are closed by the workloads; unpin whatever a failure left.
+  cleanup();
+}

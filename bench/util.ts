@@ -1,0 +1,193 @@
+/**
+ * Measuring plumbing for the benchmark: medians, event-loop delay, RSS and fd samples, running
+ * generated `ip` scripts, waiting for the kernel to finish tearing namespaces down, and removing
+ * everything the run created.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Open fds of this process. */
+export function fdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Resident set size in MiB. */
+export function rssMiB(): number {
+  return process.memoryUsage.rss() / (1024 * 1024);
+}
+
+/**
+ * CPU time (user + system, ms) used so far by this process's threads, grouped: the JS thread
+ * (`js`), the addon's workers (`workers`: their time is almost all kernel time inside sendmsg,
+ * unshare, mount...), its I/O thread (`io`), and everything else (`other`: V8's GC and compiler
+ * threads, libuv's pool).
+ */
+export interface ThreadCpu {
+  js: number;
+  workers: number;
+  io: number;
+  other: number;
+}
+
+const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+export function threadCpu(): ThreadCpu {
+  const out: ThreadCpu = { js: 0, workers: 0, io: 0, other: 0 };
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+      const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      if (Number(tid) === process.pid) out.js += ms;
+      else if (comm === 'netns-worker') out.workers += ms;
+      else if (comm === 'netns-io') out.io += ms;
+      else out.other += ms;
+    } catch {
+      // The thread exited meanwhile.
+    }
+  }
+  return out;
+}
+
+export function cpuDelta(a: ThreadCpu, b: ThreadCpu): ThreadCpu {
+  return { js: b.js - a.js, workers: b.workers - a.workers, io: b.io - a.io, other: b.other - a.other };
+}
+
+/** Threads of this process (all of them: V8, libuv pool, the addon's). */
+export function processThreads(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+/** Event-loop delay of a span, in ms, as perf_hooks reports it (with a 1 ms timer: values include that 1 ms). */
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+  ms: number;
+}
+
+/**
+ * Run `fn` with the event-loop delay monitor on (1 ms resolution). Nothing may block the loop on
+ * purpose meanwhile: perf_hooks cannot pause (after disable/enable the first sample spans the gap).
+ */
+export async function withLoopDelay<T>(fn: () => Promise<T>): Promise<{ value: T; delay: LoopDelay }> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  const t0 = performance.now();
+  h.enable();
+  try {
+    const value = await fn();
+    h.disable();
+    return { value, delay: { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, ms: performance.now() - t0 } };
+  } finally {
+    h.disable();
+  }
+}
+
+/** The event-loop delay of this process doing nothing for `ms`. */
+export async function idleLoopDelay(ms: number): Promise<LoopDelay> {
+  return (await withLoopDelay(() => new Promise<void>((r) => setTimeout(r, ms)))).delay;
+}
+
+/** Samples RSS and fd count every few ms, keeping the peaks. */
+export class PeakSampler {
+  peakRss = 0;
+  peakFds = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  start(everyMs = 5): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+
+  sample(): void {
+    this.peakRss = Math.max(this.peakRss, rssMiB());
+    this.peakFds = Math.max(this.peakFds, fdCount());
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.sample();
+  }
+}
+
+/** Run a command; resolve with its wall-clock time in ms, reject with its stderr. */
+export function timedExec(cmd: string, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+      const ms = performance.now() - t0;
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message}`));
+      else resolve(ms);
+    });
+  });
+}
+
+/** Active `net_namespace` objects in the slab: namespaces the kernel has not finished destroying count too. */
+export function liveNetNamespaces(): number | undefined {
+  try {
+    const line = readFileSync('/proc/slabinfo', 'utf8').split('\n').find((l) => l.startsWith('net_namespace '));
+    return line ? Number(line.split(/\s+/)[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Deleting a namespace only unpins it; the kernel destroys it later on a workqueue (cleanup_net,
+ * under the same locks namespace creation takes). Before a timed run, wait until that backlog is
+ * gone, so no workload pays for the previous one's teardown: until the count of live namespaces is
+ * back to `baseline` or stops falling. Returns the ms waited.
+ */
+export async function settle(baseline: number | undefined, maxMs = 8000): Promise<number> {
+  const t0 = performance.now();
+  if (baseline === undefined) {
+    await sleep(300);
+    return performance.now() - t0;
+  }
+  let last = liveNetNamespaces() ?? 0;
+  let stableSince = performance.now();
+  while (performance.now() - t0 < maxMs) {
+    const n = liveNetNamespaces() ?? 0;
+    if (n <= baseline) break;
+    if (n < last) stableSince = performance.now();
+    else if (performance.now() - stableSince > 400) break; // other processes' namespaces: not ours to wait for
+    last = n;
+    await sleep(25);
+  }
+  return performance.now() - t0;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Names under /run/netns starting with `prefix`. */
+export function pinnedWithPrefix(prefix: string): string[] {
+  try {
+    return readdirSync('/run/netns').filter((n) => n.startsWith(prefix));
+  } catch {
+    return [];
+  }
+}
+
+/** Delete every namespace pinned under `prefix`, with `ip` (independent of the code under test). */
+export function removeAll(prefix: string): number {
+  const left = pinnedWithPrefix(prefix);
+  for (const n of left) {
+    try {
+      execFileSync('ip', ['netns', 'delete', n], { stdio: 'ignore' });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return left.length;
+}
