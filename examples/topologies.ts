@@ -72,10 +72,16 @@ export class Lab {
   }
 }
 
-/** A ping that proves traffic flows: from the namespace playing `from` to `to`. */
+/**
+ * A proof that traffic flows from the namespace playing `from` to the address `to`, which the
+ * namespace playing `at` holds. The tests send a ping; the demo opens a TCP connection to a server
+ * listening on `to` inside `at`.
+ */
 export interface Check {
   from: string;
   to: string;
+  /** The role whose namespace holds `to` (where the demo's server listens). */
+  at: string;
   /** What it shows, in the tutorial's words. */
   what: string;
 }
@@ -100,9 +106,13 @@ async function loUp(lab: Lab, role: string): Promise<void> {
 
 /** Give a link of a namespace an address and bring it up, as the tutorial does after creating it. */
 async function configure(lab: Lab, role: string, dev: string, cidr: string): Promise<void> {
-  const ns = lab.ns(role);
-  await lab.step(`ip -n ${role} addr add ${cidr} dev ${dev}`, () => ns.addresses.add(dev, cidr));
-  await lab.step(`ip -n ${role} link set ${dev} up`, () => ns.links.setUp(dev));
+  await address(lab, role, dev, cidr);
+  await lab.step(`ip -n ${role} link set ${dev} up`, () => lab.ns(role).links.setUp(dev));
+}
+
+/** An address on a link of the namespace playing `role` (`ip -n ROLE addr add CIDR dev DEV`). */
+async function address(lab: Lab, role: string, dev: string, cidr: string): Promise<void> {
+  await lab.step(`ip -n ${role} addr add ${cidr} dev ${dev}`, () => lab.ns(role).addresses.add(dev, cidr));
 }
 
 /** A namespace playing the host, with its loopback up as a real host's is, and the namespace it serves. */
@@ -118,7 +128,7 @@ export const blue: Topology = {
   id: 'blue',
   title: 'blue: a namespace with loopback up',
   roles: ['blue'],
-  checks: [{ from: 'blue', to: '127.0.0.1', what: 'loopback inside blue' }],
+  checks: [{ from: 'blue', to: '127.0.0.1', at: 'blue', what: 'loopback inside blue' }],
   async build(lab) {
     await lab.create('blue');
     await loUp(lab, 'blue');
@@ -126,8 +136,8 @@ export const blue: Topology = {
 };
 
 const RED_GREEN_CHECKS: Check[] = [
-  { from: 'red', to: '10.0.1.2', what: 'red to green over the veth' },
-  { from: 'green', to: '10.0.1.1', what: 'green to red over the veth' },
+  { from: 'red', to: '10.0.1.2', at: 'green', what: 'red to green over the veth' },
+  { from: 'green', to: '10.0.1.1', at: 'red', what: 'green to red over the veth' },
 ];
 
 /** Addresses, up state and loopback of red and green, once each holds its end of the veth. */
@@ -186,8 +196,8 @@ export const bridgedContainer: Topology = {
   title: 'container1 behind bridge br0 in a namespace playing the host',
   roles: ['host', 'container1'],
   checks: [
-    { from: 'container1', to: '10.0.2.1', what: 'container1 to its gateway (br0)' },
-    { from: 'host', to: '10.0.2.10', what: 'host to container1 through br0' },
+    { from: 'container1', to: '10.0.2.1', at: 'host', what: 'container1 to its gateway (br0)' },
+    { from: 'host', to: '10.0.2.10', at: 'container1', what: 'host to container1 through br0' },
   ],
   async build(lab) {
     const [host, c1] = await hostAnd(lab, 'container1');
@@ -217,8 +227,8 @@ export const limited: Topology = {
   title: 'limited: a veth to the host (its tc bandwidth limit comes with traffic control)',
   roles: ['host', 'limited'],
   checks: [
-    { from: 'limited', to: '10.0.3.1', what: 'limited to the host end' },
-    { from: 'host', to: '10.0.3.10', what: 'host to limited' },
+    { from: 'limited', to: '10.0.3.1', at: 'host', what: 'limited to the host end' },
+    { from: 'host', to: '10.0.3.10', at: 'limited', what: 'host to limited' },
   ],
   async build(lab) {
     const [host, lim] = await hostAnd(lab, 'limited');
