@@ -1,25 +1,38 @@
 /**
- * `npm run demo`: builds the tutorial's topologies with the library, shows what the kernel then
- * reports, proves that traffic flows with TCP sockets made inside the namespaces, prints how long
- * each step took, and removes everything, even when a step fails. It starts no process.
+ * `npm run demo`: builds the tutorial's topologies and its router scenario with the library, shows
+ * what the kernel then reports, proves that traffic flows with TCP sockets made inside the
+ * namespaces, switches forwarding in the router and shows what it changes, prints how long each step
+ * took, and removes everything, even when a step fails. It starts no process.
  *
  * Every namespace is named `demo-<pid>-<role>`, so runs never collide; the process's own namespace
- * is only read (its links are listed before and after, to show it was left alone).
+ * is only read (its links and its net.ipv4.ip_forward are read before and after, to show it was
+ * left alone).
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { Netns } from '../lib/index.js';
 import { PROOF_METHOD, proveConnectivity, type Proof } from './connectivity.js';
 import { inventory } from './inventory.js';
 import { Report } from './report.js';
-import { Lab, blue, bridgedContainer, redGreenDirect, type Check, type Topology } from './topologies.js';
+import { Lab, ROUTED, blue, bridgedContainer, redGreenDirect, router, type Check, type Topology } from './topologies.js';
 
 const PREFIX = `demo-${process.pid}-`;
-const TOPOLOGIES: Topology[] = [blue, redGreenDirect, bridgedContainer];
+const TOPOLOGIES: Topology[] = [blue, redGreenDirect, bridgedContainer, router];
+/** How long the LAN host tries to reach the WAN host while the router does not forward. */
+const BLOCKED_TIMEOUT_MS = 1000;
 
 /** Names of the links of the namespace this process runs in (read only). */
 async function ownLinks(): Promise<string> {
   await using own = await Netns.current();
   return (await own.links.list()).map((l) => l.name).sort().join(', ');
+}
+
+/**
+ * net.ipv4.ip_forward of the namespace this process runs in, read from /proc by the JS thread (which
+ * never leaves it), not through the library whose effect it checks.
+ */
+function ownForwarding(): string {
+  return readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
 }
 
 /** Namespaces with this run's prefix still pinned under /run/netns. */
@@ -29,6 +42,27 @@ async function leftovers(): Promise<string[]> {
 
 const label = (c: Check): string => `${c.what}: ${c.from} -> ${c.to}`;
 const asResult = (p: Proof): { result: string; ok: boolean } => ({ result: p.detail, ok: p.ok });
+
+/** Set net.ipv4.ip_forward inside the router namespace only. */
+async function routerForwarding(lab: Lab, report: Report, value: 0 | 1): Promise<void> {
+  await report.timed(`ip netns exec router sysctl -w net.ipv4.ip_forward=${value}`, () => lab.ns('router').sysctl.set('net.ipv4.ip_forward', value));
+}
+
+/** The router scenario: no connection through the router while it does not forward, one once it does. */
+async function proveForwarding(lab: Lab, report: Report): Promise<void> {
+  report.section("connectivity through the router: forwarding switched by ns.sysctl inside the router namespace only");
+  await routerForwarding(lab, report, 0);
+  await report.timed(`${label(ROUTED)}, connectTimeout ${BLOCKED_TIMEOUT_MS} ms`, () => proveConnectivity(lab, ROUTED, BLOCKED_TIMEOUT_MS), (p) =>
+    // A router that does not forward drops silently (no ICMP), so the SYN goes unanswered.
+    p.ok || (p.code !== 'ETIMEDOUT' && p.code !== 'EHOSTUNREACH')
+      ? { result: `UNEXPECTED with forwarding off: ${p.detail}`, ok: false }
+      : { result: `blocked, as expected: ${p.detail}`, ok: true });
+  await routerForwarding(lab, report, 1);
+  await report.timed(label(ROUTED), () => proveConnectivity(lab, ROUTED), (p) =>
+    p.ok && p.peer !== '10.0.10.1'
+      ? { result: `${p.detail}: expected the LAN host's own address`, ok: false }
+      : { result: p.ok ? `${p.detail} (routed, not translated)` : p.detail, ok: p.ok });
+}
 
 async function buildAndProve(lab: Lab, report: Report): Promise<void> {
   for (const t of TOPOLOGIES) {
@@ -40,11 +74,13 @@ async function buildAndProve(lab: Lab, report: Report): Promise<void> {
   for (const t of TOPOLOGIES) {
     for (const c of t.checks) await report.timed(label(c), () => proveConnectivity(lab, c), asResult);
   }
+  await proveForwarding(lab, report);
 }
 
 async function main(): Promise<number> {
-  console.log(`netns-native demo: the tutorial's topologies through netlink and in-namespace sockets, no process spawned; namespaces are named ${PREFIX}<role>`);
+  console.log(`netns-native demo: the tutorial's topologies and router scenario through netlink and in-namespace sockets, no process spawned; namespaces are named ${PREFIX}<role>`);
   const before = await ownLinks();
+  const forwardBefore = ownForwarding();
   const report = new Report();
   const lab = new Lab((role) => PREFIX + role, report.step);
   let failure: unknown;
@@ -62,13 +98,17 @@ async function main(): Promise<number> {
   }
   const left = await leftovers();
   const after = await ownLinks();
+  const forwardAfter = ownForwarding();
   const [all, traffic, teardown] = [report.total(), report.total('connectivity'), report.total('teardown')];
   report.note(`${report.steps} steps, ${all.toFixed(1)} ms in all: build ${(all - traffic - teardown).toFixed(1)} ms, connectivity ${traffic.toFixed(1)} ms, teardown ${teardown.toFixed(1)} ms`);
   report.note(left.length === 0 ? `left behind: nothing (no ${PREFIX}* namespace in /run/netns)` : `LEFT BEHIND: ${left.join(' ')}`);
   report.note(before === after ? `this process's own namespace untouched: links before and after are [${after}]` : `OWN NAMESPACE CHANGED: links were [${before}], now [${after}]`);
+  report.note(forwardBefore === forwardAfter
+    ? `and its net.ipv4.ip_forward (read from /proc/sys) is ${forwardAfter} before and after: only the router's was switched`
+    : `OWN ip_forward CHANGED: was ${forwardBefore}, now ${forwardAfter}`);
   console.log(report.render());
   if (failure !== undefined) console.error(`\ndemo failed: ${failure instanceof Error ? failure.stack ?? failure.message : String(failure)}`);
-  return failure === undefined && report.ok && left.length === 0 && before === after ? 0 : 1;
+  return failure === undefined && report.ok && left.length === 0 && before === after && forwardBefore === forwardAfter ? 0 : 1;
 }
 
 process.exitCode = await main();

@@ -1,9 +1,10 @@
 /**
- * The tutorial's "Namespace Routing and Policies" scenario, every host a namespace: a router with a
- * WAN and a LAN side, forwarding switched through ns.sysctl, a LAN host whose default route goes
- * through the router, a WAN host serving TCP. The connection is made from inside the LAN namespace
- * (ns.connect) to a server inside the WAN namespace (ns.listen). NAT comes in a later issue, so the
- * WAN host routes the LAN back through the router instead of the tutorial's MASQUERADE.
+ * The tutorial's "Namespace Routing and Policies" scenario, every host a namespace, built by the
+ * builder the demo uses (examples/topologies.ts `router`): a router with a WAN and a LAN side,
+ * forwarding switched through ns.sysctl, a LAN host whose default route goes through the router, a
+ * WAN host serving TCP. The connection is made from inside the LAN namespace (ns.connect) to a
+ * server inside the WAN namespace (ns.listen). NAT comes in a later issue, so the WAN host routes the
+ * LAN back through the router instead of the tutorial's MASQUERADE.
  *
  * The machine's own ip_forward is read from this process (whose threads all stay at home) before,
  * during and after, and must never change.
@@ -11,7 +12,8 @@
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Netns, SystemError } from '../../lib/index.js';
+import { Lab, router as routerScenario } from '../../examples/topologies.js';
+import { SystemError, type Netns } from '../../lib/index.js';
 import { ipJson, nsName, ownNamespace, run, threadNamespaces } from './helpers.js';
 
 const ROOT_FORWARD = '/proc/sys/net/ipv4/ip_forward';
@@ -19,6 +21,7 @@ const PORT = 8080;
 const rootForward = (): string => readFileSync(ROOT_FORWARD, 'utf8').trim();
 
 let rootBefore: string;
+let lab: Lab | undefined;
 let router: Netns;
 let wan: Netns;
 let lan: Netns;
@@ -27,21 +30,9 @@ const seen: string[] = [];
 
 beforeAll(async () => {
   rootBefore = rootForward();
-  [router, wan, lan] = await Promise.all([Netns.create(nsName('router')), Netns.create(nsName('wan')), Netns.create(nsName('lan'))]);
-
-  // ip link add veth-wan-ns type veth peer name veth-wan (peer in the WAN host), same for the LAN.
-  await router.links.add({ kind: 'veth', name: 'veth-wan-ns', up: true, peer: { name: 'veth-wan', netns: wan, up: true } });
-  await router.links.add({ kind: 'veth', name: 'veth-lan-ns', up: true, peer: { name: 'veth-lan', netns: lan, up: true } });
-  await Promise.all([router, wan, lan].map((ns) => ns.links.setUp('lo')));
-
-  await router.addresses.add('veth-wan-ns', '192.168.1.2/24');
-  await router.addresses.add('veth-lan-ns', '10.0.10.254/24');
-  await wan.addresses.add('veth-wan', '192.168.1.1/24');
-  await lan.addresses.add('veth-lan', '10.0.10.1/24');
-
-  await router.routes.add({ destination: 'default', gateway: '192.168.1.1' });
-  await lan.routes.add({ destination: 'default', gateway: '10.0.10.254' });
-  await wan.routes.add({ destination: '10.0.10.0/24', gateway: '192.168.1.2' }); // instead of NAT
+  const built = (lab = new Lab((role) => nsName(role)));
+  await routerScenario.build(built);
+  [router, wan, lan] = routerScenario.roles.map((role) => built.ns(role));
 
   server = await wan.createServer({ host: '192.168.1.1', port: PORT }, (s) => {
     seen.push(s.remoteAddress ?? '?');
@@ -51,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await Promise.all([router, wan, lan].filter(Boolean).map((ns) => ns.delete({ ifExists: true })));
+  await lab?.teardown();
   expect(rootForward()).toBe(rootBefore);
   const home = ownNamespace();
   expect([...threadNamespaces()].filter(([, n]) => n !== home)).toEqual([]);
