@@ -120,6 +120,7 @@ export function formatTable(r: ReportShape): string {
       `fds ${p.start.fds} / ${p.afterWarmup.fds} / ${p.end.fds}; addon threads ${p.addonThreads} (max ${p.addonMaxThreads}); process threads ${p.processThreads}`,
   );
 
+  if (r.singleOps.length === 0) return out.join('\n');
   out.push('\nSingle operations (ms per operation)\n');
   out.push(
     table(

@@ -2,7 +2,10 @@
  * `npm run bench`: the CNI pod-setup workload through the library and through iproute2, side by
  * side in one run, plus single-operation costs, event-loop delay, memory, fds and threads.
  *
- *   node dist/bench/run.js [--reps 3] [--sizes 50,200] [--mem 1000] [--no-ip-process]
+ *   node dist/bench/run.js [--reps 3] [--sizes 50,200] [--mem 1000] [--no-ip-process] [--library-only] [--no-ops]
+ *
+ * --library-only runs the library's workloads alone (for profiling: `node --cpu-prof ...`, `perf`);
+ * --no-ops skips the single-operation costs; --mem 0 skips the memory runs.
  *
  * Root only. Every namespace is named `bench-<pid>-...` and removed at the end, even on failure or
  * Ctrl-C. The machine's own namespace is never changed: the "host" of the workload is a namespace.
@@ -43,10 +46,12 @@ interface Args {
   sizes: number[];
   mem: number;
   ipProcess: boolean;
+  ipBatch: boolean;
+  ops: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { reps: 3, sizes: [50, 200], mem: 1000, ipProcess: true };
+  const a: Args = { reps: 3, sizes: [50, 200], mem: 1000, ipProcess: true, ipBatch: true, ops: true };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -54,7 +59,9 @@ function parseArgs(argv: string[]): Args {
       case '--sizes': a.sizes = v.split(',').map(Number); i++; break;
       case '--mem': a.mem = Number(v); i++; break;
       case '--no-ip-process': a.ipProcess = false; break;
-      default: throw new Error(`unknown argument ${argv[i]} (known: --reps N, --sizes 50,200, --mem N, --no-ip-process)`);
+      case '--library-only': a.ipProcess = false; a.ipBatch = false; break;
+      case '--no-ops': a.ops = false; break;
+      default: throw new Error(`unknown argument ${argv[i]} (known: --reps N, --sizes 50,200, --mem N, --no-ip-process, --library-only, --no-ops)`);
     }
   }
   if (a.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 1000)) throw new Error('--sizes: integers from 1 to 1000');
@@ -157,7 +164,9 @@ async function main(): Promise<void> {
   await libraryRun(new Plan(PREFIX, nextTag(), 20, 'move'));
   const warm = { rss: rssMiB(), fds: fdCount() };
 
-  const methods: Method[] = args.ipProcess ? ['library', 'ip-batch', 'ip-process'] : ['library', 'ip-batch'];
+  const methods: Method[] = ['library'];
+  if (args.ipBatch) methods.push('ip-batch');
+  if (args.ipProcess) methods.push('ip-process');
   const results: WorkloadResult[] = [];
   for (const n of args.sizes) {
     const cells: { variant: Variant; method: Method }[] = [];
@@ -180,9 +189,12 @@ async function main(): Promise<void> {
     }
   }
 
-  log('single-operation costs ...');
-  await settle(baseline);
-  const ops: OpCost[] = await opCosts(PREFIX, nextTag, args.ipProcess, baseline);
+  let ops: OpCost[] = [];
+  if (args.ops) {
+    log('single-operation costs ...');
+    await settle(baseline);
+    ops = await opCosts(PREFIX, nextTag, args.ipProcess, baseline);
+  }
 
   log(`memory: ${args.mem} namespaces alive at once, then ${args.mem} pods in 5 rounds ...`);
   const memory = args.mem > 0 ? await memoryRuns(PREFIX, nextTag, args.mem, baseline) : undefined;
