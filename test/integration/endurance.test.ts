@@ -39,6 +39,22 @@ function memory(): { rss: number; heap: number } {
   return { rss: process.memoryUsage.rss() / 1048576, heap: process.memoryUsage().heapUsed / 1048576 };
 }
 
+/**
+ * The fd count once it stops moving: the addon closes a socket's fd on its I/O thread a moment after
+ * `close()` returns, so a count taken right after a cycle may still include the last one's socket.
+ */
+async function settledFdCount(): Promise<number> {
+  let last = fdCount();
+  let same = 0;
+  for (let i = 0; i < 100 && same < 3; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const n = fdCount();
+    same = n === last ? same + 1 : 0;
+    last = n;
+  }
+  return last;
+}
+
 /** Lines of /proc/self/mountinfo that mention this run's namespaces. */
 function ourMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(RUN_PREFIX));
@@ -92,7 +108,7 @@ describe('soak', () => {
       };
       // Warm-up: the addon's threads, the JIT, lazily allocated buffers; then the baselines.
       for (let i = 0; i < 20; i++) await cycle(100_000 + i);
-      const fdBaseline = fdCount();
+      const fdBaseline = await settledFdCount();
       const mem: { cycle: number; rss: number; heap: number }[] = [{ cycle: 0, ...memory() }];
 
       // 8 cycles at a time, as an agent handles a steady trickle of pods.
@@ -113,15 +129,16 @@ describe('soak', () => {
       mem.push({ cycle: CYCLES, ...memory() });
 
       const at = (c: number) => mem.filter((m) => m.cycle <= c).at(-1)!;
+      const fdsAfter = await settledFdCount();
       const rssGrowthLastHalf = mem.at(-1)!.rss - at(500).rss;
       const heapGrowthLastHalf = mem.at(-1)!.heap - at(500).heap;
       console.log(
         `soak: ${CYCLES} cycles in ${seconds.toFixed(1)} s; RSS MiB by cycle: ${mem.map((m) => `${m.cycle}:${m.rss.toFixed(1)}`).join(' ')}; ` +
-          `JS heap ${mem[0].heap.toFixed(1)} -> ${mem.at(-1)!.heap.toFixed(1)} MiB; fds ${fdBaseline} -> ${fdCount()}; addon threads ${threadsAtStart} (max seen ${maxThreads})`,
+          `JS heap ${mem[0].heap.toFixed(1)} -> ${mem.at(-1)!.heap.toFixed(1)} MiB; fds ${fdBaseline} -> ${fdsAfter}; addon threads ${threadsAtStart} (max seen ${maxThreads})`,
       );
 
       // fds: every namespace fd and netlink socket of the 1,020 cycles is closed.
-      expect(fdCount()).toBe(fdBaseline);
+      expect(fdsAfter).toBe(fdBaseline);
       // Memory plateaus. A leak of 10 KiB per cycle (one read buffer, one socket's state) would add
       // 5 MiB over the last 500 cycles; a leaked JS object graph per cycle (a pending request, a
       // handle) would add to the heap measured after a full GC.
