@@ -393,8 +393,11 @@ export class Links {
     return toLink(decodeLinkMessage((await this.fetchMessage(ref, op)).payload));
   }
 
-  /** The kernel's RTM_NEWLINK for one link. */
-  private async fetchMessage(ref: LinkRef, op: string): Promise<NetlinkMessage> {
+  /**
+   * The kernel's RTM_NEWLINK for one link, undecoded (callers that need one field skip the rest).
+   * @internal
+   */
+  async fetchMessage(ref: LinkRef, op: string = this.op(`ip link show dev ${ref}`)): Promise<NetlinkMessage> {
     const conn = await this.ns.rtnl();
     const body = typeof ref === 'number'
       ? encodeLinkBody({ family: AF_UNSPEC, index: ref }, { extMask: EXT_MASK })
