@@ -29,13 +29,19 @@ size_t WorkerCount() {
   return n;
 }
 
-// Runs at environment teardown (normal exit, worker_thread end). Registered after the TSFN was
-// created, so it runs before Node's own TSFN cleanup: threads stop before the queue closes.
-void Cleanup(void* arg) {
+// Runs at environment teardown (normal exit, worker_thread end). Asynchronous, because the queue's
+// uv_async_t must be closed on the JS thread and Node has to run the loop until libuv let go of it
+// (a worker_thread's loop must hold no open handle when it is closed): the hook is finished from
+// the handle's close callback. Threads stop before the queue closes.
+void FinishCleanup(void* arg) {
+  napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(arg));
+}
+
+void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   auto* state = static_cast<AddonState*>(arg);
   state->io->Stop();
   state->pool->Stop();
-  state->js->Close();
+  state->js->Close(FinishCleanup, hook);
   for (int fd : state->jsFds) close(fd);
   delete state;
 }
@@ -99,11 +105,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   state->homeFd = std::move(home.fd);
   state->home = home.identity;
 
-  state->js = JsQueue::Create(env);
+  try {
+    state->js = JsQueue::Create(env);
+  } catch (...) {
+    delete state;
+    throw;
+  }
   state->io = std::make_unique<IoLoop>(*state->js);
   state->pool = std::make_unique<ThreadPool>(*state->js, state->home, WorkerCount());
-  IoLoop* io = state->io.get();
-  state->js->SetRelay([io] { return io->WakeForJs(); });
   e = state->io->Start();
   if (e.Failed()) {
     state->io->Stop();
@@ -120,7 +129,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     delete state;
     throw MakeError(env, SysError::Of(EAGAIN, "pthread_create"));
   }
-  napi_add_env_cleanup_hook(env, Cleanup, state);
+  if (napi_add_async_cleanup_hook(env, Cleanup, state, nullptr) != napi_ok) {
+    state->io->Stop();
+    state->pool->Stop();
+    state->js->Close();
+    delete state;
+    throw Napi::Error::New(env);
+  }
 
   auto add = [&](const char* name, Napi::Function::Callback fn) {
     exports.Set(name, Napi::Function::New(env, fn, name, state));

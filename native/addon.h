@@ -21,7 +21,7 @@ class SpawnRegistry;  // spawn_bindings.cc
 struct AddonState {
   UniqueFd homeFd;  // the JS thread's namespace at load: where every worker belongs
   NsIdentity home;
-  JsQueue* js = nullptr;  // owned by its TSFN (see JsQueue::Create)
+  JsQueue* js = nullptr;  // deletes itself once closed (see JsQueue::Close)
   std::unique_ptr<IoLoop> io;
   std::unique_ptr<ThreadPool> pool;
   // JS thread only.

@@ -68,14 +68,6 @@ SysError IoLoop::Start() {
   return {};
 }
 
-bool IoLoop::WakeForJs() {
-  if (!alive_.load(std::memory_order_acquire)) return false;
-  uint64_t one = 1;
-  ssize_t ignored = write(wake_.Get(), &one, sizeof one);
-  (void)ignored;  // EAGAIN means the counter is already non-zero: the thread wakes anyway
-  return true;
-}
-
 void IoLoop::Stop() {
   stop_ = true;
   if (wake_.Valid()) {
@@ -170,7 +162,6 @@ void IoLoop::Run() {
         uint64_t value;
         ssize_t ignored = read(wake_.Get(), &value, sizeof value);
         (void)ignored;
-        js_.Kick();
         continue;
       }
       if (tag & kFdWatchBit) {
@@ -182,7 +173,6 @@ void IoLoop::Run() {
     }
   }
   alive_ = false;
-  js_.Kick();  // a worker may have left a call to us just before we stopped
 }
 
 SysError IoLoop::WatchOnce(int fd, UniqueFunction<void()> ready) {

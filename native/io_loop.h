@@ -33,8 +33,6 @@ class IoLoop {
   // JS thread, at env teardown: joins the thread and closes every socket.
   void Stop();
   bool Alive() const { return alive_.load(std::memory_order_relaxed); }
-  // Any thread: have the I/O thread call JsQueue::Kick(). False when the thread is gone.
-  bool WakeForJs();
 
   // JS thread: publish a socket with its JS callbacks (onData, onError, onSendError on `callbacks`).
   SysError Register(std::shared_ptr<NetlinkSocket> sock, Napi::Object callbacks, uint32_t* id);

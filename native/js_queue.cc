@@ -5,59 +5,69 @@
 
 namespace netns {
 
+namespace {
+
+void Check(napi_env env, napi_status status) {
+  if (status != napi_ok) throw Napi::Error::New(env);
+}
+
+}  // namespace
+
 JsQueue* JsQueue::Create(Napi::Env env) { return new JsQueue(env); }
 
-JsQueue::JsQueue(Napi::Env env) {
-  tsfn_ = Tsfn::New(env, "netns-native", 0 /* unbounded: producers never block */, 1, this,
-                    [](Napi::Env, void*, JsQueue* self) { delete self; });
-  UpdateRef(env);
+JsQueue::JsQueue(Napi::Env env) : env_(env) {
+  uv_loop_t* loop = nullptr;
+  Check(env, napi_get_uv_event_loop(env, &loop));
+  // The resource and async context stand in for the TSFN's own: every wake-up runs its tasks in a
+  // callback scope, so async_hooks see one resource and process.nextTick callbacks and microtasks
+  // (promise continuations) run when the batch is done, as after any libuv callback.
+  napi_value resource;
+  Check(env, napi_create_object(env, &resource));
+  Check(env, napi_create_reference(env, resource, 1, &resource_));
+  napi_value name = Napi::String::New(env, "netns-native");
+  Check(env, napi_async_init(env, resource, name, &asyncContext_));
+  if (uv_async_init(loop, &async_, OnAsync) != 0) {
+    napi_async_destroy(env, asyncContext_);
+    napi_delete_reference(env, resource_);
+    throw Napi::Error::New(env, "netns-native: uv_async_init failed");
+  }
+  async_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&async_));  // nothing holds the process yet
 }
 
-void JsQueue::Post(JsTask task, Wake wake) {
+JsQueue::~JsQueue() = default;
+
+void JsQueue::Post(JsTask task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
+    if (closed_) return;  // `task` is destroyed after the lock is released
     tasks_.push_back(std::move(task));
-    if (scheduled_) return;  // a call is pending, or Drain is running and will see this task
+    if (scheduled_) return;  // a wake-up is pending, or Drain is running and will see this task
     scheduled_ = true;
   }
-  // Outside our lock for the same reason as the relay: the call wakes the JS thread, which then
-  // takes mu_ in Drain. Close() runs only after every poster thread was joined, so the TSFN cannot
-  // go away in between.
-  if (wake == Wake::kRelay && relay_) {
-    kickOwed_.store(true, std::memory_order_release);
-    if (relay_()) return;
-    if (!kickOwed_.exchange(false, std::memory_order_acq_rel)) return;  // the relay took it anyway
-  }
-  tsfn_.NonBlockingCall();
+  // Outside the lock: the send wakes the JS thread, which takes mu_ first thing in Drain. Close()
+  // runs only after every poster thread was joined, so the handle cannot be closed in between.
+  Wake();
 }
 
-void JsQueue::Kick() {
-  if (kickOwed_.exchange(false, std::memory_order_acq_rel)) tsfn_.NonBlockingCall();
+void JsQueue::Wake() {
+  // Thread-safe and lock-free: an atomic flag on the handle (a send while one is pending costs
+  // nothing more) and one write to the loop's eventfd.
+  uv_async_send(&async_);
 }
 
 void JsQueue::Hold(Napi::Env env) {
   ++holds_;
-  UpdateRef(env);
+  if (holds_ == 1 && !closed_) uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
 }
 
 void JsQueue::Unhold(Napi::Env env) {
-  if (holds_ > 0) --holds_;
-  UpdateRef(env);
+  if (holds_ == 0) return;
+  --holds_;
+  if (holds_ == 0 && !closed_) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
 }
 
-void JsQueue::UpdateRef(Napi::Env env) {
-  bool want = holds_ > 0;
-  if (want == referenced_) return;
-  referenced_ = want;
-  if (want) {
-    tsfn_.Ref(env);
-  } else {
-    tsfn_.Unref(env);
-  }
-}
-
-void JsQueue::Close() {
+void JsQueue::Close(void (*closed)(void*), void* arg) {
   std::deque<JsTask> dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -65,25 +75,52 @@ void JsQueue::Close() {
     closed_ = true;
     dropped.swap(tasks_);
   }
-  // Abort, not Release: a released TSFN would still dispatch queued calls to this object.
-  tsfn_.Abort();
+  dropped.clear();
+  onClosed_ = closed;
+  onClosedArg_ = arg;
+  napi_async_destroy(env_, asyncContext_);
+  asyncContext_ = nullptr;
+  napi_delete_reference(env_, resource_);
+  resource_ = nullptr;
+  // libuv calls OnAsync no more once the handle is closing.
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), OnClosed);
 }
 
-void JsQueue::CallJs(Napi::Env env, Napi::Function, JsQueue* self, void*) {
-  // env is null when Node empties the queue of a closing TSFN; self must not be touched then.
-  if (env == nullptr) return;
+void JsQueue::OnClosed(uv_handle_t* handle) {
+  auto* self = static_cast<JsQueue*>(handle->data);
+  void (*closed)(void*) = self->onClosed_;
+  void* arg = self->onClosedArg_;
+  delete self;
+  if (closed != nullptr) closed(arg);
+}
+
+void JsQueue::OnAsync(uv_async_t* handle) {
+  auto* self = static_cast<JsQueue*>(handle->data);
+  napi_env env = self->env_;
+  napi_handle_scope handles = nullptr;
+  if (napi_open_handle_scope(env, &handles) != napi_ok) return;
+  napi_callback_scope scope = nullptr;
+  napi_value resource = nullptr;
+  if (napi_get_reference_value(env, self->resource_, &resource) != napi_ok || resource == nullptr ||
+      napi_open_callback_scope(env, resource, self->asyncContext_, &scope) != napi_ok) {
+    scope = nullptr;
+  }
   try {
-    self->Drain(env);
+    self->Drain();
   } catch (...) {
-    // Nothing may escape into Node's C frames; in a terminating worker_thread even creating an
+    // Nothing may escape into libuv's C frames; in a terminating worker_thread even creating an
     // error fails, and there is no one left to tell.
   }
+  // Closing the outermost callback scope runs process.nextTick callbacks and microtasks.
+  if (scope != nullptr) napi_close_callback_scope(env, scope);
+  napi_close_handle_scope(env, handles);
 }
 
-void JsQueue::Drain(Napi::Env env) {
-  // Tasks posted while a batch runs join the next round of this same call instead of making a new
-  // TSFN call: producers then stay off the TSFN's mutex while the JS thread is busy. After a few
-  // rounds the event loop gets its turn (timers, I/O) and the rest waits for the next call.
+void JsQueue::Drain() {
+  Napi::Env env(env_);
+  // Tasks posted while a batch runs join the next round of this same wake-up instead of making a
+  // new one. After a few rounds the event loop gets its turn (timers, I/O) and the rest waits for
+  // the next wake-up.
   constexpr int kMaxRounds = 8;
   for (int round = 1;; ++round) {
     std::deque<JsTask> batch;
@@ -115,16 +152,15 @@ void JsQueue::Drain(Napi::Env env) {
           return;
         }
       }
-      tsfn_.NonBlockingCall();  // scheduled_ stays set: this call is the pending one
+      Wake();  // scheduled_ stays set: this wake-up is the pending one
       return;
     }
   }
 }
 
 void ReportUncaught(Napi::Env env, const Napi::Error& error) {
-  // A callback that throws is like one that throws in an fs callback: 'uncaughtException'. Node
-  // would only print a DEP0168 warning for an exception left to escape a TSFN call, and the rest
-  // of the batch still has to be delivered, so it is raised here and delivery goes on.
+  // A callback that throws is like one that throws in an fs callback: 'uncaughtException', and the
+  // rest of the batch still has to be delivered, so it is raised here and delivery goes on.
   napi_fatal_exception(env, error.Value());
 }
 

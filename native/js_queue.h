@@ -1,11 +1,18 @@
-// The one ThreadSafeFunction of an addon instance. Any thread posts tasks; the JS thread runs them
-// in order, many per wake-up. It also owns process keep-alive: the TSFN is ref'd exactly while
-// something holds it (a pending job or a JS ref()), so idle sockets never keep Node running.
+// The one wake-up channel of an addon instance into its JS thread. Any thread posts tasks; the JS
+// thread runs them in order, many per wake-up. It also owns process keep-alive: the uv_async_t is
+// ref'd exactly while something holds it (a pending job or a JS ref()), so idle sockets never keep
+// Node running.
+//
+// Not a ThreadSafeFunction: Node holds the TSFN's mutex while it signals the loop, and the JS thread
+// takes that mutex first thing when it wakes, so a producer descheduled right after its signal
+// stalled the event loop (docs/performance.md). Here producers hold our mutex only to push a task,
+// and call uv_async_send (lock-free; coalesces) after releasing it. No lock of ours is ever held
+// across a system call or a libuv call.
 #pragma once
 
 #include <napi.h>
+#include <uv.h>
 
-#include <atomic>
 #include <deque>
 #include <mutex>
 
@@ -22,52 +29,43 @@ void ReportUncaught(Napi::Env env, const Napi::Error& error);
 
 class JsQueue {
  public:
-  // The TSFN owns the queue: it is deleted by the TSFN's finalizer, because Node may still hand the
-  // context pointer to CallJs (with a null env) after our cleanup hook ran.
+  // JS thread. The object owns a uv_async_t on the environment's loop; after Close() it deletes
+  // itself from the handle's close callback.
   static JsQueue* Create(Napi::Env env);
   JsQueue(const JsQueue&) = delete;
   JsQueue& operator=(const JsQueue&) = delete;
 
-  // Who makes the TSFN call that wakes the JS thread. Node holds the TSFN's mutex while it wakes
-  // the JS thread, and the JS thread takes that mutex first thing; a low-priority worker preempted
-  // inside it would stall the event loop behind every other runnable thread. Workers therefore
-  // hand the call to the relay (the I/O thread: normal priority, mostly asleep).
-  enum class Wake { kDirect, kRelay };
-
   // Any thread. Dropped silently once Close() ran.
-  void Post(JsTask task, Wake wake = Wake::kDirect);
+  void Post(JsTask task);
 
-  // The relay: `wake` must make the relay thread call Kick() soon and return true, or return false
-  // when it cannot (then the poster calls the TSFN itself). Set once, before threads start.
-  void SetRelay(UniqueFunction<bool()> wake) { relay_ = std::move(wake); }
-  // Relay thread: makes the TSFN call a poster left to it.
-  void Kick();
-
-  // JS thread only: napi_ref/unref_threadsafe_function must not be called elsewhere.
+  // JS thread only: uv_ref/uv_unref must not be called elsewhere.
   void Hold(Napi::Env env);
   void Unhold(Napi::Env env);
 
-  // JS thread, after every producer thread has been joined. Drops undelivered tasks; the object
-  // is deleted later by the TSFN finalizer.
-  void Close();
+  // JS thread, after every producer thread has been joined. Drops undelivered tasks, closes the
+  // handle (no callback runs afterwards) and calls `closed(arg)` once libuv has let go of it, right
+  // before the object deletes itself.
+  void Close(void (*closed)(void*) = nullptr, void* arg = nullptr);
 
  private:
   explicit JsQueue(Napi::Env env);
-  ~JsQueue() = default;
-  static void CallJs(Napi::Env env, Napi::Function, JsQueue* self, void*);
-  void Drain(Napi::Env env);
-  void UpdateRef(Napi::Env env);
+  ~JsQueue();
+  static void OnAsync(uv_async_t* handle);
+  static void OnClosed(uv_handle_t* handle);
+  void Drain();
+  void Wake();
 
-  using Tsfn = Napi::TypedThreadSafeFunction<JsQueue, void, CallJs>;
-  Tsfn tsfn_;
+  napi_env env_;
+  uv_async_t async_;
+  napi_ref resource_ = nullptr;                  // async_hooks resource of the callback scope
+  napi_async_context asyncContext_ = nullptr;
   std::mutex mu_;
   std::deque<JsTask> tasks_;
-  bool scheduled_ = false;  // a TSFN call is pending or draining: later posts ride along with it
+  bool scheduled_ = false;  // a wake-up is pending or Drain runs: later posts ride along with it
   bool closed_ = false;
-  UniqueFunction<bool()> relay_;
-  std::atomic<bool> kickOwed_{false};
-  size_t holds_ = 0;        // JS thread only
-  bool referenced_ = true;  // state of the TSFN handle; JS thread only
+  void (*onClosed_)(void*) = nullptr;
+  void* onClosedArg_ = nullptr;
+  size_t holds_ = 0;  // JS thread only
 };
 
 }  // namespace netns

@@ -92,7 +92,7 @@ void ThreadPool::Submit(Napi::Env env, Napi::Function cb, Napi::Object ctx, Work
     }
   }
   if (stranded) {
-    PostResult(id, DeliverError(NoWorkerError()), JsQueue::Wake::kDirect);
+    PostResult(id, DeliverError(NoWorkerError()));
     return;
   }
   cv_.notify_one();
@@ -156,7 +156,7 @@ void ThreadPool::WorkerMain(size_t slot) {
       deliver = DeliverError(SysError::Of(EIO, "netns-native"));
     }
     job.work = Work();
-    PostResult(job.id, std::move(deliver), JsQueue::Wake::kRelay);
+    PostResult(job.id, std::move(deliver));
 
     if (state.poisoned) break;  // rule 3: report, then never run another job
   }
@@ -184,9 +184,8 @@ void ThreadPool::Retire(size_t slot, bool replace) {
     }
     stranded = TakeStrandedLocked();
   }
-  // On the retiring worker, which may sit in a foreign namespace at low priority.
-  if (respawn) js_.Post([this, slot](Napi::Env) { Respawn(slot); }, JsQueue::Wake::kRelay);
-  FailStranded(std::move(stranded), JsQueue::Wake::kRelay);
+  if (respawn) js_.Post([this, slot](Napi::Env) { Respawn(slot); });
+  FailStranded(std::move(stranded));
 }
 
 // JS thread: a thread spawned here starts in the home namespace.
@@ -207,7 +206,7 @@ void ThreadPool::Respawn(size_t slot) {
     }
   }
   if (old.joinable()) old.join();  // it has finished its last job and is returning
-  FailStranded(std::move(stranded), JsQueue::Wake::kDirect);
+  FailStranded(std::move(stranded));
 }
 
 std::deque<ThreadPool::Job> ThreadPool::TakeStrandedLocked() {
@@ -216,16 +215,14 @@ std::deque<ThreadPool::Job> ThreadPool::TakeStrandedLocked() {
   return jobs;
 }
 
-void ThreadPool::FailStranded(std::deque<Job> jobs, JsQueue::Wake wake) {
-  for (Job& job : jobs) PostResult(job.id, DeliverError(NoWorkerError()), wake);
+void ThreadPool::FailStranded(std::deque<Job> jobs) {
+  for (Job& job : jobs) PostResult(job.id, DeliverError(NoWorkerError()));
 }
 
-void ThreadPool::PostResult(uint64_t id, Deliver deliver, JsQueue::Wake wake) {
-  js_.Post(
-      [this, id, deliver = std::move(deliver)](Napi::Env env) mutable {
-        Complete(env, id, std::move(deliver));
-      },
-      wake);
+void ThreadPool::PostResult(uint64_t id, Deliver deliver) {
+  js_.Post([this, id, deliver = std::move(deliver)](Napi::Env env) mutable {
+    Complete(env, id, std::move(deliver));
+  });
 }
 
 void ThreadPool::Complete(Napi::Env env, uint64_t id, Deliver deliver) {

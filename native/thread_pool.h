@@ -67,10 +67,10 @@ class ThreadPool {
   void WorkerMain(size_t slot);
   void Retire(size_t slot, bool replace);
   void Respawn(size_t slot);
-  void PostResult(uint64_t id, Deliver deliver, JsQueue::Wake wake);
+  void PostResult(uint64_t id, Deliver deliver);
   void Complete(Napi::Env env, uint64_t id, Deliver deliver);
   std::deque<Job> TakeStrandedLocked();
-  void FailStranded(std::deque<Job> jobs, JsQueue::Wake wake);
+  void FailStranded(std::deque<Job> jobs);
 
   JsQueue& js_;
   const NsIdentity home_;
