@@ -24,7 +24,7 @@ import { NLM_F_DUMP_INTR } from '../../lib/netlink/constants.js';
 import { decodeAddrMessage, encodeAddrBody } from '../../lib/rtnl/addr.js';
 import { AF_INET, RTM_GETADDR, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE } from '../../lib/rtnl/constants.js';
 import { decodeRouteMessage, encodeRouteBody } from '../../lib/rtnl/route.js';
-import { RUN_PREFIX, fdCount, ipJson, nsName, ownNamespace, pinnedNames, threadNamespaces } from './helpers.js';
+import { RUN_PREFIX, ipJson, nsName, ownNamespace, pinnedNames, settledFdCount, threadNamespaces } from './helpers.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -37,22 +37,6 @@ function memory(): { rss: number; heap: number } {
   gc();
   gc();
   return { rss: process.memoryUsage.rss() / 1048576, heap: process.memoryUsage().heapUsed / 1048576 };
-}
-
-/**
- * The fd count once it stops moving: the addon closes a socket's fd on its I/O thread a moment after
- * `close()` returns, so a count taken right after a cycle may still include the last one's socket.
- */
-async function settledFdCount(): Promise<number> {
-  let last = fdCount();
-  let same = 0;
-  for (let i = 0; i < 100 && same < 3; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    const n = fdCount();
-    same = n === last ? same + 1 : 0;
-    last = n;
-  }
-  return last;
 }
 
 /** Lines of /proc/self/mountinfo that mention this run's namespaces. */

@@ -10,7 +10,7 @@ import { native } from '../../lib/native.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../lib/netlink/constants.js';
 import { RTM_GETLINK, RTM_NEWLINK } from '../../lib/rtnl/constants.js';
 import { IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, encodeLinkBody } from '../../lib/rtnl/link.js';
-import { fdCount, nsName, ownNamespace, pinnedNames, threadNamespaces } from './helpers.js';
+import { nsName, settledFdCount, ownNamespace, pinnedNames, threadNamespaces } from './helpers.js';
 
 function expectAllThreadsHome(): void {
   const home = ownNamespace();
@@ -60,7 +60,7 @@ describe('leaks and hygiene', () => {
     const warm = await Netns.create(nsName('warm'));
     await warm.links.list();
     await warm.delete();
-    const baseline = fdCount();
+    const baseline = await settledFdCount();
     const prefix = nsName('cyc');
     for (let batch = 0; batch < 20; batch++) {
       await Promise.all(
@@ -72,7 +72,7 @@ describe('leaks and hygiene', () => {
         }),
       );
     }
-    expect(fdCount()).toBe(baseline);
+    expect(await settledFdCount()).toBe(baseline);
     expect(pinnedNames().filter((n) => n.startsWith(prefix))).toEqual([]);
   });
 

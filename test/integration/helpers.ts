@@ -67,6 +67,22 @@ export function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
+/**
+ * The fd count once it stops moving: the addon closes a socket's fd on its I/O thread a moment after
+ * `close()` returns, so a count taken right after a cycle may still include the last one's socket.
+ */
+export async function settledFdCount(): Promise<number> {
+  let last = fdCount();
+  let same = 0;
+  for (let i = 0; i < 100 && same < 3; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const n = fdCount();
+    same = n === last ? same + 1 : 0;
+    last = n;
+  }
+  return last;
+}
+
 /** The net namespace inode of every thread of this process. */
 export function threadNamespaces(): Map<number, string> {
   const out = new Map<number, string>();

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Netns, SystemError, ValidationError } from '../../lib/index.js';
-import { fdCount, nsName, ownNamespace, run, threadNamespaces } from './helpers.js';
+import { fdCount, nsName, ownNamespace, run, settledFdCount, threadNamespaces } from './helpers.js';
 
 /** A port nobody else on the machine is likely to use, so the root-namespace check means something. */
 const PORT = 20000 + (process.pid % 20000);
@@ -54,7 +54,7 @@ describe('TCP', () => {
     await close(ws);
     await warm.delete();
     listeners();
-    const baseline = fdCount();
+    const baseline = await settledFdCount();
     const spaces = await Promise.all(Array.from({ length: 20 }, () => withLoopback('srv')));
     const servers: net.Server[] = [];
     try {
@@ -140,7 +140,7 @@ describe('TCP', () => {
 
   it('bad options are ValidationErrors before any socket exists (host names, zones, ports, unknown keys)', async () => {
     const ns = await Netns.anonymous();
-    const before = fdCount();
+    const before = await settledFdCount();
     try {
       const bad: unknown[] = [
         { host: 'localhost', port: 80 },
@@ -157,7 +157,7 @@ describe('TCP', () => {
       }
       await expect(ns.createUdpSocket({ type: 'udp4', address: '::' })).rejects.toBeInstanceOf(ValidationError);
       await expect(ns.createUdpSocket({ type: 'tcp' } as never)).rejects.toBeInstanceOf(ValidationError);
-      expect(fdCount()).toBe(before);
+      expect(await settledFdCount()).toBe(before);
     } finally {
       await ns.close();
     }

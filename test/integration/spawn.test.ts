@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, NetnsProcess, SystemError, ValidationError } from '../../lib/index.js';
-import { fdCount, ipJson, nsName, ownNamespace, threadNamespaces } from './helpers.js';
+import { ipJson, nsName, ownNamespace, settledFdCount, threadNamespaces } from './helpers.js';
 
 /** PIDs of this process's children that are zombies. */
 function zombieChildren(): number[] {
@@ -181,7 +181,7 @@ describe('spawn inside a named namespace', () => {
 
   it('200 spawns leave no zombies, no extra fds, and the host mounts untouched', async () => {
     await ns.exec('true'); // warm-up: the handle's netlink socket and lazily opened fds exist now
-    const fdsBefore = fdCount();
+    const fdsBefore = await settledFdCount();
     const started = Date.now();
     for (let batch = 0; batch < 10; batch++) {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => ns.exec('sh', ['-c', `exit ${(batch * 20 + i) % 256}`])));
@@ -190,7 +190,7 @@ describe('spawn inside a named namespace', () => {
     const elapsed = Date.now() - started;
     expect(elapsed).toBeLessThan(30_000);
     expect(zombieChildren()).toEqual([]);
-    expect(fdCount()).toBe(fdsBefore);
+    expect(await settledFdCount()).toBe(fdsBefore);
     expect(hostMounts()).toEqual(mountsBefore);
     // The host's /sys is still the machine's sysfs, with no d0 in it.
     expect(readdirSync('/sys/class/net')).not.toContain('d0');
