@@ -229,7 +229,7 @@ export class NetlinkConnection {
 
   /**
    * Feed datagrams received from the kernel (in order). Up to the turn's budget
-   * ({@link DATAGRAMS_PER_TURN}) they are handled at once; the rest in later turns, still in order.
+   * (`DATAGRAMS_PER_TURN`) they are handled at once; the rest in later turns, still in order.
    */
   feed(datagrams: Buffer[]): void {
     if (this.closed) return;
