@@ -7,7 +7,7 @@ import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/constants.js';
 import type { NetlinkMessage } from '../netlink/message.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../rtnl/constants.js';
 import { RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../rtnl/link.js';
-import { validateAlias, validateLinkRef, validateMac, validateMtu, validateTxqueuelen } from '../validate/link.js';
+import { validateLinkRef } from '../validate/link.js';
 import { validateIfname } from '../validate/names.js';
 import { toLink, type Link, type LinkRef } from './link_model.js';
 import {
@@ -235,7 +235,6 @@ export class Links {
    * ```
    */
   async setMtu(ref: LinkRef, mtu: number): Promise<void> {
-    validateMtu(mtu);
     await this.set(ref, { mtu });
   }
 
@@ -249,7 +248,6 @@ export class Links {
    * ```
    */
   async setMac(ref: LinkRef, mac: string): Promise<void> {
-    validateMac(mac);
     await this.set(ref, { mac });
   }
 
@@ -263,7 +261,6 @@ export class Links {
    * ```
    */
   async rename(ref: LinkRef, name: string): Promise<void> {
-    validateIfname(name, 'name');
     await this.set(ref, { name });
   }
 
@@ -277,7 +274,6 @@ export class Links {
    * ```
    */
   async setAlias(ref: LinkRef, alias: string): Promise<void> {
-    validateAlias(alias);
     await this.set(ref, { alias });
   }
 
@@ -291,7 +287,6 @@ export class Links {
    * ```
    */
   async setTxqueuelen(ref: LinkRef, txqueuelen: number): Promise<void> {
-    validateTxqueuelen(txqueuelen);
     await this.set(ref, { txqueuelen });
   }
 
@@ -305,7 +300,6 @@ export class Links {
    * ```
    */
   async setMaster(ref: LinkRef, master: LinkRef): Promise<void> {
-    validateLinkRef(master, 'master');
     await this.set(ref, { master });
   }
 
