@@ -155,9 +155,9 @@ export class Addresses {
   private async modify(dev: LinkRef, address: string, opts: AddressOptions, flags: number, verb: string): Promise<void> {
     checkLinkRef(dev);
     const req = buildRequest(address, opts, typeof dev === 'string' ? dev : undefined);
-    const index = await ifindexOf(this.ns, dev);
+    const op = `ip address ${verb} ${address} dev ${dev}`;
     const conn = await this.ns.rtnl();
-    await conn.request(RTM_NEWADDR, flags, encodeAddrBody({ ...req.header, index }, req.attrs), `ip address ${verb} ${address} dev ${dev}`);
+    await this.ns.links.withIndexes([dev], undefined, (index) => conn.request(RTM_NEWADDR, flags, encodeAddrBody({ ...req.header, index: index(dev) }, req.attrs), op));
   }
 
   private async deleteRaw(family: IpFamily, index: number, prefixlen: number, local: string, operation: string): Promise<void> {

@@ -57,7 +57,69 @@ export interface LinkMoveOptions {
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
+  /**
+   * Names resolved before, name -> ifindex, for the verbs that must name a link by index (an
+   * address's link, a master). Only {@link withIndexes} reads it, and it never trusts an entry past
+   * a failure: see there (docs/performance.md, "Levers of the request path").
+   */
+  private readonly indexCache = new Map<string, number>();
+
   constructor(private readonly ns: Netns) {}
+
+  /**
+   * Run `fn` with the ifindexes of `refs`, from the cache where known. Should `fn` fail while a cached
+   * index was used, those names are looked up again; when one now has another index (the link was
+   * deleted and re-created, or renamed), `fn` runs once more with the fresh ones, otherwise its error
+   * stands. ifindexes are allocated cyclically within a namespace, so a stale index names no device
+   * (ENODEV, or EINVAL for a master) rather than another one. A lookup that finds no link throws,
+   * naming `op` (the lookup's own `ip link show` when omitted).
+   * @internal
+   */
+  async withIndexes<T>(refs: readonly LinkRef[], op: string | undefined, fn: (index: (ref: LinkRef) => number) => Promise<T>): Promise<T> {
+    const resolved = new Map<LinkRef, number>();
+    const cached: string[] = [];
+    for (const r of refs) {
+      if (resolved.has(r)) continue;
+      const hit = typeof r === 'string' ? this.indexCache.get(r) : r;
+      if (hit !== undefined) {
+        if (typeof r === 'string') cached.push(r);
+        resolved.set(r, hit);
+      } else {
+        resolved.set(r, await this.lookupIndex(r, op));
+      }
+    }
+    const get = (r: LinkRef) => resolved.get(r) as number;
+    try {
+      return await fn(get);
+    } catch (e) {
+      if (cached.length === 0) throw e;
+      let changed = false;
+      for (const name of cached) {
+        this.indexCache.delete(name);
+        const fresh = await this.lookupIndex(name, op);
+        if (fresh !== resolved.get(name)) changed = true;
+        resolved.set(name, fresh);
+      }
+      if (!changed) throw e;
+      return fn(get);
+    }
+  }
+
+  /** Record what the kernel just reported: `name` is `index` here. @internal */
+  rememberIndex(name: string, index: number): void {
+    this.indexCache.set(name, index);
+  }
+
+  private forgetIndex(ref: LinkRef): void {
+    if (typeof ref === 'string') this.indexCache.delete(ref);
+    else for (const [n, i] of this.indexCache) if (i === ref) this.indexCache.delete(n);
+  }
+
+  private async lookupIndex(ref: LinkRef, op: string | undefined): Promise<number> {
+    const index = await this.index(ref, op);
+    if (typeof ref === 'string') this.indexCache.set(ref, index);
+    return index;
+  }
 
   /**
    * Every link of the namespace, with kind-specific data decoded and 64-bit counters.
@@ -150,10 +212,14 @@ export class Links {
     const refs = new Map<LinkRef, number>();
     for (const r of specRefs(spec)) refs.set(r, await this.index(r, op));
     const home = spec.netns ? spec.netns.links : this;
-    const master = spec.master === undefined ? undefined : await home.index(spec.master, op);
-    const body = encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) });
     const conn = await this.ns.rtnl();
-    await conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, op);
+    const send = (master: number | undefined) =>
+      conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) }), op);
+    if (spec.master === undefined) await send(undefined);
+    else {
+      const masterRef = spec.master;
+      await home.withIndexes([masterRef], op, (index) => send(index(masterRef)));
+    }
     if (spec.kind === 'veth' && spec.peer.up) {
       // The kernel cannot open the peer inside the creating request (ENOTCONN), so this is a
       // second request; if it fails, the pair goes away again rather than stay half configured.
@@ -164,7 +230,12 @@ export class Links {
         throw e;
       }
     }
-    return home.get(spec.name);
+    const link = await home.get(spec.name);
+    home.rememberIndex(spec.name, link.index);
+    // A veth's IFLA_LINK is its peer's ifindex in the peer's namespace: the pod's first address
+    // then needs no lookup.
+    if (spec.kind === 'veth' && link.peerIndex !== undefined) (spec.peer.netns ? spec.peer.netns.links : this).rememberIndex(spec.peer.name, link.peerIndex);
+    return link;
   }
 
   /**
@@ -195,6 +266,7 @@ export class Links {
       body = encodeSetBody(await this.index(ref, op), changes, master);
     }
     const conn = await this.ns.rtnl();
+    if (changes.name !== undefined) this.forgetIndex(ref);
     await conn.request(RTM_NEWLINK, 0, body, op);
   }
 
@@ -339,6 +411,7 @@ export class Links {
     else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
     else body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
     const conn = await this.ns.rtnl();
+    this.forgetIndex(ref);
     await conn.request(RTM_NEWLINK, 0, body, op);
   }
 
@@ -358,6 +431,7 @@ export class Links {
     const op = this.op(`ip link delete dev ${ref}`);
     const body = encodeDeleteBody(ref);
     const conn = await this.ns.rtnl();
+    this.forgetIndex(ref);
     try {
       await conn.request(RTM_DELLINK, 0, body, op);
       return true;
