@@ -44,6 +44,26 @@ void QueueSend(Napi::Env env, AddonState* state, std::shared_ptr<LoopSocket> soc
 // The loop socket's callbacks ({ onData, onError, onSendError }), snapshotted from `opts`.
 Napi::Object SocketCallbacks(Napi::Env env, Napi::Object opts);
 
+// The JS-thread half of a job that opened a loop socket: registers it with the I/O loop (a datagram
+// can only reach JS once its callbacks, the job's context object, are known), then calls
+// cb(null, { id, ... }) with the fields `describe(env, obj)` adds, or cb(err).
+template <class F>
+Deliver DeliverOpened(AddonState* state, std::shared_ptr<LoopSocket> sock, F describe) {
+  return [state, sock = std::move(sock), describe = std::move(describe)](Napi::Env env, Napi::Function cb,
+                                                                          Napi::Object callbacks) {
+    uint32_t id = 0;
+    SysError e = state->io->Register(sock, callbacks, &id);
+    if (e.Failed()) {
+      cb.Call({MakeError(env, e).Value()});
+      return;
+    }
+    Napi::Object obj = Napi::Object::New(env);
+    obj.Set("id", Napi::Number::New(env, id));
+    describe(env, obj);
+    cb.Call({env.Null(), obj});
+  };
+}
+
 // netlinkClose(id) / dgramClose(id): closes a loop socket; idempotent, nothing is called back after.
 Napi::Value SocketCloseFn(const Napi::CallbackInfo& info);
 

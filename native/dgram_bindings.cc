@@ -93,19 +93,9 @@ Napi::Value DgramOpenFn(const Napi::CallbackInfo& info) {
     std::vector<uint8_t> local;
     SysError e = OpenDgramSocket(req, &sock, &local);
     if (e.Failed()) return DeliverError(std::move(e));
-    // Published on the JS thread: a datagram can only reach JS once the callbacks are known.
-    return [state, sock, local = std::move(local)](Napi::Env env, Napi::Function cb, Napi::Object callbacks) {
-      uint32_t id = 0;
-      SysError e = state->io->Register(sock, callbacks, &id);
-      if (e.Failed()) {
-        cb.Call({MakeError(env, e).Value()});
-        return;
-      }
-      Napi::Object obj = Napi::Object::New(env);
-      obj.Set("id", Napi::Number::New(env, id));
+    return DeliverOpened(state, std::move(sock), [local = std::move(local)](Napi::Env env, Napi::Object obj) {
       obj.Set("local", BufferOf(env, local));
-      cb.Call({env.Null(), obj});
-    };
+    });
   });
   return env.Undefined();
 }

@@ -48,21 +48,11 @@ Napi::Value NetlinkOpenFn(const Napi::CallbackInfo& info) {
     NetlinkOpenResult result;
     SysError e = OpenNetlinkSocket(req, &sock, &result);
     if (e.Failed()) return DeliverError(std::move(e));
-    // Published on the JS thread: a datagram can only reach JS once the callbacks are known.
-    return [state, sock, result](Napi::Env env, Napi::Function cb, Napi::Object callbacks) {
-      uint32_t id = 0;
-      SysError e = state->io->Register(sock, callbacks, &id);
-      if (e.Failed()) {
-        cb.Call({MakeError(env, e).Value()});
-        return;
-      }
-      Napi::Object obj = Napi::Object::New(env);
-      obj.Set("id", Napi::Number::New(env, id));
+    return DeliverOpened(state, std::move(sock), [result](Napi::Env env, Napi::Object obj) {
       obj.Set("portId", Napi::Number::New(env, result.portId));
       obj.Set("strictCheck", Napi::Boolean::New(env, result.strictCheck));
       obj.Set("extAck", Napi::Boolean::New(env, result.extAck));
-      cb.Call({env.Null(), obj});
-    };
+    });
   });
   return env.Undefined();
 }
