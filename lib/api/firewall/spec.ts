@@ -282,22 +282,23 @@ function natExprs(type: number, to: { family: IpFamily; min: Buffer; max?: Buffe
   return exprs;
 }
 
+function compileNat(kind: 'snat' | 'dnat', s: SnatSpec | DnatSpec): CompiledRule {
+  const excluded = kind === 'snat' ? ['state', 'inInterface'] : ['state', 'outInterface'];
+  checkKeys(`${kind} options`, s, [...MATCH_KEYS.filter((k) => !excluded.includes(k)), 'to', 'toPort']);
+  const to = natAddress(s?.to, `${kind}.to`);
+  const m = compileMatch(s, kind, to.family);
+  const ports = s.toPort !== undefined ? port(s.toPort, `${kind}.toPort`) : undefined;
+  if (ports && m.protocol !== 'tcp' && m.protocol !== 'udp') throw new ValidationError(`${kind}.protocol`, s.protocol, "must be 'tcp' or 'udp' when toPort is given");
+  const chain = kind === 'snat' ? 'postrouting' : 'prerouting';
+  return { chain, exprs: [...m.exprs, counter, ...natExprs(kind === 'snat' ? C.NFT_NAT_SNAT : C.NFT_NAT_DNAT, to, ports)], ...comment(s) };
+}
+
 export function compileSnat(s: SnatSpec): CompiledRule {
-  checkKeys('snat options', s, [...MATCH_KEYS.filter((k) => k !== 'state' && k !== 'inInterface'), 'to', 'toPort']);
-  const to = natAddress(s.to, 'snat.to');
-  const m = compileMatch(s, 'snat', to.family);
-  const ports = s.toPort !== undefined ? port(s.toPort, 'snat.toPort') : undefined;
-  if (ports && m.protocol !== 'tcp' && m.protocol !== 'udp') throw new ValidationError('snat.protocol', s.protocol, "must be 'tcp' or 'udp' when toPort is given");
-  return { chain: 'postrouting', exprs: [...m.exprs, counter, ...natExprs(C.NFT_NAT_SNAT, to, ports)], ...comment(s) };
+  return compileNat('snat', s);
 }
 
 export function compileDnat(s: DnatSpec): CompiledRule {
-  checkKeys('dnat options', s, [...MATCH_KEYS.filter((k) => k !== 'state' && k !== 'outInterface'), 'to', 'toPort']);
-  const to = natAddress(s.to, 'dnat.to');
-  const m = compileMatch(s, 'dnat', to.family);
-  const ports = s.toPort !== undefined ? port(s.toPort, 'dnat.toPort') : undefined;
-  if (ports && m.protocol !== 'tcp' && m.protocol !== 'udp') throw new ValidationError('dnat.protocol', s.protocol, "must be 'tcp' or 'udp' when toPort is given");
-  return { chain: 'prerouting', exprs: [...m.exprs, counter, ...natExprs(C.NFT_NAT_DNAT, to, ports)], ...comment(s) };
+  return compileNat('dnat', s);
 }
 
 export function compileFilter(s: FilterSpec): CompiledRule {
