@@ -87,6 +87,8 @@ export class Netns implements AsyncDisposable {
   readonly sysctl: Sysctl;
   private fdValue: number;
   private conn: Promise<NetlinkConnection> | undefined;
+  /** The opened connection, once `conn` resolved (to see synchronously that it closed itself). */
+  private connValue: NetlinkConnection | undefined;
 
   private constructor(info: NativeNsInfo, name?: string, path?: string) {
     this.fdValue = info.fd;
@@ -133,6 +135,7 @@ export class Netns implements AsyncDisposable {
    * @throws {@link NotANamespaceError} (code 'ENOTNETNS') when the path is not a network namespace.
    */
   static async open(nameOrPath: string): Promise<Netns> {
+    if (typeof nameOrPath === 'string' && nameOrPath.includes('\0')) throw new ValidationError('path', nameOrPath, 'must not contain NUL bytes');
     const isPath = typeof nameOrPath === 'string' && nameOrPath.includes('/');
     const name = isPath ? undefined : validateNetnsName(nameOrPath);
     const path = isPath ? nameOrPath : join(NETNS_RUN_DIR, nameOrPath);
@@ -263,10 +266,25 @@ export class Netns implements AsyncDisposable {
    * @internal
    */
   rtnl(): Promise<NetlinkConnection> {
+    // `fd` throws ClosedError once close() has begun, so a request made in the same tick as close()
+    // can never open a socket that nobody would close (docs/errors.md, "After close()").
+    const fd = this.fd;
+    if (this.connValue?.isClosed) {
+      // The connection closed itself (its socket broke and could not be replaced): start afresh.
+      this.conn = undefined;
+      this.connValue = undefined;
+    }
     if (!this.conn) {
-      const fd = this.fd;
-      this.conn = openNetlink({ nsFd: fd });
-      this.conn.catch(() => { this.conn = undefined; });
+      const p = openNetlink({ nsFd: fd });
+      this.conn = p;
+      p.then(
+        (c) => {
+          if (this.conn === p) this.connValue = c;
+        },
+        () => {
+          if (this.conn === p) this.conn = undefined;
+        },
+      );
     }
     return this.conn;
   }
@@ -473,8 +491,13 @@ export class Netns implements AsyncDisposable {
   /** Release the fd and the netlink connection. Idempotent. */
   async close(): Promise<void> {
     if (this.fdValue < 0) return;
+    // Closed from this moment: later calls (even in this tick) reject with ClosedError instead of
+    // reopening a connection.
+    const fd = this.fdValue;
+    this.fdValue = -1;
     const conn = this.conn;
     this.conn = undefined;
+    this.connValue = undefined;
     if (conn) {
       try {
         (await conn).close();
@@ -482,8 +505,7 @@ export class Netns implements AsyncDisposable {
         // The connection never opened; nothing to close.
       }
     }
-    native().closeFd(this.fdValue);
-    this.fdValue = -1;
+    native().closeFd(fd);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
