@@ -4,11 +4,11 @@
  * so a passing case proves the input was refused before any system call.
  */
 import { describe, expect, it } from 'vitest';
-import { Addresses } from '../../lib/api/addresses.js';
-import type { Netns } from '../../lib/api/netns.js';
-import { Neighbours } from '../../lib/api/neighbours.js';
-import { Nsids } from '../../lib/api/nsids.js';
-import { Routes } from '../../lib/api/routes.js';
+import { Addresses } from '../../lib/api/address/index.js';
+import type { Netns } from '../../lib/api/netns/index.js';
+import { Neighbours } from '../../lib/api/neighbour/index.js';
+import { Nsids } from '../../lib/api/nsid/index.js';
+import { Routes } from '../../lib/api/route/index.js';
 import { ValidationError } from '../../lib/errors.js';
 import { parseCidr, parseIp, parseRoutePrefix } from '../../lib/validate/ip.js';
 
