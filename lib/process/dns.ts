@@ -8,8 +8,8 @@ import { mkdir, open, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NetnsError, SystemError, ValidationError } from '../errors.js';
 import { parseIp } from '../validate/ip.js';
-import { checkKeys } from '../api/link/resolve.js';
-import type { Netns } from '../api/netns/index.js';
+import { checkKeys } from '../validate/options.js';
+import type { NsContext } from '../api/context.js';
 
 /** Where iproute2 looks for per-namespace configuration files. */
 export const NETNS_ETC_DIR = '/etc/netns';
@@ -51,7 +51,7 @@ function fsError(e: unknown, operation: string): unknown {
 /** Checks everything before any file is touched; returns the file's text. */
 export function formatResolvConf(config: DnsConfig, nsName: string): string {
   if (typeof config !== 'object' || config === null) throw new ValidationError('dns config', config, 'must be an object');
-  checkKeys('dns config', config, ['nameservers', 'search', 'options']);
+  checkKeys('', config, ['nameservers', 'search', 'options']);
   const servers = list('nameservers', config.nameservers);
   if (servers.length < 1 || servers.length > MAX_NAMESERVERS) {
     throw new ValidationError('nameservers', config.nameservers, `must hold 1 to ${MAX_NAMESERVERS} addresses (the resolver ignores the rest)`);
@@ -103,7 +103,7 @@ export function parseResolvConf(text: string): ResolvConf {
  * ```
  */
 export class Dns {
-  constructor(private readonly ns: Netns) {}
+  constructor(private readonly ns: NsContext) {}
 
   /** /etc/netns/NAME, the directory `ip netns exec NAME` binds files from. */
   get dir(): string {

@@ -16,8 +16,9 @@ import { NetnsError, SystemError, ValidationError, errnoName } from '../errors.j
 import type { NativeInetSocketOptions } from '../native.js';
 import { parseIp, type IpFamily } from '../validate/ip.js';
 import { validateIntRange } from '../validate/link.js';
+import { checkKeys } from '../validate/options.js';
 import { callNative } from '../native_call.js';
-import type { Netns } from '../api/netns/index.js';
+import type { NsContext } from '../api/context.js';
 
 /** Where a server listens inside the namespace (`server.listen()` options that make sense there). */
 export interface NsListenOptions {
@@ -102,12 +103,6 @@ function optionalBool(v: unknown, field: string): boolean {
   return v;
 }
 
-function checkKeys(opts: object, allowed: readonly string[], what: string): void {
-  for (const k of Object.keys(opts)) {
-    if (!allowed.includes(k)) throw new ValidationError(`${what} option`, k, `is not one of ${allowed.join(', ')}`);
-  }
-}
-
 /** A Node socket error as a typed error (the original stays as `cause`). */
 function fromNodeError(err: unknown, operation: string): NetnsError {
   if (err instanceof NetnsError) return err;
@@ -117,22 +112,18 @@ function fromNodeError(err: unknown, operation: string): NetnsError {
   return new SystemError(`${operation}: ${e?.message ?? String(err)}`, { code, errno, syscall: e?.syscall, operation, cause: err });
 }
 
-function createFd(ns: Netns, opts: NativeInetSocketOptions, operation: string): Promise<number> {
-  const fd = ns.fd;
+function createFd(ns: NsContext, opts: NativeInetSocketOptions, operation: string): Promise<number> {
+  const fd = ns.fd();
   return callNative<number>(operation, (a, cb) => a.inetSocket(fd, opts, cb));
-}
-
-function nsLabel(ns: Netns): string {
-  return ns.name ?? (ns.path ? ns.path : `net:[${ns.identity.ino}]`);
 }
 
 const LISTEN_KEYS = ['port', 'host', 'backlog', 'ipv6Only', 'reusePort'] as const;
 
 /** See {@link Netns.listen}. */
-export async function listenIn(ns: Netns, server: net.Server, opts: NsListenOptions = {}): Promise<net.Server> {
+export async function listenIn(ns: NsContext, server: net.Server, opts: NsListenOptions = {}): Promise<net.Server> {
   if (!(server instanceof net.Server)) throw new ValidationError('server', server, 'must be a net.Server (or an http/https server)');
   if (typeof opts !== 'object' || opts === null) throw new ValidationError('listen options', opts, 'must be an object');
-  checkKeys(opts, LISTEN_KEYS, 'listen');
+  checkKeys('', opts, LISTEN_KEYS);
   const port = opts.port === undefined ? 0 : validateIntRange('port', opts.port, 0, 65535);
   const backlog = opts.backlog === undefined ? undefined : validateIntRange('backlog', opts.backlog, 1, 0x7fffffff);
   const ipv6Only = optionalBool(opts.ipv6Only, 'ipv6Only');
@@ -144,7 +135,7 @@ export async function listenIn(ns: Netns, server: net.Server, opts: NsListenOpti
     throw new NetnsError('listening inside a namespace is not supported in a cluster worker', { code: 'ERR_CLUSTER_WORKER' });
   }
 
-  const label = nsLabel(ns);
+  const label = ns.describe();
   const make = (h: Endpoint): Promise<number> =>
     createFd(ns, { family: h.family, type: 'stream', address: h.bytes, port, reuseAddr: true, reusePort, ipv6Only }, `listen in ${label} on ${h.family === 6 ? `[${h.text}]` : h.text}:${port}`);
   let fd: number;
@@ -183,7 +174,7 @@ export async function listenIn(ns: Netns, server: net.Server, opts: NsListenOpti
 }
 
 /** See {@link Netns.createServer}. */
-export async function createServerIn(ns: Netns, opts: NsServerOptions = {}, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
+export async function createServerIn(ns: NsContext, opts: NsServerOptions = {}, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
   if (typeof opts !== 'object' || opts === null) throw new ValidationError('server options', opts, 'must be an object');
   const listen: Record<string, unknown> = {};
   const serverOpts: Record<string, unknown> = {};
@@ -195,9 +186,9 @@ export async function createServerIn(ns: Netns, opts: NsServerOptions = {}, conn
 const CONNECT_KEYS = ['port', 'host', 'localAddress', 'localPort', 'connectTimeout', 'allowHalfOpen', 'noDelay', 'keepAlive', 'keepAliveInitialDelay'] as const;
 
 /** See {@link Netns.connect}. */
-export async function connectIn(ns: Netns, opts: NsConnectOptions, connectListener?: () => void): Promise<net.Socket> {
+export async function connectIn(ns: NsContext, opts: NsConnectOptions, connectListener?: () => void): Promise<net.Socket> {
   if (typeof opts !== 'object' || opts === null) throw new ValidationError('connect options', opts, 'must be an object');
-  checkKeys(opts, CONNECT_KEYS, 'connect');
+  checkKeys('', opts, CONNECT_KEYS);
   const remote = ipLiteral(opts.host, 'host');
   const port = validateIntRange('port', opts.port, 1, 65535);
   const local = opts.localAddress === undefined ? undefined : ipLiteral(opts.localAddress, 'localAddress');
@@ -209,7 +200,7 @@ export async function connectIn(ns: Netns, opts: NsConnectOptions, connectListen
   const keepAlive = optionalBool(opts.keepAlive, 'keepAlive');
   const keepAliveInitialDelay = opts.keepAliveInitialDelay === undefined ? undefined : validateIntRange('keepAliveInitialDelay', opts.keepAliveInitialDelay, 0, 0x7fffffff);
 
-  const label = nsLabel(ns);
+  const label = ns.describe();
   const operation = `connect from ${label} to ${remote.family === 6 ? `[${remote.text}]` : remote.text}:${port}`;
   const fd = await createFd(ns, { family: remote.family, type: 'stream' }, operation);
 
@@ -270,9 +261,9 @@ export async function connectIn(ns: Netns, opts: NsConnectOptions, connectListen
 const UDP_KEYS = ['type', 'address', 'port', 'reuseAddr', 'reusePort', 'ipv6Only', 'recvBufferSize', 'sendBufferSize'] as const;
 
 /** See {@link Netns.createUdpSocket}. */
-export async function createUdpSocketIn(ns: Netns, opts: NsUdpOptions, messageListener?: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
+export async function createUdpSocketIn(ns: NsContext, opts: NsUdpOptions, messageListener?: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
   if (typeof opts !== 'object' || opts === null) throw new ValidationError('udp options', opts, 'must be an object');
-  checkKeys(opts, UDP_KEYS, 'udp');
+  checkKeys('', opts, UDP_KEYS);
   if (opts.type !== 'udp4' && opts.type !== 'udp6') throw new ValidationError('type', opts.type, "must be 'udp4' or 'udp6'");
   const family: IpFamily = opts.type === 'udp4' ? 4 : 6;
   const address = ipLiteral(opts.address ?? (family === 4 ? '0.0.0.0' : '::'), 'address');
@@ -285,7 +276,7 @@ export async function createUdpSocketIn(ns: Netns, opts: NsUdpOptions, messageLi
   if (opts.recvBufferSize !== undefined) sizes.recvBufferSize = validateIntRange('recvBufferSize', opts.recvBufferSize, 1, 0x7fffffff);
   if (opts.sendBufferSize !== undefined) sizes.sendBufferSize = validateIntRange('sendBufferSize', opts.sendBufferSize, 1, 0x7fffffff);
 
-  const label = nsLabel(ns);
+  const label = ns.describe();
   const operation = `udp bind in ${label} on ${family === 6 ? `[${address.text}]` : address.text}:${port}`;
   const fd = await createFd(ns, { family, type: 'dgram', address: address.bytes, port, reuseAddr, reusePort, ipv6Only }, operation);
   const socket = dgram.createSocket({ type: opts.type, ...sizes }, messageListener);

@@ -9,8 +9,8 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NetnsError, ValidationError, fromNative } from '../errors.js';
 import { native, type NativeError, type NativeSpawned } from '../native.js';
-import { checkKeys } from '../api/link/resolve.js';
-import type { Netns } from '../api/netns/index.js';
+import { checkKeys } from '../validate/options.js';
+import type { NsContext } from '../api/context.js';
 
 /** What a child's fd 0, 1 or 2 is connected to. */
 export type StdioMode = 'pipe' | 'inherit' | 'ignore';
@@ -263,21 +263,21 @@ function wrap(fd: number, readable: boolean): Socket | null {
 }
 
 /** The words of `ip netns exec` for a handle (anonymous namespaces by inode). */
-function operationFor(ns: Netns, command: string): string {
-  return ns.name !== undefined ? `ip netns exec ${ns.name} ${command}` : `spawn ${command} in net:[${ns.identity.ino}]`;
+function operationFor(ns: NsContext, command: string): string {
+  return ns.name !== undefined ? `ip netns exec ${ns.name} ${command}` : `spawn ${command} in ${ns.describe()}`;
 }
 
 /** Implements {@link Netns.spawn}. */
-export async function spawnIn(ns: Netns, command: string, args: readonly string[], opts: SpawnOptions): Promise<NetnsProcess> {
+export async function spawnIn(ns: NsContext, command: string, args: readonly string[], opts: SpawnOptions): Promise<NetnsProcess> {
   checkString('command', command, false);
   if (!Array.isArray(args)) throw new ValidationError('args', args, 'must be an array of strings');
   args.forEach((a, i) => checkString(`args[${i}]`, a, true));
-  checkKeys('spawn options', opts, SPAWN_KEYS);
+  checkKeys('', opts, SPAWN_KEYS);
   const cwd = opts.cwd === undefined ? null : checkString('cwd', opts.cwd, false);
   const argv0 = opts.argv0 === undefined ? command : checkString('argv0', opts.argv0, true);
   const stdio = stdioModes(opts.stdio);
   const env = environment(opts);
-  const fd = ns.fd; // throws ClosedError for a closed handle
+  const fd = ns.fd(); // throws ClosedError for a closed handle
   const operation = operationFor(ns, command);
   const life = new ChildLife(operation);
 
@@ -316,8 +316,8 @@ export async function spawnIn(ns: Netns, command: string, args: readonly string[
 }
 
 /** Implements {@link Netns.exec}. */
-export async function execIn(ns: Netns, command: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  checkKeys('exec options', opts, EXEC_KEYS);
+export async function execIn(ns: NsContext, command: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  checkKeys('', opts, EXEC_KEYS);
   const { input, timeout = 0, killSignal = 'SIGTERM', maxBuffer = 64 * 1024 * 1024, ...spawnOpts } = opts;
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw new ValidationError('input', input, 'must be a string or a Uint8Array');

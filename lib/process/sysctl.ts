@@ -8,11 +8,11 @@
 import { NetnsError } from '../errors.js';
 import { formatSysctlValue, parseSysctlKey, type SysctlValue } from '../validate/sysctl.js';
 import { callNative } from '../native_call.js';
-import type { Netns } from '../api/netns/index.js';
+import type { NsContext } from '../api/context.js';
 
 /** sysctl verbs acting inside one namespace (`ns.sysctl`). Only keys under `net.` are accepted. */
 export class Sysctl {
-  constructor(private readonly ns: Netns) {}
+  constructor(private readonly ns: NsContext) {}
 
   /**
    * Read a value, trimmed of the kernel's trailing newline (multi-value sysctls keep their tabs).
@@ -31,7 +31,7 @@ export class Sysctl {
    */
   async get(key: string): Promise<string> {
     const k = parseSysctlKey(key);
-    const fd = this.ns.fd;
+    const fd = this.ns.fd();
     const raw = await callNative<string>(`sysctl ${k.key}`, (a, cb) => a.sysctlRead(fd, k.path, cb));
     return raw.trim();
   }
@@ -73,7 +73,7 @@ export class Sysctl {
   async set(key: string, value: SysctlValue): Promise<void> {
     const k = parseSysctlKey(key);
     const text = formatSysctlValue(value);
-    const fd = this.ns.fd;
+    const fd = this.ns.fd();
     await callNative<void>(`sysctl -w ${k.key}=${text}`, (a, cb) => a.sysctlWrite(fd, k.path, text, cb));
   }
 }

@@ -11,9 +11,10 @@ import { SCOPES, numberOf, type Scope } from '../../rtnl/route/names.js';
 import { parseCidr, parseFamily, type IpFamily } from '../../validate/ip.js';
 import { buildRequest, type AddressOptions } from './spec.js';
 import { localOf, toAddress, type Address } from './view.js';
-import { checkKeys, checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js';
+import { checkKeys } from '../../validate/options.js';
+import { checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js';
 import type { LinkRef } from '../link/index.js';
-import type { Netns } from '../netns/index.js';
+import type { NsContext } from '../context.js';
 
 export type { AddressOptions, AddressSetFlag, Lifetime } from './spec.js';
 export type { Address, AddressFlag } from './view.js';
@@ -34,7 +35,7 @@ export interface AddressDeleteOptions {
 
 /** `ip address` verbs acting inside one namespace. */
 export class Addresses {
-  constructor(private readonly ns: Netns) {}
+  constructor(private readonly ns: NsContext) {}
 
   /**
    * Add an address. Fails with EEXIST when the link already has it.
@@ -82,7 +83,7 @@ export class Addresses {
    */
   async delete(dev: LinkRef, address: string, opts: AddressDeleteOptions = {}): Promise<boolean> {
     checkLinkRef(dev);
-    checkKeys('delete options', opts, ['ifExists']);
+    checkKeys('', opts, ['ifExists']);
     const bare = typeof address === 'string' && !address.includes('/');
     const cidr = parseCidr(address, 'address', true);
     try {

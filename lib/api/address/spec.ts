@@ -12,7 +12,8 @@ import { RT_SCOPE_HOST, RT_SCOPE_UNIVERSE } from '../../rtnl/route/index.js';
 import { SCOPES, numberOf, type Scope } from '../../rtnl/route/names.js';
 import { IFNAME_MAX_BYTES } from '../../validate/names.js';
 import { fillHostBits, parseCidr, type Cidr, type IpFamily } from '../../validate/ip.js';
-import { checkInt, checkKeys } from '../link/resolve.js';
+import { checkKeys } from '../../validate/options.js';
+import { checkInt } from '../link/resolve.js';
 
 /** Flags a caller may set when adding an address (the others are the kernel's to set). */
 export type AddressSetFlag = 'home' | 'nodad' | 'optimistic' | 'mngtmpaddr' | 'noprefixroute' | 'autojoin';
@@ -49,7 +50,7 @@ interface AddressRequest {
 
 /** Validate everything and build the message; throws ValidationError before any system call. */
 export function buildRequest(address: string, opts: AddressOptions, devName?: string): AddressRequest {
-  checkKeys('address options', opts, OPTION_KEYS);
+  checkKeys('', opts, OPTION_KEYS);
   const local = parseCidr(address, 'address', true);
   const af = local.family === 4 ? AF_INET : AF_INET6;
   const attrs: AddrAttrs = { local: formatIp(local.bytes) };

@@ -2,11 +2,10 @@
  * Links of one namespace (`ip link`): list, get, add, set, move, delete.
  * @module
  */
-import { NetnsError, ValidationError, isNotFound } from '../../errors.js';
+import { ValidationError, isNotFound } from '../../errors.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
-import type { NetlinkMessage } from '../../netlink/message.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
-import { RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../../rtnl/link/index.js';
+import { decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../../rtnl/link/index.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import { toLink, type Link, type LinkRef } from './view.js';
@@ -23,17 +22,13 @@ import {
   type LinkChanges,
   type LinkSpec,
 } from './spec.js';
-import type { Netns } from '../netns/index.js';
+import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
+import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage } from './resolve.js';
 
 export { toLink };
 export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState } from './view.js';
 export type { LinkRef };
 
-/**
- * Every read sends RTEXT_FILTER_SKIP_STATS: it drops the per-VF counters of SR-IOV NICs (large, and
- * not decoded here). The link's own 64-bit counters always come; the kernel has no switch for them.
- */
-const EXT_MASK = RTEXT_FILTER_SKIP_STATS;
 
 /** Options of {@link Links.list}. */
 export interface LinkListOptions {
@@ -57,7 +52,7 @@ export interface LinkMoveOptions {
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
-  constructor(private readonly ns: Netns) {}
+  constructor(private readonly ns: NsContext) {}
 
   /**
    * Every link of the namespace, with kind-specific data decoded and 64-bit counters.
@@ -149,7 +144,7 @@ export class Links {
     // where the link will live.
     const refs = new Map<LinkRef, number>();
     for (const r of specRefs(spec)) refs.set(r, await this.index(r, op));
-    const home = spec.netns ? spec.netns.links : this;
+    const home = spec.netns ? new Links(spec.netns[NS_CONTEXT]) : this;
     const master = spec.master === undefined ? undefined : await home.index(spec.master, op);
     const body = encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) });
     const conn = await this.ns.rtnl();
@@ -158,7 +153,7 @@ export class Links {
       // The kernel cannot open the peer inside the creating request (ENOTCONN), so this is a
       // second request; if it fails, the pair goes away again rather than stay half configured.
       try {
-        await (spec.peer.netns ? spec.peer.netns.links : this).setUp(spec.peer.name);
+        await (spec.peer.netns ? new Links(spec.peer.netns[NS_CONTEXT]) : this).setUp(spec.peer.name);
       } catch (e) {
         await home.delete(spec.name, { ifExists: true }).catch(() => undefined);
         throw e;
@@ -328,7 +323,7 @@ export class Links {
    * await host.links.moveTo('veth1', container, { name: 'eth0' });
    * ```
    */
-  async moveTo(ref: LinkRef, target: Netns, opts: LinkMoveOptions = {}): Promise<void> {
+  async moveTo(ref: LinkRef, target: NetnsHandle, opts: LinkMoveOptions = {}): Promise<void> {
     validateLinkRef(ref, 'dev');
     if (opts.name !== undefined) validateIfname(opts.name, 'name');
     const fd = target?.fd;
@@ -380,39 +375,15 @@ export class Links {
   async index(ref: LinkRef, operation?: string): Promise<number> {
     if (typeof ref === 'number') return ref;
     // Only the header is read: a bridge's full read-back (its options, counters) costs ~10x more JS.
-    return ifinfomsg.decode((await this.fetchMessage(ref, operation ?? this.op(`ip link show dev ${ref}`))).payload, 0).index;
+    return ifinfomsg.decode((await fetchLinkMessage(this.ns, ref, operation ?? this.op(`ip link show dev ${ref}`))).payload, 0).index;
   }
 
   private async fetch(ref: LinkRef, op: string): Promise<Link> {
-    return toLink(decodeLinkMessage((await this.fetchMessage(ref, op)).payload));
-  }
-
-  /**
-   * The kernel's RTM_NEWLINK for one link, undecoded (callers that need one field skip the rest).
-   * @internal
-   */
-  async fetchMessage(ref: LinkRef, op: string = this.op(`ip link show dev ${ref}`)): Promise<NetlinkMessage> {
-    const conn = await this.ns.rtnl();
-    const body = typeof ref === 'number'
-      ? encodeLinkBody({ family: AF_UNSPEC, index: ref }, { extMask: EXT_MASK })
-      : encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK, ifname: ref });
-    let msgs;
-    try {
-      msgs = await conn.request(RTM_GETLINK, 0, body, op);
-    } catch (e) {
-      if (isNotFound(e) && e instanceof NetnsError && !e.message.includes(`"${ref}"`)) {
-        // Name the missing device: when resolving a master or parent, the operation is not a lookup.
-        (e as { message: string }).message = `${e.message} (no device "${ref}")`;
-      }
-      throw e;
-    }
-    const m = msgs.find((x) => x.type === RTM_NEWLINK);
-    if (!m) throw new NetnsError(`${op}: the kernel sent no link`, { code: 'ENODEV', operation: op });
-    return m;
+    return toLink(decodeLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
   }
 
   /** An operation in `ip` words, with `-n NAME` when the namespace has a name. */
   private op(words: string): string {
-    return this.ns.name ? words.replace(/^ip /, `ip -n ${this.ns.name} `) : words;
+    return this.ns.op(words);
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { ValidationError } from '../../errors.js';
+import { checkKeys } from '../../validate/options.js';
 import { AF_UNSPEC } from '../../rtnl/constants.js';
 import type { BondOptions } from '../../rtnl/link/kinds/bond.js';
 import type { BridgeOptions } from '../../rtnl/link/kinds/bridge.js';
@@ -21,7 +22,7 @@ import type { VxlanOptions } from '../../rtnl/link/kinds/vxlan.js';
 import { IFF_UP, encodeLinkBody, writeLinkInfo } from '../../rtnl/link/index.js';
 import { validateAlias, validateBoolean, validateLinkRef, validateMac, validateMtu, validateTxqueuelen } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
-import type { Netns } from '../netns/index.js';
+import type { NetnsHandle } from '../context.js';
 
 /** Options every kind takes in `links.add`. */
 export interface CommonLinkOptions {
@@ -44,11 +45,11 @@ export interface CommonLinkOptions {
    * `link` are still looked up in the namespace the request is sent in, which is how a macvlan on a
    * host NIC is created straight into a container.
    */
-  netns?: Netns;
+  netns?: NetnsHandle;
 }
 
 /** A veth pair. `peer.netns` creates the other end straight into another namespace. */
-export interface VethSpec extends CommonLinkOptions, VethOptions<Netns> { kind: 'veth' }
+export interface VethSpec extends CommonLinkOptions, VethOptions<NetnsHandle> { kind: 'veth' }
 export interface BridgeSpec extends CommonLinkOptions, BridgeOptions { kind: 'bridge' }
 export interface MacvlanSpec extends CommonLinkOptions, MacvlanOptions { kind: 'macvlan' }
 export interface VxlanSpec extends CommonLinkOptions, VxlanOptions { kind: 'vxlan' }
@@ -89,17 +90,12 @@ export function specKind(spec: { kind?: unknown }): LinkKind<unknown, unknown> {
 }
 
 /** Reject keys nobody reads: a typo ('mtu ' or 'vlan_filtering') must not silently configure nothing. */
-function rejectUnknownKeys(field: string, obj: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) throw new ValidationError(field ? `${field}.${key}` : key, (obj as Record<string, unknown>)[key], `is not an option here (known: ${allowed.join(', ')})`);
-  }
-}
 
 /** Check a whole `links.add` spec; throws ValidationError before anything is sent. */
 export function validateSpec(spec: LinkSpec): LinkKind<unknown, unknown> {
   if (typeof spec !== 'object' || spec === null) throw new ValidationError('spec', spec, 'must be an object with kind and name');
   const k = specKind(spec);
-  rejectUnknownKeys('', spec, [...COMMON_KEYS, ...k.optionKeys]);
+  checkKeys('', spec, [...COMMON_KEYS, ...k.optionKeys]);
   validateIfname(spec.name, 'name');
   if (spec.mtu !== undefined) validateMtu(spec.mtu);
   if (spec.mac !== undefined) validateMac(spec.mac);
@@ -108,7 +104,7 @@ export function validateSpec(spec: LinkSpec): LinkKind<unknown, unknown> {
   if (spec.master !== undefined) validateLinkRef(spec.master, 'master');
   if (spec.netns !== undefined) validateNetnsHandle('netns', spec.netns);
   if (spec.kind === 'veth') {
-    rejectUnknownKeys('peer', spec.peer ?? {}, ['name', 'netns', 'mtu', 'mac', 'txqueuelen', 'up']);
+    checkKeys('peer', spec.peer ?? {}, ['name', 'netns', 'mtu', 'mac', 'txqueuelen', 'up']);
     if (spec.peer?.up !== undefined) validateBoolean('peer.up', spec.peer.up);
     if (spec.peer?.name === spec.name && spec.peer.netns === undefined && spec.netns === undefined) {
       throw new ValidationError('peer.name', spec.peer.name, 'must differ from name when both ends are in the same namespace');
@@ -126,7 +122,7 @@ function validateNetnsHandle(field: string, ns: unknown): void {
 /** Check `links.set` changes; throws ValidationError before anything is sent. */
 export function validateChanges(changes: LinkChanges): void {
   if (typeof changes !== 'object' || changes === null) throw new ValidationError('changes', changes, 'must be an object');
-  rejectUnknownKeys('', changes, CHANGE_KEYS);
+  checkKeys('', changes, CHANGE_KEYS);
   if (Object.keys(changes).every((k) => (changes as Record<string, unknown>)[k] === undefined)) {
     throw new ValidationError('changes', changes, `must change something (${CHANGE_KEYS.join(', ')})`);
   }

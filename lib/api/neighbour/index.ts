@@ -5,7 +5,7 @@
 import { ValidationError, isNotFound } from '../../errors.js';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../../netlink/constants.js';
 import { formatIp, parseMacBytes } from '../../netlink/wire_formats.js';
-import { AF_INET, AF_INET6, AF_UNSPEC, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH } from '../../rtnl/constants.js';
+import { AF_INET, AF_INET6, AF_UNSPEC, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH, USER_HZ } from '../../rtnl/constants.js';
 import {
   NTF_NAMES,
   NTF_PROXY,
@@ -19,17 +19,16 @@ import {
   type NeighMessage,
 } from '../../rtnl/neigh/index.js';
 import { parseFamily, parseIp, type IpFamily } from '../../validate/ip.js';
-import { checkKeys, checkLinkRef, ifindexOf, linkBasics, linkNames } from '../link/resolve.js';
+import { checkKeys } from '../../validate/options.js';
+import { checkLinkRef, ifindexOf, linkBasics, linkNames } from '../link/resolve.js';
 import type { LinkRef } from '../link/index.js';
-import type { Netns } from '../netns/index.js';
+import type { NsContext } from '../context.js';
 
 /** A neighbour state, as `ip neigh ... nud STATE` names it. */
 export type NeighbourState = keyof typeof NUD_STATES;
 /** A neighbour flag, as `ip neigh` prints it. */
 export type NeighbourFlag = keyof typeof NTF_NAMES;
 
-/** Clock ticks per second in struct nda_cacheinfo (USER_HZ; fixed at 100 for user space). */
-const USER_HZ = 100;
 
 /** A neighbour entry as read back from the kernel. */
 export interface Neighbour {
@@ -84,7 +83,7 @@ export interface NeighbourDeleteOptions {
 
 /** `ip neigh` verbs acting inside one namespace. */
 export class Neighbours {
-  constructor(private readonly ns: Netns) {}
+  constructor(private readonly ns: NsContext) {}
 
   /**
    * Add a neighbour entry. Fails with EEXIST when one exists for the address on that link.
@@ -125,7 +124,7 @@ export class Neighbours {
    */
   async delete(dev: LinkRef, address: string, opts: NeighbourDeleteOptions = {}): Promise<boolean> {
     checkLinkRef(dev);
-    checkKeys('delete options', opts, ['ifExists']);
+    checkKeys('', opts, ['ifExists']);
     const ip = parseIp(address, 'address');
     try {
       const index = await ifindexOf(this.ns, dev);
@@ -203,7 +202,7 @@ export class Neighbours {
 
   private async modify(dev: LinkRef, address: string, opts: NeighbourOptions, flags: number, verb: 'add' | 'replace'): Promise<void> {
     checkLinkRef(dev);
-    checkKeys('neighbour options', opts, ['lladdr', 'state', 'router']);
+    checkKeys('', opts, ['lladdr', 'state', 'router']);
     const ip = parseIp(address, 'address');
     const state = opts.state === undefined ? NUD_PERMANENT : stateBits(opts.state);
     const attrs: NeighAttrs = { dst: formatIp(ip.bytes) };

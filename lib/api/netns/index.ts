@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { ClosedError, NetnsError, ValidationError, isNotFound } from '../../errors.js';
 import { native, type NativeNsInfo } from '../../native.js';
 import { openNetlink, type NetlinkConnection } from '../../netlink/connection.js';
-import { RTM_GETNSID } from '../../rtnl/constants.js';
-import { NETNSA_NSID_NOT_ASSIGNED, decodeNsidBody, encodeNsidBody } from '../../rtnl/nsid/index.js';
+import { NETLINK_ROUTE } from '../../netlink/constants.js';
+import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
+import { homeConnection, queryNsid } from '../nsid/query.js';
+import { NETNS_RUN_DIR } from './paths.js';
 import { validateNetnsName } from '../../validate/names.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
@@ -25,14 +27,7 @@ import { Sysctl } from '../../process/sysctl.js';
 import { pinnedNamesOf } from '../../process/identify.js';
 import { connectIn, createServerIn, createUdpSocketIn, listenIn, type NsConnectOptions, type NsListenOptions, type NsServerOptions, type NsUdpOptions } from '../../process/sockets.js';
 
-/** Where named namespaces are pinned, as iproute2 does (`/var/run/netns` is a link to it). */
-export const NETNS_RUN_DIR = '/run/netns';
-
-/** What identifies a namespace: the device and inode of its nsfs file. Equal identities, same namespace. */
-export interface NetnsIdentity {
-  dev: number;
-  ino: number;
-}
+export { NETNS_RUN_DIR, type NetnsIdentity };
 
 /** One entry of {@link Netns.list}. */
 export interface NetnsListEntry {
@@ -64,7 +59,7 @@ export interface DeleteOptions {
  * await ns.delete();                             // ip netns delete blue
  * ```
  */
-export class Netns implements AsyncDisposable {
+export class Netns implements AsyncDisposable, NetnsHandle {
   /** Name under /run/netns, for named namespaces. */
   readonly name: string | undefined;
   /** Path the handle was opened from (a pin, /proc/PID/ns/net, ...), if any. */
@@ -85,21 +80,35 @@ export class Netns implements AsyncDisposable {
   readonly dns: Dns;
   /** sysctls under `net.` of this namespace (`ip netns exec NAME sysctl ...`). */
   readonly sysctl: Sysctl;
+  /** What the families see of this handle. @internal */
+  readonly [NS_CONTEXT]: NsContext;
   private fdValue: number;
-  private conn: Promise<NetlinkConnection> | undefined;
+  /** Request connections by netlink protocol, opened on first use, closed with the handle. */
+  private readonly conns = new Map<number, Promise<NetlinkConnection>>();
 
   private constructor(info: NativeNsInfo, name?: string, path?: string) {
     this.fdValue = info.fd;
     this.identity = { dev: info.dev, ino: info.ino };
     this.name = name;
     this.path = path;
-    this.links = new Links(this);
-    this.addresses = new Addresses(this);
-    this.routes = new Routes(this);
-    this.neighbours = new Neighbours(this);
-    this.nsids = new Nsids(this);
-    this.dns = new Dns(this);
-    this.sysctl = new Sysctl(this);
+    const ctx: NsContext = {
+      ...describeNamespace(name, path, this.identity),
+      name,
+      path,
+      identity: this.identity,
+      fd: () => this.fd,
+      rtnl: () => this.rtnl(),
+      connection: (protocol) => this.connection(protocol),
+      linkIndex: (ref, operation) => this.links.index(ref, operation),
+    };
+    this[NS_CONTEXT] = ctx;
+    this.links = new Links(ctx);
+    this.addresses = new Addresses(ctx);
+    this.routes = new Routes(ctx);
+    this.neighbours = new Neighbours(ctx);
+    this.nsids = new Nsids(ctx);
+    this.dns = new Dns(ctx);
+    this.sysctl = new Sysctl(ctx);
   }
 
   /**
@@ -263,12 +272,23 @@ export class Netns implements AsyncDisposable {
    * @internal
    */
   rtnl(): Promise<NetlinkConnection> {
-    if (!this.conn) {
+    return this.connection(NETLINK_ROUTE);
+  }
+
+  /**
+   * A request connection of any netlink protocol inside this namespace (NETLINK_NETFILTER,
+   * NETLINK_SOCK_DIAG, ...), opened on first use and closed with the handle.
+   * @internal
+   */
+  connection(protocol: number): Promise<NetlinkConnection> {
+    let conn = this.conns.get(protocol);
+    if (!conn) {
       const fd = this.fd;
-      this.conn = openNetlink({ nsFd: fd });
-      this.conn.catch(() => { this.conn = undefined; });
+      conn = openNetlink({ nsFd: fd, protocol });
+      this.conns.set(protocol, conn);
+      conn.catch(() => { this.conns.delete(protocol); });
     }
-    return this.conn;
+    return conn;
   }
 
   /**
@@ -353,7 +373,7 @@ export class Netns implements AsyncDisposable {
    *   'EADDRNOTAVAIL' (the address is not on any interface of the namespace), ...
    */
   listen(server: net.Server, options: NsListenOptions = {}): Promise<net.Server> {
-    return listenIn(this, server, options);
+    return listenIn(this[NS_CONTEXT], server, options);
   }
 
   /**
@@ -366,7 +386,7 @@ export class Netns implements AsyncDisposable {
    * ```
    */
   createServer(options: NsServerOptions = {}, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
-    return createServerIn(this, options, connectionListener);
+    return createServerIn(this[NS_CONTEXT], options, connectionListener);
   }
 
   /**
@@ -384,7 +404,7 @@ export class Netns implements AsyncDisposable {
    *   'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', or 'ETIMEDOUT' after `connectTimeout` ms.
    */
   connect(options: NsConnectOptions, connectListener?: () => void): Promise<net.Socket> {
-    return connectIn(this, options, connectListener);
+    return connectIn(this[NS_CONTEXT], options, connectListener);
   }
 
   /**
@@ -398,7 +418,7 @@ export class Netns implements AsyncDisposable {
    * ```
    */
   createUdpSocket(options: NsUdpOptions, messageListener?: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
-    return createUdpSocketIn(this, options, messageListener);
+    return createUdpSocketIn(this[NS_CONTEXT], options, messageListener);
   }
 
   /**
@@ -424,7 +444,7 @@ export class Netns implements AsyncDisposable {
    *   missing `cwd`; nothing is left running and no zombie remains.
    */
   spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Promise<NetnsProcess> {
-    return spawnIn(this, command, args, options);
+    return spawnIn(this[NS_CONTEXT], command, args, options);
   }
 
   /**
@@ -443,7 +463,7 @@ export class Netns implements AsyncDisposable {
    *   when output exceeds `maxBuffer` (the child is killed).
    */
   exec(command: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
-    return execIn(this, command, args, options);
+    return execIn(this[NS_CONTEXT], command, args, options);
   }
 
   /** True when both handles refer to the same namespace. */
@@ -473,9 +493,9 @@ export class Netns implements AsyncDisposable {
   /** Release the fd and the netlink connection. Idempotent. */
   async close(): Promise<void> {
     if (this.fdValue < 0) return;
-    const conn = this.conn;
-    this.conn = undefined;
-    if (conn) {
+    const conns = [...this.conns.values()];
+    this.conns.clear();
+    for (const conn of conns) {
       try {
         (await conn).close();
       } catch {
@@ -489,25 +509,4 @@ export class Netns implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-let home: Promise<NetlinkConnection> | undefined;
-
-/** A shared rtnetlink connection in the process's own namespace (idle, it does not keep the process alive). */
-export function homeConnection(): Promise<NetlinkConnection> {
-  if (!home) {
-    home = openNetlink({});
-    home.catch(() => { home = undefined; });
-  }
-  return home;
-}
-
-/** The NSID the connection's namespace gave the namespace behind `fd`, or undefined. */
-export async function queryNsid(conn: NetlinkConnection, fd: number): Promise<number | undefined> {
-  const replies = await conn.request(RTM_GETNSID, 0, encodeNsidBody({ fd }), 'ip netns list-id');
-  for (const m of replies) {
-    const { nsid } = decodeNsidBody(m.payload);
-    if (nsid !== undefined && nsid !== NETNSA_NSID_NOT_ASSIGNED) return nsid;
-  }
-  return undefined;
 }

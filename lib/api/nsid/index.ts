@@ -11,12 +11,14 @@ import { native, type NativeNsInfo } from '../../native.js';
 import { RTM_GETNSID, RTM_NEWNSID } from '../../rtnl/constants.js';
 import { NETNSA_NSID_NOT_ASSIGNED, decodeNsidBody, encodeNsidBody } from '../../rtnl/nsid/index.js';
 import { validateNetnsName } from '../../validate/names.js';
-import { checkInt } from '../link/resolve.js';
+import { validateIntRange as checkInt } from '../../validate/link.js';
 import { callNative } from '../../native_call.js';
-import { NETNS_RUN_DIR, queryNsid, type Netns } from '../netns/index.js';
+import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
+import { NETNS_RUN_DIR } from '../netns/paths.js';
+import { queryNsid } from './query.js';
 
 /** Another namespace: a handle, a name under /run/netns, or an nsfs path (`/proc/PID/ns/net`). */
-export type PeerNamespace = Netns | string;
+export type PeerNamespace = NetnsHandle | string;
 
 /** One id assigned by this namespace. */
 export interface NsidEntry {
@@ -27,7 +29,7 @@ export interface NsidEntry {
 
 /** NSID verbs acting inside one namespace (the one that assigns and sees the ids). */
 export class Nsids {
-  constructor(private readonly ns: Netns) {}
+  constructor(private readonly ns: NsContext) {}
 
   /**
    * Assign an id to a peer namespace, or let the kernel pick the lowest free one. Fails with EEXIST
@@ -147,7 +149,7 @@ export class Nsids {
   /** Run `fn` with an fd to the peer, opening and closing one when the peer is given by name. */
   private async withPeer<T>(peer: PeerNamespace, fn: (fd: number) => Promise<T>): Promise<T> {
     if (typeof peer !== 'string') {
-      if (typeof peer !== 'object' || peer === null || typeof (peer as Netns).fd !== 'number') {
+      if (typeof peer !== 'object' || peer === null || typeof (peer as NetnsHandle).fd !== 'number') {
         throw new ValidationError('peer', peer, 'must be a Netns handle, a namespace name or an nsfs path');
       }
       return fn(peer.fd);
@@ -163,5 +165,5 @@ export class Nsids {
 }
 
 function describe(peer: PeerNamespace): string {
-  return typeof peer === 'string' ? peer : (peer.name ?? peer.path ?? 'namespace');
+  return typeof peer === 'string' ? peer : (peer[NS_CONTEXT]?.describe() ?? peer.name ?? 'namespace');
 }

@@ -18,9 +18,10 @@ import {
 } from '../../rtnl/route/index.js';
 import { PROTOCOLS, ROUTE_TYPES, numberOf, tableId, type RouteProtocol, type RouteTable, type RouteType } from '../../rtnl/route/names.js';
 import { familyBits, parseFamily, parseIp, type IpFamily } from '../../validate/ip.js';
-import { checkInt, checkKeys, checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js';
+import { checkKeys } from '../../validate/options.js';
+import { checkInt, checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js';
 import type { LinkRef } from '../link/index.js';
-import type { Netns } from '../netns/index.js';
+import type { NsContext } from '../context.js';
 import { checkRoute, encodeRoute, routeLinkRefs, type RouteSpec } from './spec.js';
 import { toRoute, type Route } from './view.js';
 
@@ -57,7 +58,7 @@ export interface RouteDeleteOptions {
 
 /** `ip route` verbs acting inside one namespace. */
 export class Routes {
-  constructor(private readonly ns: Netns) {}
+  constructor(private readonly ns: NsContext) {}
 
   /**
    * Add a route. Fails with EEXIST when the same route exists.
@@ -120,7 +121,7 @@ export class Routes {
    * @throws a {@link NetlinkError} with code 'ESRCH' when no route matches.
    */
   async delete(spec: RouteSpec | string, opts: RouteDeleteOptions = {}): Promise<boolean> {
-    checkKeys('delete options', opts, ['ifExists']);
+    checkKeys('', opts, ['ifExists']);
     const checked = checkRoute(spec, 'delete');
     try {
       await this.send(RTM_DELROUTE, 0, checked, `ip ${checked.family === 6 ? '-6 ' : ''}route del ${describe(spec)}`);
@@ -186,7 +187,7 @@ export class Routes {
    * @throws a {@link NetlinkError} such as 'ENETUNREACH' ("Network is unreachable") when no route matches.
    */
   async get(destination: string, opts: RouteLookupOptions = {}): Promise<Route> {
-    checkKeys('lookup options', opts, ['from', 'iif', 'oif', 'mark', 'fibMatch']);
+    checkKeys('', opts, ['from', 'iif', 'oif', 'mark', 'fibMatch']);
     const dst = parseIp(destination, 'destination');
     const bits = familyBits(dst.family);
     const attrs: RouteAttrs = { dst: formatIp(dst.bytes) };

@@ -58,7 +58,8 @@ import {
   type Scope,
 } from '../../rtnl/route/names.js';
 import { familyBits, parseFamily, parseIpOfFamily, parseRoutePrefix, type IpFamily, type RoutePrefix } from '../../validate/ip.js';
-import { checkInt, checkKeys, checkLinkRef } from '../link/resolve.js';
+import { checkKeys } from '../../validate/options.js';
+import { checkInt, checkLinkRef } from '../link/resolve.js';
 import type { LinkRef } from '../link/index.js';
 
 /** Route metrics (RTA_METRICS), named as `ip route` names them; values as the kernel stores them. */
@@ -176,7 +177,7 @@ export interface CheckedRoute {
 export function checkRoute(spec: RouteSpec | string, mode: 'modify' | 'delete'): CheckedRoute {
   const s: RouteSpec = typeof spec === 'string' ? { destination: spec } : spec;
   if (typeof s !== 'object' || s === null) throw new ValidationError('route', spec, 'must be an object or a destination string');
-  checkKeys('route', s, SPEC_KEYS);
+  checkKeys('', s, SPEC_KEYS);
   if (typeof s.destination !== 'string') throw new ValidationError('destination', s.destination, "must be a string ('default', a prefix or an address)");
   const family = inferFamily(s);
   const dst = parseRoutePrefix(s.destination, 'destination', family);

@@ -2,7 +2,7 @@
  * The public shape of a route read back from the kernel, spelled as `ip -j route` spells it.
  * @module
  */
-import { AF_INET } from '../../rtnl/constants.js';
+import { AF_INET, USER_HZ } from '../../rtnl/constants.js';
 import { ICMPV6_ROUTER_PREF_HIGH, ICMPV6_ROUTER_PREF_LOW, ICMPV6_ROUTER_PREF_MEDIUM, routeTable, type MetricsAttrs, type RouteMessage } from '../../rtnl/route/index.js';
 import {
   PROTOCOLS,
@@ -67,8 +67,6 @@ export interface Route {
   mark?: number;
 }
 
-/** USER_HZ: the unit of rta_expires. Linux fixes it at 100 for user space. */
-const USER_HZ = 100;
 
 /** Format a prefix the way `ip route` does: host routes without a length, `default` for /0. */
 export function formatPrefix(addr: string | undefined, len: number, family: IpFamily): string {

@@ -2,7 +2,8 @@
  * RTM_*ADDR messages: struct ifaddrmsg and the IFA_* attributes (<linux/if_addr.h>).
  * @module
  */
-import { AttrMap, AttrWriter, ByteWriter } from '../../netlink/attributes.js';
+import { ByteWriter } from '../../netlink/attributes.js';
+import { Message } from '../../netlink/message.js';
 import { Schema, Struct, attr, ipAddress, string, u32, u8, type AttrCodec, type Decoded } from '../../netlink/schema.js';
 
 export const IFA_ADDRESS = 1;
@@ -105,16 +106,14 @@ export interface AddrMessage {
   attrs: AddrAttrs;
 }
 
+export const addrMessage = new Message(ifaddrmsg, addrAttrs, 96);
+
 export function decodeAddrMessage(payload: Buffer): AddrMessage {
-  const header = ifaddrmsg.decode(payload, 0);
-  return { header, attrs: addrAttrs.decodeMap(new AttrMap(payload, ifaddrmsg.size)) };
+  return addrMessage.decode(payload);
 }
 
 export function encodeAddrBody(header: Partial<IfaddrmsgHeader>, attrs: AddrAttrs): Buffer {
-  const w = new ByteWriter(96);
-  ifaddrmsg.encode(w, header);
-  addrAttrs.encode(new AttrWriter(w), attrs);
-  return w.toBuffer();
+  return addrMessage.encode(header, attrs);
 }
 
 /** The effective flags: IFA_FLAGS when the kernel sent it (it carries all 32 bits), else the header's 8. */

@@ -2,7 +2,7 @@
  * RTM_*NEIGH messages: struct ndmsg and the NDA_* attributes (<linux/neighbour.h>).
  * @module
  */
-import { AttrMap, AttrWriter, ByteWriter } from '../../netlink/attributes.js';
+import { Message } from '../../netlink/message.js';
 import { Schema, Struct, attr, ipAddress, macAddress, s32, u16, u32, u8, type AttrCodec, type Decoded } from '../../netlink/schema.js';
 
 export const NDA_DST = 1;
@@ -123,13 +123,12 @@ export interface NeighMessage {
   attrs: NeighAttrs;
 }
 
+export const neighMessage = new Message(ndmsg, neighAttrs, 64);
+
 export function decodeNeighMessage(payload: Buffer): NeighMessage {
-  return { header: ndmsg.decode(payload, 0), attrs: neighAttrs.decodeMap(new AttrMap(payload, ndmsg.size)) };
+  return neighMessage.decode(payload);
 }
 
 export function encodeNeighBody(header: Partial<NdmsgHeader>, attrs: NeighAttrs): Buffer {
-  const w = new ByteWriter(64);
-  ndmsg.encode(w, header);
-  neighAttrs.encode(new AttrWriter(w), attrs);
-  return w.toBuffer();
+  return neighMessage.encode(header, attrs);
 }

@@ -3,7 +3,8 @@
  * (struct rtnexthop), named as in <linux/rtnetlink.h>.
  * @module
  */
-import { AttrMap, AttrWriter, ByteWriter } from '../../netlink/attributes.js';
+import { AttrMap } from '../../netlink/attributes.js';
+import { Message } from '../../netlink/message.js';
 import { Schema, Struct, attr, ipAddress, s32, string, u16, u32, u8, type AttrCodec, type Decoded } from '../../netlink/schema.js';
 
 export const RTA_DST = 1;
@@ -264,15 +265,14 @@ export interface RouteMessage {
   attrs: RouteAttrs;
 }
 
+export const routeMessage = new Message(rtmsg, routeAttrs, 128);
+
 export function decodeRouteMessage(payload: Buffer): RouteMessage {
-  return { header: rtmsg.decode(payload, 0), attrs: routeAttrs.decodeMap(new AttrMap(payload, rtmsg.size)) };
+  return routeMessage.decode(payload);
 }
 
 export function encodeRouteBody(header: Partial<RtmsgHeader>, attrs: RouteAttrs): Buffer {
-  const w = new ByteWriter(128);
-  rtmsg.encode(w, header);
-  routeAttrs.encode(new AttrWriter(w), attrs);
-  return w.toBuffer();
+  return routeMessage.encode(header, attrs);
 }
 
 /** The route's table: RTA_TABLE carries ids above 255, which rtm_table cannot. */
