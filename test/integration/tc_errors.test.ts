@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError, ValidationError } from '../../lib/errors.js';
-import { Netns } from '../../lib/api/netns.js';
+import { Netns } from '../../lib/api/netns/index.js';
 import { Tc, type QdiscSpec } from '../../lib/api/tc/index.js';
 import { nsName } from './helpers.js';
 import { tc } from './tc_helpers.js';
