@@ -116,6 +116,20 @@ class TcBase {
     return conn.request(type, flags, body, op);
   }
 
+  /**
+   * Send a NEW request with NLM_F_ECHO, so the kernel answers with the object as it made it (handle
+   * filled in) before its ACK; read it back with a dump if no echo came.
+   */
+  protected async sendAndRead<T>(
+    type: number, flags: number, body: Buffer, op: string,
+    how: { decode: (m: NetlinkMessage) => T; isIt: (x: T) => boolean; reread: () => Promise<T[]>; what: string },
+  ): Promise<T> {
+    const answers = await this.send(type, flags | NLM_F_ECHO, body, op);
+    const found = answers.filter((m) => m.type === type).map(how.decode).find(how.isIt) ?? (await how.reread()).find(how.isIt);
+    if (found === undefined) throw new NetnsError(`${op}: the kernel acknowledged but the ${how.what} is not there`, { code: 'ERR_NO_ANSWER', operation: op });
+    return found;
+  }
+
   protected async dump(type: number, ifindex: number, parent: number, op: string): Promise<NetlinkMessage[]> {
     const conn = await this.ctx.rtnl();
     return conn.dump(type, encodeTcBody({ family: AF_UNSPEC, ifindex, parent }, {}), op);
@@ -176,12 +190,9 @@ export class Qdiscs extends TcBase {
     const r = qdiscRequest(spec);
     const op = this.op(`qdisc ${verb} dev ${dev} ${r.words}`);
     const [ifindex, clock] = await Promise.all([this.ctx.linkIndex(dev), pschedClock()]);
-    const answers = await this.send(RTM_NEWQDISC, QDISC_FLAGS[verb] | NLM_F_ECHO, r.body(ifindex, clock), op);
-    const echoed = answers.filter((m) => m.type === RTM_NEWQDISC).map((m) => toQdisc(m, clock)).find((q) => q.parentId === r.parent);
-    if (echoed) return echoed;
-    const found = (await this.listIndex(ifindex, op, clock)).find((q) => q.parentId === r.parent);
-    if (!found) throw new NetnsError(`${op}: the kernel acknowledged but the qdisc is not there`, { code: 'ERR_NO_ANSWER', operation: op });
-    return found;
+    return this.sendAndRead(RTM_NEWQDISC, QDISC_FLAGS[verb], r.body(ifindex, clock), op, {
+      decode: (m) => toQdisc(m, clock), isIt: (q) => q.parentId === r.parent, reread: () => this.listIndex(ifindex, op, clock), what: 'qdisc',
+    });
   }
 
   /**
@@ -211,7 +222,9 @@ export class Qdiscs extends TcBase {
       if (which.handle !== undefined) handle = parseParent('handle', which.handle);
       if (!parent && !handle) parent = TC_H_ROOT;
     }
-    const op = this.op(`qdisc del dev ${dev} ${typeof which === 'string' ? which : JSON.stringify(which)}`);
+    const words = typeof which === 'string' ? which
+      : [which.parent === undefined ? '' : `parent ${which.parent}`, which.handle === undefined ? '' : `handle ${which.handle}`].filter(Boolean).join(' ') || 'root';
+    const op = this.op(`qdisc del dev ${dev} ${words}`);
     const ifindex = await this.ctx.linkIndex(dev);
     await this.send(RTM_DELQDISC, 0, encodeTcBody({ family: AF_UNSPEC, ifindex, parent, handle }, {}), op);
   }
@@ -287,12 +300,9 @@ export class Classes extends TcBase {
     const r = classRequest(spec);
     const op = this.op(`class ${verb} dev ${dev} ${r.words}`);
     const [ifindex, clock] = await Promise.all([this.ctx.linkIndex(dev), pschedClock()]);
-    const answers = await this.send(RTM_NEWTCLASS, CLASS_FLAGS[verb] | NLM_F_ECHO, r.body(ifindex, clock), op);
-    const echoed = answers.filter((m) => m.type === RTM_NEWTCLASS).map((m) => toClass(m, clock)).find((c) => c.classidId === r.classid);
-    if (echoed) return echoed;
-    const found = (await this.listIndex(ifindex, op, clock)).find((c) => c.classidId === r.classid);
-    if (!found) throw new NetnsError(`${op}: the kernel acknowledged but the class is not there`, { code: 'ERR_NO_ANSWER', operation: op });
-    return found;
+    return this.sendAndRead(RTM_NEWTCLASS, CLASS_FLAGS[verb], r.body(ifindex, clock), op, {
+      decode: (m) => toClass(m, clock), isIt: (c) => c.classidId === r.classid, reread: () => this.listIndex(ifindex, op, clock), what: 'class',
+    });
   }
 
   /**
