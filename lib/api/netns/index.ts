@@ -19,6 +19,7 @@ import { Addresses } from '../address/index.js';
 import { Neighbours } from '../neighbour/index.js';
 import { Nsids } from '../nsid/index.js';
 import { Routes } from '../route/index.js';
+import { Tc } from '../tc/index.js';
 import { Dns } from '../../process/dns.js';
 import { execIn, spawnIn, type ExecOptions, type ExecResult, type NetnsProcess, type SpawnOptions } from '../../process/spawn.js';
 import type dgram from 'node:dgram';
@@ -80,6 +81,8 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   readonly dns: Dns;
   /** sysctls under `net.` of this namespace (`ip netns exec NAME sysctl ...`). */
   readonly sysctl: Sysctl;
+  /** Traffic control of this namespace: qdiscs, classes, filters, shaping (`tc -n NAME ...`). */
+  readonly tc: Tc;
   /** What the families see of this handle. @internal */
   readonly [NS_CONTEXT]: NsContext;
   private fdValue: number;
@@ -109,6 +112,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     this.nsids = new Nsids(ctx);
     this.dns = new Dns(ctx);
     this.sysctl = new Sysctl(ctx);
+    this.tc = new Tc(ctx);
   }
 
   /**

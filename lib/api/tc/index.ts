@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { NetnsError, ValidationError, isNotFound } from '../../errors.js';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REPLACE } from '../../netlink/constants.js';
-import type { NetlinkConnection } from '../../netlink/connection.js';
+import type { NsContext } from '../context.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
 import {
   AF_UNSPEC,
@@ -48,13 +48,8 @@ import { isIngressHook, toClass, toFilter, toQdisc, type Filter, type Qdisc, typ
 export type * from './spec.js';
 export type { Qdisc, TcClass, Filter, FilterAction, TcStats, TbfOptions, HtbOptions, HtbClassXstats, U32Key } from './view.js';
 
-/** What the tc family needs from a namespace handle (a subset of the NsContext of docs/architecture.md). */
-export interface TcContext {
-  /** `ip -n NAME` style prefix of operation texts ('' for the process's own namespace). */
-  readonly label: string;
-  rtnl(): Promise<NetlinkConnection>;
-  linkIndex(ref: LinkRef): Promise<number>;
-}
+/** What the tc family uses of its namespace's context. @internal */
+export type TcContext = Pick<NsContext, 'label' | 'rtnl' | 'linkIndex'>;
 
 let clockPromise: Promise<PschedClock> | undefined;
 
