@@ -42,11 +42,11 @@ import { parseRate, parseSize, parseTime, type Rate, type Size, type Time } from
 import { encodeAddBody, encodeDeleteBody } from '../link/spec.js';
 import { checkKeys } from '../../validate/options.js';
 import type { LinkRef } from '../link/index.js';
-import { classRequest, filterDeleteRequest, filterRequest, qdiscRequest, type ClassSpec, type FilterRef, type FilterSpec, type QdiscSpec, type TcHandle } from './spec.js';
-import { isIngressHook, toClass, toFilter, toQdisc, type Filter, type Qdisc, type TcClass } from './view.js';
+import { classRequest, filterDeleteRequest, filterRequest, qdiscRequest, type ClassSpec, type TcFilterRef, type TcFilterSpec, type QdiscSpec, type TcHandle } from './spec.js';
+import { isIngressHook, toClass, toFilter, toQdisc, type TcFilter, type Qdisc, type TcClass } from './view.js';
 
 export type * from './spec.js';
-export type { Qdisc, TcClass, Filter, FilterAction, TcStats, TbfOptions, HtbOptions, HtbClassXstats, U32Key } from './view.js';
+export type { Qdisc, TcClass, TcFilter, TcFilterAction, TcStats, TbfOptions, HtbOptions, HtbClassXstats, U32Key } from './view.js';
 
 /** What the tc family uses of its namespace's context. @internal */
 export type TcContext = Pick<NsContext, 'label' | 'rtnl' | 'linkIndex'>;
@@ -361,7 +361,7 @@ export class Filters extends TcBase {
    * ```
    * @returns every filter of that parent after the change (u32 also lists its hash tables).
    */
-  add(dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  add(dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     return this.modify('add', dev, spec);
   }
 
@@ -374,7 +374,7 @@ export class Filters extends TcBase {
    * await ns.tc.filters.replace('eth0', { kind: 'u32', parent: '1:', prio: 1, handle: 0x800800, match: { ip: { dst: '10.0.1.0/24' } }, classid: '1:20' });
    * ```
    */
-  replace(dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  replace(dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     return this.modify('replace', dev, spec);
   }
 
@@ -389,11 +389,11 @@ export class Filters extends TcBase {
    * await ns.tc.filters.change('eth0', { kind: 'u32', parent: '1:', protocol: 'ip', prio: 1, handle: 0x800800, match: { ip: { dst: '10.0.2.0/24' } }, classid: '1:10' });
    * ```
    */
-  change(dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  change(dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     return this.modify('change', dev, spec);
   }
 
-  private async modify(verb: Verb, dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  private async modify(verb: Verb, dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     validateLinkRef(dev, 'dev');
     const r = filterRequest(spec);
     const op = this.op(`filter ${verb} dev ${dev} ${r.words}`);
@@ -415,7 +415,7 @@ export class Filters extends TcBase {
    * await ns.tc.filters.delete('eth0', { parent: '1:', prio: 1 });
    * ```
    */
-  async delete(dev: LinkRef, which: FilterRef): Promise<void> {
+  async delete(dev: LinkRef, which: TcFilterRef): Promise<void> {
     validateLinkRef(dev, 'dev');
     const r = filterDeleteRequest(which);
     const op = this.op(`filter del dev ${dev} ${r.words}`);
@@ -434,7 +434,7 @@ export class Filters extends TcBase {
    * console.log(f.options?.actions[0].mirred, f.options?.actions[0].stats?.packets);
    * ```
    */
-  async list(dev: LinkRef, parent?: TcHandle | 'ingress' | 'egress'): Promise<Filter[]> {
+  async list(dev: LinkRef, parent?: TcHandle | 'ingress' | 'egress'): Promise<TcFilter[]> {
     validateLinkRef(dev, 'dev');
     const p = parent === undefined ? undefined : parseFilterParent('parent', parent);
     const op = this.op(`-s filter show dev ${dev}${parent === undefined ? '' : ` parent ${parent}`}`);
@@ -445,12 +445,12 @@ export class Filters extends TcBase {
       if (q.kind === 'clsact') parents.push(TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS));
       else if (q.handleId) parents.push(q.handleId);
     }
-    const out: Filter[] = [];
+    const out: TcFilter[] = [];
     for (const parentId of parents) out.push(...(await this.listParent(ifindex, parentId, op, clock)));
     return out;
   }
 
-  private async listParent(ifindex: number, parent: number, op: string, clock: PschedClock): Promise<Filter[]> {
+  private async listParent(ifindex: number, parent: number, op: string, clock: PschedClock): Promise<TcFilter[]> {
     const msgs = await this.dump(RTM_GETTFILTER, ifindex, parent, op);
     return msgs.filter((m) => m.type === RTM_NEWTFILTER).map((m) => toFilter(m, clock));
   }
