@@ -24,6 +24,7 @@ import { execIn, spawnIn, type ExecOptions, type ExecResult, type NetnsProcess, 
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { Sysctl } from '../../process/sysctl.js';
+import { Firewall } from '../firewall/index.js';
 import { pinnedNamesOf } from '../../process/identify.js';
 import { connectIn, createServerIn, createUdpSocketIn, listenIn, type NsConnectOptions, type NsListenOptions, type NsServerOptions, type NsUdpOptions } from '../../process/sockets.js';
 
@@ -80,6 +81,8 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   readonly dns: Dns;
   /** sysctls under `net.` of this namespace (`ip netns exec NAME sysctl ...`). */
   readonly sysctl: Sysctl;
+  /** nf_tables firewall and NAT of the namespace (`nft`, `iptables -t nat`): masquerade, SNAT, DNAT, filters, the whole ruleset read back. */
+  readonly firewall: Firewall;
   /** What the families see of this handle. @internal */
   readonly [NS_CONTEXT]: NsContext;
   private fdValue: number;
@@ -109,6 +112,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     this.nsids = new Nsids(ctx);
     this.dns = new Dns(ctx);
     this.sysctl = new Sysctl(ctx);
+    this.firewall = new Firewall(ctx);
   }
 
   /**
