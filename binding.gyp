@@ -18,7 +18,8 @@
         "native/sysctl_ops.cc",
         "native/inet_socket.cc",
         "native/ns_pids.cc",
-        "native/ns_misc_bindings.cc"
+        "native/ns_misc_bindings.cc",
+        "native/file_lock_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
