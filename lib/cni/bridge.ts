@@ -176,8 +176,10 @@ async function setupVeth(inv: Invocation, cont: Netns, br: Link, c: BridgeConf):
     const name = `veth${randomBytes(4).toString('hex')}`;
     try {
       const hostEnd = await inv.host.links.add({
-        kind: 'veth', name, master: br.index, up: true, ...(c.mtu ? { mtu: c.mtu } : {}),
-        peer: { name: inv.ifName, netns: cont, mac: contMac, ...(c.mtu ? { mtu: c.mtu } : {}) },
+        // txqueuelen 0 on both ends, as the reference's netlink library sends it (a veth has no
+        // queue of its own), so the two implementations leave the same link state.
+        kind: 'veth', name, master: br.index, up: true, txqueuelen: 0, ...(c.mtu ? { mtu: c.mtu } : {}),
+        peer: { name: inv.ifName, netns: cont, mac: contMac, txqueuelen: 0, ...(c.mtu ? { mtu: c.mtu } : {}) },
       });
       return { host: hostEnd, contIndex: hostEnd.peerIndex as number, contMac };
     } catch (e) {

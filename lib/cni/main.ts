@@ -36,8 +36,8 @@ async function readStdin(): Promise<Buffer> {
 }
 
 function print(obj: unknown): void {
-  // 4-space indentation, as the reference plugins print.
-  process.stdout.write(JSON.stringify(obj, null, 4) + '\n');
+  // 4-space indentation and no final newline, as the reference plugins print.
+  process.stdout.write(JSON.stringify(obj, null, 4));
 }
 
 function versionOf(stdin: Buffer): string {
