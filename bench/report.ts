@@ -3,6 +3,7 @@
  */
 import type { MemoryReport } from './memory.js';
 import type { OpCost } from './single_ops.js';
+import type { FloorOps } from './floor.js';
 import { median, type LoopDelay, type ThreadCpu } from './util.js';
 import type { PhaseTimes } from './workloads.js';
 
@@ -15,6 +16,7 @@ interface ReportShape {
     samples: { cpu?: ThreadCpu; loop?: LoopDelay; idle?: LoopDelay; rss?: { before: number; peak: number; after: number }; fds?: { before: number; peak: number; after: number } }[];
   }[];
   singleOps: OpCost[];
+  floorOps?: FloorOps;
   memory?: MemoryReport;
   process: { start: { rss: number; fds: number }; afterWarmup: { rss: number; fds: number }; end: { rss: number; fds: number }; addonThreads: number; addonMaxThreads: number; processThreads: number };
 }
@@ -34,13 +36,38 @@ function ratio(lib: number, other: number | undefined): string {
   return `${(lib / other).toFixed(3)} (${(other / lib).toFixed(1)}x)`;
 }
 
+/** A time as a multiple of the C floor's. */
+function times(x: number | undefined, floor: number | undefined): string {
+  if (x === undefined || floor === undefined || floor <= 0) return '-';
+  return `${(x / floor).toFixed(2)}x`;
+}
+
 const worst = (xs: number[]) => Math.max(...xs);
+const LIBRARY_METHODS = [
+  ['library', 'all at once'],
+  ['library-1by1', 'one by one'],
+] as const;
 const med = median;
 
 export function formatTable(r: ReportShape): string {
   const out: string[] = [];
   const get = (variant: string, n: number, method: string) => r.workloads.find((w) => w.variant === variant && w.n === n && w.method === method);
   const keys = [...new Set(r.workloads.map((w) => `${w.n}|${w.variant}`))];
+
+  out.push('\nAgainst the C floor (bench/floor.c: raw system calls, one netlink request at a time, same run):');
+  out.push('median ms of setup + teardown, and each as a multiple of the floor\n');
+  const floorRows: string[][] = [];
+  for (const k of keys) {
+    const [nStr, variant] = k.split('|');
+    const n = Number(nStr);
+    const f = get(variant, n, 'c-floor')?.median.total;
+    const cell = (method: string) => {
+      const t = get(variant, n, method)?.median.total;
+      return t === undefined ? '-' : `${ms(t)} (${times(t, f)})`;
+    };
+    floorRows.push([`${variant} N=${n}`, f === undefined ? '-' : ms(f), cell('library-1by1'), cell('library'), cell('ip-batch'), cell('ip-process')]);
+  }
+  out.push(table(['workload', 'C floor', 'library one pod after another', 'library all pods at once', 'ip -batch', 'ip per process'], floorRows));
 
   out.push('\nPod setup + teardown (median ms; ratio = library time / ip time, (Nx) = library is N times faster)\n');
   const rows: string[][] = [];
@@ -68,10 +95,12 @@ export function formatTable(r: ReportShape): string {
   const cpuRows: string[][] = [];
   for (const k of keys) {
     const [nStr, variant] = k.split('|');
-    const lib = get(variant, Number(nStr), 'library');
-    if (!lib || !lib.samples[0]?.cpu) continue;
-    const c = (f: keyof ThreadCpu) => ms(med(lib.samples.map((s) => s.cpu![f])));
-    cpuRows.push([`${variant} N=${nStr}`, ms(lib.median.total), c('js'), c('workers'), c('io'), c('other')]);
+    for (const [method, how] of LIBRARY_METHODS) {
+      const lib = get(variant, Number(nStr), method);
+      if (!lib || !lib.samples[0]?.cpu) continue;
+      const c = (f: keyof ThreadCpu) => ms(med(lib.samples.map((s) => s.cpu![f])));
+      cpuRows.push([`${variant} N=${nStr} ${how}`, ms(lib.median.total), c('js'), c('workers'), c('io'), c('other')]);
+    }
   }
   out.push(table(['workload', 'wall', 'JS thread', 'addon workers (kernel)', 'addon I/O thread', 'V8/libuv threads'], cpuRows));
 
@@ -80,12 +109,14 @@ export function formatTable(r: ReportShape): string {
   const loopRows: string[][] = [];
   for (const k of keys) {
     const [nStr, variant] = k.split('|');
-    const lib = get(variant, Number(nStr), 'library');
-    if (!lib) continue;
-    const L = lib.samples.map((s) => s.loop!);
-    const I = lib.samples.map((s) => s.idle!);
-    const cell = (xs: number[]) => `${ms(med(xs))} [${ms(worst(xs))}]`;
-    loopRows.push([`${variant} N=${nStr}`, cell(L.map((d) => d.p50)), cell(L.map((d) => d.p99)), cell(L.map((d) => d.max)), cell(I.map((d) => d.p99)), cell(I.map((d) => d.max))]);
+    for (const [method, how] of LIBRARY_METHODS) {
+      const lib = get(variant, Number(nStr), method);
+      if (!lib) continue;
+      const L = lib.samples.map((s) => s.loop!);
+      const I = lib.samples.map((s) => s.idle!);
+      const cell = (xs: number[]) => `${ms(med(xs))} [${ms(worst(xs))}]`;
+      loopRows.push([`${variant} N=${nStr} ${how}`, cell(L.map((d) => d.p50)), cell(L.map((d) => d.p99)), cell(L.map((d) => d.max)), cell(I.map((d) => d.p99)), cell(I.map((d) => d.max))]);
+    }
   }
   out.push(table(['workload', 'p50', 'p99', 'max', 'idle p99', 'idle max'], loopRows));
 
@@ -121,17 +152,29 @@ export function formatTable(r: ReportShape): string {
   );
 
   if (r.singleOps.length === 0) return out.join('\n');
-  out.push('\nSingle operations (ms per operation)\n');
+  const fo = r.floorOps;
+  const floorOf: Record<string, number | undefined> = {
+    'namespace create+pin': fo?.netnsCreateMs,
+    'namespace delete': fo?.netnsDeleteMs,
+    'veth create': fo?.vethCreateMs,
+    'address add': fo?.addrAddMs,
+  };
+  out.push('\nSingle operations (ms per operation; C floor: median of 100, one at a time; (Nx) = multiple of the floor)\n');
   out.push(
     table(
-      ['operation', 'library, one at a time (median / p90)', `library, ${r.singleOps[0]?.k ?? ''} at once`, 'ip/process', 'ip -batch'],
-      r.singleOps.map((o) => [
-        o.op,
-        `${ms(o.library.sequentialMedianMs)} / ${ms(o.library.sequentialP90Ms)}`,
-        ms(o.library.concurrentPerOpMs),
-        ms(o.ipProcessPerOpMs),
-        ms(o.ipBatchPerOpMs),
-      ]),
+      ['operation', 'C floor', 'library, one at a time (median / p90)', `library, ${r.singleOps[0]?.k ?? ''} at once`, 'ip/process', 'ip -batch'],
+      r.singleOps.map((o) => {
+        const f = floorOf[o.op];
+        const cell = (x: number | undefined) => (x === undefined ? '-' : `${ms(x)} (${times(x, f)})`);
+        return [
+          o.op,
+          f === undefined ? '-' : ms(f),
+          `${ms(o.library.sequentialMedianMs)} (${times(o.library.sequentialMedianMs, f)}) / ${ms(o.library.sequentialP90Ms)}`,
+          cell(o.library.concurrentPerOpMs),
+          cell(o.ipProcessPerOpMs),
+          cell(o.ipBatchPerOpMs),
+        ];
+      }),
     ),
   );
   return out.join('\n');

@@ -4,7 +4,10 @@
  *
  *   node dist/bench/run.js [--reps 3] [--sizes 50,200] [--mem 1000] [--no-ip-process] [--library-only] [--no-ops]
  *
- * --library-only runs the library's workloads alone (for profiling: `node --cpu-prof ...`, `perf`);
+ * Every figure is also printed as a ratio to the C floor (bench/floor.c, built on demand with `cc`):
+ * the same workload by raw system calls, one netlink request at a time, measured in the same run.
+ *
+ * --library-only runs the library's workloads (and the C floor) alone (for profiling: `node --cpu-prof ...`, `perf`);
  * --no-ops skips the single-operation costs; --mem 0 skips the memory runs.
  *
  * Root only. Every namespace is named `bench-<pid>-...` and removed at the end, even on failure or
@@ -38,8 +41,14 @@ import {
 import { IpScripts, Plan, libraryRun, scriptRun, type PhaseTimes, type Variant } from './workloads.js';
 import { verifyPods } from './verify.js';
 import { memoryRuns } from './memory.js';
+import { floorBinary, floorOps, floorRun, type FloorOps } from './floor.js';
 
-type Method = 'library' | 'ip-batch' | 'ip-process';
+/**
+ * library: all N pods at once; library-1by1: one pod after another, every call awaited; c-floor:
+ * bench/floor.c, raw system calls one request at a time (every ratio is taken to it).
+ */
+type Method = 'library' | 'library-1by1' | 'c-floor' | 'ip-batch' | 'ip-process';
+const isLibrary = (m: Method) => m === 'library' || m === 'library-1by1';
 
 interface Args {
   reps: number;
@@ -98,15 +107,23 @@ function log(msg: string): void {
 }
 
 async function runOnce(method: Method, variant: Variant, n: number, verify: boolean, baseline: number | undefined): Promise<Sample> {
-  if (method === 'library' && verify) {
+  const oneByOne = method === 'library-1by1';
+  if (isLibrary(method) && verify) {
     // Checked on a run of its own: the check runs `ip` synchronously, which would show up in the
     // event-loop figures of a measured run.
     await settle(baseline);
-    await libraryRun(new Plan(PREFIX, nextTag(), n, variant), (p) => verifyPods(p));
+    await libraryRun(new Plan(PREFIX, nextTag(), n, variant), (p) => verifyPods(p), oneByOne);
   }
   const settledMs = await settle(baseline);
   const plan = new Plan(PREFIX, nextTag(), n, variant);
-  if (method === 'library') {
+  if (method === 'c-floor') {
+    try {
+      return { ...(await floorRun(plan, verify ? (p) => verifyPods(p) : undefined)), settledMs };
+    } finally {
+      removeAll(`${plan.prefix}${plan.tag}-`); // after a failure; a no-op otherwise
+    }
+  }
+  if (isLibrary(method)) {
     const before = { rss: rssMiB(), fds: fdCount() };
     const cpu0 = threadCpu();
     const sampler = new PeakSampler();
@@ -114,7 +131,7 @@ async function runOnce(method: Method, variant: Variant, n: number, verify: bool
     let times: PhaseTimes;
     let loop: LoopDelay;
     try {
-      ({ value: times, delay: loop } = await withLoopDelay(() => libraryRun(plan)));
+      ({ value: times, delay: loop } = await withLoopDelay(() => libraryRun(plan, undefined, oneByOne)));
     } finally {
       sampler.stop();
     }
@@ -164,7 +181,8 @@ async function main(): Promise<void> {
   await libraryRun(new Plan(PREFIX, nextTag(), 20, 'move'));
   const warm = { rss: rssMiB(), fds: fdCount() };
 
-  const methods: Method[] = ['library'];
+  floorBinary(); // built before anything is timed
+  const methods: Method[] = ['library', 'library-1by1', 'c-floor'];
   if (args.ipBatch) methods.push('ip-batch');
   if (args.ipProcess) methods.push('ip-process');
   const results: WorkloadResult[] = [];
@@ -190,10 +208,13 @@ async function main(): Promise<void> {
   }
 
   let ops: OpCost[] = [];
+  let floor: FloorOps | undefined;
   if (args.ops) {
     log('single-operation costs ...');
     await settle(baseline);
     ops = await opCosts(PREFIX, nextTag, args.ipProcess, baseline);
+    await settle(baseline);
+    floor = await floorOps(PREFIX, nextTag(), 100);
   }
 
   log(`memory: ${args.mem} namespaces alive at once, then ${args.mem} pods in 5 rounds ...`);
@@ -207,6 +228,7 @@ async function main(): Promise<void> {
     args,
     workloads: results,
     singleOps: ops,
+    floorOps: floor,
     memory,
     process: {
       start,

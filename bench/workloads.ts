@@ -52,34 +52,39 @@ export interface PhaseTimes {
 /** Extra work done while every pod exists (between setup and teardown), untimed. */
 export type Between = (plan: Plan) => Promise<void> | void;
 
-/** The library: every pod set up concurrently, the way an agent handles a burst of pods. */
-export async function libraryRun(plan: Plan, between?: Between): Promise<PhaseTimes> {
+/**
+ * The library: every pod set up concurrently, the way an agent handles a burst of pods; or, with
+ * `oneByOne`, one pod after another and each call awaited, the way a CNI plugin (one process per
+ * pod) or a simple agent is written, which is what the C floor does.
+ */
+export async function libraryRun(plan: Plan, between?: Between, oneByOne = false): Promise<PhaseTimes> {
   const t0 = performance.now();
   const host = await Netns.create(plan.host);
   const pods: Netns[] = [];
+  const pod = async (i: number) => {
+    const pod = await Netns.create(plan.pod(i));
+    pods.push(pod);
+    if (plan.variant === 'fast') {
+      await host.links.add({ kind: 'veth', name: `veth${i}`, master: 'br0', up: true, peer: { name: 'eth0', netns: pod, up: true } });
+    } else {
+      await host.links.add({ kind: 'veth', name: `veth${i}`, master: 'br0', up: true, peer: { name: `tmp${i}` } });
+      await host.links.moveTo(`tmp${i}`, pod, { name: 'eth0' });
+      await pod.links.setUp('eth0');
+    }
+    await pod.links.setUp('lo');
+    await pod.addresses.add('eth0', plan.address(i));
+    await pod.routes.add({ destination: 'default', gateway: GATEWAY });
+  };
   try {
     await host.links.add({ kind: 'bridge', name: 'br0', up: true });
     await host.addresses.add('br0', `${GATEWAY}/16`);
-    await Promise.all(
-      Array.from({ length: plan.n }, async (_, i) => {
-        const pod = await Netns.create(plan.pod(i));
-        pods.push(pod);
-        if (plan.variant === 'fast') {
-          await host.links.add({ kind: 'veth', name: `veth${i}`, master: 'br0', up: true, peer: { name: 'eth0', netns: pod, up: true } });
-        } else {
-          await host.links.add({ kind: 'veth', name: `veth${i}`, master: 'br0', up: true, peer: { name: `tmp${i}` } });
-          await host.links.moveTo(`tmp${i}`, pod, { name: 'eth0' });
-          await pod.links.setUp('eth0');
-        }
-        await pod.links.setUp('lo');
-        await pod.addresses.add('eth0', plan.address(i));
-        await pod.routes.add({ destination: 'default', gateway: GATEWAY });
-      }),
-    );
+    if (oneByOne) for (let i = 0; i < plan.n; i++) await pod(i);
+    else await Promise.all(Array.from({ length: plan.n }, (_, i) => pod(i)));
     const t1 = performance.now();
     if (between) await between(plan); // not part of the workload
     const t1b = performance.now();
-    await Promise.all(pods.map((p) => p.delete()));
+    if (oneByOne) for (const p of pods) await p.delete();
+    else await Promise.all(pods.map((p) => p.delete()));
     await host.delete();
     const t2 = performance.now();
     return { setup: t1 - t0, teardown: t2 - t1b, total: t1 - t0 + (t2 - t1b) };

@@ -66,6 +66,70 @@ export interface NativeNetlinkSocket {
   extAck: boolean;
 }
 
+/**
+ * One setsockopt(2) call: `value` is the optval bytes (an int option is 4 bytes, host order). For
+ * SO_ATTACH_FILTER and SO_ATTACH_REUSEPORT_CBPF, `value` is the array of 8-byte `sock_filter`
+ * instructions: the `sock_fprog` (which holds a pointer) is built by the addon.
+ */
+export interface NativeSockOpt {
+  /** SOL_SOCKET (1), SOL_PACKET (263), IPPROTO_IP (0), ... */
+  level: number;
+  /** SO_ATTACH_FILTER, PACKET_ADD_MEMBERSHIP, ... */
+  name: number;
+  value: Buffer;
+}
+
+/** Options of `dgramOpen`. */
+export interface NativeDgramOpenOptions {
+  /** Namespace fd to create the socket in; -1 for the process's own namespace. */
+  nsFd: number;
+  /** AF_INET (2), AF_INET6 (10) or AF_PACKET (17). */
+  domain: number;
+  /** SOCK_DGRAM (2) or SOCK_RAW (3). */
+  type: number;
+  /** As socket(2) takes it: IPPROTO_ICMP (1), IPPROTO_ICMPV6 (58), htons(ETH_P_ALL) (0x0300) for AF_PACKET. */
+  protocol: number;
+  /** setsockopt calls made in order before `bind` (so a filter is attached before any packet is queued). */
+  options?: NativeSockOpt[];
+  /** A sockaddr (sockaddr_in, sockaddr_in6, sockaddr_ll) to bind to after `options`. */
+  bind?: Buffer;
+  /** SO_RCVBUF(FORCE) in bytes when > 0. */
+  rcvbuf?: number;
+  /** Initial size of the read buffer (default 65536); it grows when a datagram is larger. */
+  initialReadBuffer?: number;
+  /** Called on the JS thread with whole datagrams, in arrival order, several per call. */
+  onData: (datagrams: NativeDatagram[]) => void;
+  /** Called on the JS thread with a socket error reported by recvmsg (an ICMP error, ...). The socket stays open. */
+  onError: (err: NativeError) => void;
+  /** Called on the JS thread when sendmsg of the datagram sent with `token` failed. */
+  onSendError: (token: number, err: NativeError) => void;
+}
+
+/** A datagram read by the I/O thread from a `dgramOpen` socket. */
+export interface NativeDatagram {
+  /** The datagram (for AF_PACKET/SOCK_RAW the whole frame from the link-layer header on). */
+  data: Buffer;
+  /** The source sockaddr as recvmsg(2) filled it (sockaddr_in, sockaddr_in6, sockaddr_ll). */
+  address: Buffer;
+  /** Receive time (SO_TIMESTAMPNS, CLOCK_REALTIME): seconds and nanoseconds. */
+  sec: number;
+  nsec: number;
+  /** AF_PACKET only, from sockaddr_ll: the interface the packet was seen on. */
+  ifindex?: number;
+  /** AF_PACKET only: PACKET_HOST (0), PACKET_BROADCAST (1), PACKET_MULTICAST (2), PACKET_OTHERHOST (3), PACKET_OUTGOING (4). */
+  pkttype?: number;
+  /** AF_PACKET only: the frame's ETH_P_* protocol, host order. */
+  protocol?: number;
+}
+
+/** A socket opened by `dgramOpen`. */
+export interface NativeDgramSocket {
+  /** Opaque id for the other dgram* functions. */
+  id: number;
+  /** getsockname() after the bind (or of the unbound socket). */
+  local: Buffer;
+}
+
 /** Options of `inetSocket`. */
 export interface NativeInetSocketOptions {
   family: 4 | 6;
@@ -153,6 +217,28 @@ export interface NativeAddon {
   netlinkSend(id: number, buf: Buffer, token: number): void;
   /** Close the socket. No callback is made for it afterwards. Idempotent. */
   netlinkClose(id: number): void;
+
+  // ---- generic datagram sockets owned by the I/O loop (native/dgram_ops.cc) --------------------
+  /**
+   * socket(domain, type, protocol) inside a namespace (a worker enters it for socket() alone), then
+   * SO_TIMESTAMPNS, `rcvbuf`, `options` and `bind` from home. Datagrams are read by the I/O thread and
+   * delivered to `onData` with their source address and receive time.
+   */
+  dgramOpen(opts: NativeDgramOpenOptions, cb: Callback<NativeDgramSocket>): void;
+  /**
+   * Queue one datagram for sendmsg on a worker, to `to` (a sockaddr) or, with null, the connected
+   * peer. Datagrams of one socket are sent in order; a failure calls `onSendError(token, err)`.
+   * The bytes are copied.
+   */
+  dgramSend(id: number, buf: Buffer, to: Buffer | null, token: number): void;
+  /** bind(2) on a worker; resolves getsockname() afterwards. */
+  dgramBind(id: number, addr: Buffer, cb: Callback<Buffer>): void;
+  /** setsockopt(2) on a worker (SO_ATTACH_FILTER, PACKET_ADD_MEMBERSHIP, ...). */
+  dgramSetOption(id: number, level: number, name: number, value: Buffer, cb: Callback<void>): void;
+  /** getsockopt(2) on a worker with a `maxLength`-byte buffer; resolves the bytes the kernel wrote (PACKET_STATISTICS, ...). */
+  dgramGetOption(id: number, level: number, name: number, maxLength: number, cb: Callback<Buffer>): void;
+  /** Close the socket (its fd is released by the I/O thread a moment later). No callback is made for it afterwards. Idempotent. */
+  dgramClose(id: number): void;
 
   // ---- inside a namespace: sysctl, sockets, PIDs (native/ns_misc_bindings.cc) ------------------
   /**

@@ -151,6 +151,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportSpawnFunctions(env, exports, state);
   ExportNsMiscFunctions(env, exports, state);
   ExportFileLockFunctions(env, exports, state);
+  ExportDgramFunctions(env, exports, state);
   return exports;
 }
 

@@ -43,5 +43,6 @@ void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* sta
 void ExportSpawnFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportFileLockFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportDgramFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 
 }  // namespace netns

@@ -1,5 +1,7 @@
 #include "io_loop.h"
 
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -7,7 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
 
 #include "threads.h"
 
@@ -27,6 +33,26 @@ Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
   auto* owned = new std::vector<uint8_t>(std::move(datagram));
   return Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(),
                                           [owned](Napi::Env, uint8_t*) { delete owned; });
+}
+
+// { data, address, sec, nsec } and, from an AF_PACKET socket, the sockaddr_ll fields a capture
+// needs: ifindex, pkttype (PACKET_HOST, PACKET_OUTGOING, ...) and protocol (host order ETH_P_*).
+Napi::Value DatagramObject(Napi::Env env, Napi::Value data, const Received& r) {
+  Napi::Object obj = Napi::Object::New(env);
+  obj.Set("data", data);
+  obj.Set("address", Napi::Buffer<uint8_t>::Copy(env, r.from.data(), r.from.size()));
+  obj.Set("sec", Napi::Number::New(env, static_cast<double>(r.sec)));
+  obj.Set("nsec", Napi::Number::New(env, static_cast<double>(r.nsec)));
+  if (r.from.size() >= offsetof(struct sockaddr_ll, sll_addr)) {
+    struct sockaddr_ll ll;
+    std::memcpy(&ll, r.from.data(), std::min(r.from.size(), sizeof ll));
+    if (ll.sll_family == AF_PACKET) {
+      obj.Set("ifindex", Napi::Number::New(env, ll.sll_ifindex));
+      obj.Set("pkttype", Napi::Number::New(env, ll.sll_pkttype));
+      obj.Set("protocol", Napi::Number::New(env, ntohs(ll.sll_protocol)));
+    }
+  }
+  return obj;
 }
 
 // A throwing JS callback must not stop delivery to the others: report it and go on.
@@ -77,7 +103,7 @@ void IoLoop::Stop() {
   }
   if (thread_.joinable()) thread_.join();
 
-  std::unordered_map<uint32_t, std::shared_ptr<NetlinkSocket>> sockets;
+  std::unordered_map<uint32_t, std::shared_ptr<LoopSocket>> sockets;
   {
     std::lock_guard<std::mutex> lock(mu_);
     sockets.swap(sockets_);
@@ -91,7 +117,7 @@ void IoLoop::Stop() {
   }
 }
 
-SysError IoLoop::Register(std::shared_ptr<NetlinkSocket> sock, Napi::Object callbacks,
+SysError IoLoop::Register(std::shared_ptr<LoopSocket> sock, Napi::Object callbacks,
                           uint32_t* id) {
   sock->id = nextId_++;
   JsSocket js;
@@ -116,7 +142,7 @@ SysError IoLoop::Register(std::shared_ptr<NetlinkSocket> sock, Napi::Object call
 
 void IoLoop::Close(uint32_t id) {
   js_sockets_.erase(id);
-  std::shared_ptr<NetlinkSocket> sock;
+  std::shared_ptr<LoopSocket> sock;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sockets_.find(id);
@@ -129,20 +155,20 @@ void IoLoop::Close(uint32_t id) {
   // The fd closes when the I/O thread or a sending worker, if any holds it, lets go.
 }
 
-std::shared_ptr<NetlinkSocket> IoLoop::Find(uint32_t id) {
+std::shared_ptr<LoopSocket> IoLoop::Find(uint32_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sockets_.find(id);
   return it == sockets_.end() ? nullptr : it->second;
 }
 
-bool IoLoop::Watch(NetlinkSocket& sock) {
+bool IoLoop::Watch(LoopSocket& sock) {
   struct epoll_event ev = {};
   ev.events = EPOLLIN;  // level-triggered: a socket left unread comes back next round
   ev.data.u64 = sock.id;
   return epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, sock.Fd(), &ev) == 0;
 }
 
-void IoLoop::Unwatch(NetlinkSocket& sock) {
+void IoLoop::Unwatch(LoopSocket& sock) {
   // ENOENT when the socket was paused or already removed: nothing to undo.
   epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, sock.Fd(), nullptr);
 }
@@ -168,7 +194,7 @@ void IoLoop::Run() {
         FireWatch(tag);
         continue;
       }
-      std::shared_ptr<NetlinkSocket> sock = Find(static_cast<uint32_t>(tag));
+      std::shared_ptr<LoopSocket> sock = Find(static_cast<uint32_t>(tag));
       if (sock && !sock->Closed()) ReadSocket(sock);
     }
   }
@@ -214,10 +240,11 @@ void IoLoop::FireWatch(uint64_t tag) {
   watch.ready();
 }
 
-void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {
+void IoLoop::ReadSocket(const std::shared_ptr<LoopSocket>& sock) {
   std::vector<Chunk> chunks;
   size_t bytes = 0;
   bool broken = false;
+  const bool netlink = sock->kind() == LoopSocket::Kind::kNetlink;
   std::vector<uint8_t>& buf = sock->ReadBuffer();
 
   auto addError = [&chunks](SysError e) {
@@ -226,7 +253,8 @@ void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {
   };
 
   for (size_t round = 0; round < kMaxDatagramsPerWake; ++round) {
-    struct sockaddr_nl from = {};
+    struct sockaddr_storage from = {};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec))];
     struct iovec iov = {buf.data(), buf.size()};
     struct msghdr msg = {};
     msg.msg_name = &from;
@@ -240,6 +268,12 @@ void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {
     if (len < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (!netlink) {
+        // A pending socket error (an ICMP error on a ping or UDP socket): recvmsg reports it once
+        // and clears it, so the socket goes on.
+        addError(SysError::FromErrno("recvmsg"));
+        break;
+      }
       bool overrun = errno == ENOBUFS;  // events were lost; the socket itself is fine
       addError(SysError::FromErrno("recvmsg"));
       if (overrun) continue;
@@ -256,22 +290,45 @@ void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {
     msg.msg_namelen = sizeof from;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
+    if (!netlink) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+    }
     ssize_t got = recvmsg(sock->Fd(), &msg, MSG_DONTWAIT);
     if (got < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+      if (!netlink) {
+        addError(SysError::FromErrno("recvmsg"));
+        break;
+      }
       bool overrun = errno == ENOBUFS;
       addError(SysError::FromErrno("recvmsg"));
       if (overrun) continue;
       broken = true;
       break;
     }
-    if (from.nl_pid != 0) continue;  // only the kernel may talk to us
+    // Only the kernel may talk to a netlink socket of ours.
+    if (netlink && reinterpret_cast<const struct sockaddr_nl*>(&from)->nl_pid != 0) continue;
     if (msg.msg_flags & MSG_TRUNC) {
       addError(SysError::Of(EMSGSIZE, "recvmsg"));
       continue;
     }
     if (chunks.empty() || chunks.back().error.Failed()) chunks.emplace_back();
-    chunks.back().datagrams.emplace_back(buf.begin(), buf.begin() + got);
+    Received r;
+    r.bytes.assign(buf.begin(), buf.begin() + got);
+    if (!netlink) {
+      auto* p = reinterpret_cast<const uint8_t*>(&from);
+      r.from.assign(p, p + std::min<size_t>(msg.msg_namelen, sizeof from));
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          struct timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          r.sec = ts.tv_sec;
+          r.nsec = ts.tv_nsec;
+        }
+      }
+    }
+    chunks.back().datagrams.push_back(std::move(r));
     bytes += static_cast<size_t>(got);
   }
 
@@ -291,7 +348,7 @@ void IoLoop::ReadSocket(const std::shared_ptr<NetlinkSocket>& sock) {
   });
 }
 
-void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock,
+void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock,
                      std::vector<Chunk>& chunks, size_t bytes) {
   {
     std::lock_guard<std::mutex> lock(sock->flowMu);
@@ -315,7 +372,10 @@ void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock,
     }
     Napi::Array list = Napi::Array::New(env, chunk.datagrams.size());
     for (size_t i = 0; i < chunk.datagrams.size(); ++i) {
-      list.Set(static_cast<uint32_t>(i), DatagramBuffer(env, chunk.datagrams[i]));
+      Received& r = chunk.datagrams[i];
+      Napi::Value value = DatagramBuffer(env, r.bytes);
+      if (sock->kind() == LoopSocket::Kind::kDatagram) value = DatagramObject(env, value, r);
+      list.Set(static_cast<uint32_t>(i), value);
     }
     Napi::Function onData = it->second.onData.Value();
     CallReporting(env, [&] { onData.Call({list}); });

@@ -1,5 +1,5 @@
-// The one I/O thread: epoll over every open netlink socket, reading whole datagrams and handing them
-// to JS in batches. It also keeps the socket registry: epoll data carries a numeric id, never a
+// The one I/O thread: epoll over every open loop socket (netlink, and the generic datagram sockets of
+// dgram_ops.h), reading whole datagrams and handing them to JS in batches. It also keeps the socket registry: epoll data carries a numeric id, never a
 // pointer, so an event for a socket closed a moment ago finds nothing instead of freed memory.
 #pragma once
 
@@ -16,10 +16,18 @@
 #include "errors.h"
 #include "fd.h"
 #include "js_queue.h"
-#include "netlink_socket.h"
+#include "loop_socket.h"
 #include "unique_function.h"
 
 namespace netns {
+
+// One datagram read by the I/O thread.
+struct Received {
+  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> from;  // the source sockaddr (datagram sockets only)
+  int64_t sec = 0;            // SO_TIMESTAMPNS receive time (datagram sockets only)
+  int64_t nsec = 0;
+};
 
 class IoLoop {
  public:
@@ -35,11 +43,11 @@ class IoLoop {
   bool Alive() const { return alive_.load(std::memory_order_relaxed); }
 
   // JS thread: publish a socket with its JS callbacks (onData, onError, onSendError on `callbacks`).
-  SysError Register(std::shared_ptr<NetlinkSocket> sock, Napi::Object callbacks, uint32_t* id);
+  SysError Register(std::shared_ptr<LoopSocket> sock, Napi::Object callbacks, uint32_t* id);
   // JS thread. Idempotent; nothing is called back for the socket afterwards.
   void Close(uint32_t id);
   // Any thread.
-  std::shared_ptr<NetlinkSocket> Find(uint32_t id);
+  std::shared_ptr<LoopSocket> Find(uint32_t id);
 
   // JS thread: calls onSendError for each failure, unless the socket was closed since.
   void ReportSendFailures(Napi::Env env, uint32_t id, std::vector<SendFailure>& failures);
@@ -53,7 +61,7 @@ class IoLoop {
  private:
   // What one wake-up read from one socket: runs of datagrams, interleaved with errors in order.
   struct Chunk {
-    std::vector<std::vector<uint8_t>> datagrams;
+    std::vector<Received> datagrams;
     SysError error;  // set when this chunk is an error
   };
   struct JsSocket {
@@ -63,11 +71,11 @@ class IoLoop {
   };
 
   void Run();
-  void ReadSocket(const std::shared_ptr<NetlinkSocket>& sock);
-  void Deliver(Napi::Env env, const std::shared_ptr<NetlinkSocket>& sock, std::vector<Chunk>& chunks,
+  void ReadSocket(const std::shared_ptr<LoopSocket>& sock);
+  void Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock, std::vector<Chunk>& chunks,
                size_t bytes);
-  bool Watch(NetlinkSocket& sock);
-  void Unwatch(NetlinkSocket& sock);
+  bool Watch(LoopSocket& sock);
+  void Unwatch(LoopSocket& sock);
   void FireWatch(uint64_t tag);
 
   JsQueue& js_;
@@ -78,7 +86,7 @@ class IoLoop {
   std::atomic<bool> alive_{false};
 
   std::mutex mu_;
-  std::unordered_map<uint32_t, std::shared_ptr<NetlinkSocket>> sockets_;
+  std::unordered_map<uint32_t, std::shared_ptr<LoopSocket>> sockets_;
   struct FdWatch {
     int fd;
     UniqueFunction<void()> ready;

@@ -22,64 +22,7 @@ SysError SetIntOption(int fd, int level, int name, int value) {
 
 }  // namespace
 
-NetlinkSocket::NetlinkSocket(UniqueFd fd, size_t initialReadBuffer)
-    : fd_(std::move(fd)), readBuf_(std::max<size_t>(initialReadBuffer, 1)) {}
-
-bool NetlinkSocket::Enqueue(std::vector<uint8_t> bytes, double token) {
-  std::lock_guard<std::mutex> lock(sendMu_);
-  if (Closed()) return false;
-  sendq_.push_back(Outgoing{std::move(bytes), token});
-  if (draining_) return false;
-  draining_ = true;
-  return true;
-}
-
-std::vector<SendFailure> NetlinkSocket::DrainSends(size_t budget, bool* more) {
-  std::vector<SendFailure> failures;
-  struct sockaddr_nl kernel = {};
-  kernel.nl_family = AF_NETLINK;  // nl_pid 0: the kernel
-
-  for (;;) {
-    Outgoing out;
-    {
-      std::lock_guard<std::mutex> lock(sendMu_);
-      if (Closed() || sendq_.empty()) {
-        sendq_.clear();
-        draining_ = false;
-        *more = false;
-        return failures;
-      }
-      if (budget == 0) {
-        *more = true;  // draining_ stays set: the caller reschedules
-        return failures;
-      }
-      --budget;
-      out = std::move(sendq_.front());
-      sendq_.pop_front();
-    }
-
-    struct iovec iov = {out.bytes.data(), out.bytes.size()};
-    struct msghdr msg = {};
-    msg.msg_name = &kernel;
-    msg.msg_namelen = sizeof kernel;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    // rtnetlink handles the whole request inside sendmsg, which is why this runs on a worker.
-    ssize_t n;
-    do {
-      n = sendmsg(fd_.Get(), &msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) failures.push_back(SendFailure{out.token, SysError::FromErrno("sendmsg")});
-  }
-}
-
-void NetlinkSocket::MarkClosed() {
-  std::lock_guard<std::mutex> lock(sendMu_);
-  closed_.store(true, std::memory_order_release);
-  sendq_.clear();
-}
-
-SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<NetlinkSocket>* out,
+SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<LoopSocket>* out,
                            NetlinkOpenResult* result) {
   UniqueFd fd;
   {
@@ -126,7 +69,8 @@ SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<NetlinkSocke
     return SysError::FromErrno("getsockname");
   }
   result->portId = bound.nl_pid;
-  *out = std::make_shared<NetlinkSocket>(std::move(fd), req.initialReadBuffer);
+  *out = std::make_shared<LoopSocket>(LoopSocket::Kind::kNetlink, AF_NETLINK, std::move(fd),
+                                      req.initialReadBuffer);
   return {};
 }
 
