@@ -7,7 +7,7 @@
  * @module
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, readdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callNative } from '../../api/native_call.js';
 
@@ -17,6 +17,8 @@ export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 export const LINE_BREAK = '\r\n';
 export const LAST_IP_PREFIX = 'last_reserved_ip.';
 const LOCK_FILE = 'lock';
+// Names the reference never creates (addresses never start with a dot); skipped when listing.
+const TMP_PREFIX = '.netns-native-tmp.';
 
 // flock conflicts between open file descriptions, so two holders inside one process would also
 // exclude each other; but each waiter would tie up one addon worker while it waits. Waiters of one
@@ -52,7 +54,9 @@ export class IpamStore {
       release();
       if (inProcess.get(dir) === tail) inProcess.delete(dir);
     };
-    return new IpamStore(dir, fh, done);
+    const store = new IpamStore(dir, fh, done);
+    await store.removeStaleTemporaries();
+    return store;
   }
 
   /** Unlock (closing the fd releases the flock). */
@@ -64,26 +68,33 @@ export class IpamStore {
     }
   }
 
-  /** Create the file of `ip` exclusively; false when it is taken. Records it as range set `rangeId`'s last. */
+  /**
+   * Create the file of `ip` exclusively; false when it is taken. Records it as range set `rangeId`'s
+   * last. The content is written to a temporary file first and linked to the address's name, so a
+   * holder killed mid-way never leaves an empty allocation file that no DEL could match (temporary
+   * files of dead holders are removed by the next {@link open}).
+   */
   async reserve(id: string, ifName: string, ip: string, rangeId: number): Promise<boolean> {
     const path = join(this.dir, ip);
-    let fh: FileHandle;
+    const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${ip}`);
+    await writeFile(tmp, id.trim() + LINE_BREAK + ifName, { mode: 0o644 });
     try {
-      fh = await open(path, constants.O_RDWR | constants.O_EXCL | constants.O_CREAT, 0o644);
+      await link(tmp, path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
     }
-    try {
-      await fh.writeFile(id.trim() + LINE_BREAK + ifName);
-      await fh.close();
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      await unlink(path).catch(() => undefined);
-      throw e;
-    }
-    await writeFile(join(this.dir, LAST_IP_PREFIX + rangeId), ip, { mode: 0o644 });
+    const lastTmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${LAST_IP_PREFIX}${rangeId}`);
+    await writeFile(lastTmp, ip, { mode: 0o644 });
+    await rename(lastTmp, join(this.dir, LAST_IP_PREFIX + rangeId));
     return true;
+  }
+
+  /** Temporary files can only be a dead holder's: they exist only while the lock is held. */
+  private async removeStaleTemporaries(): Promise<void> {
+    for (const name of await readdir(this.dir)) if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
   }
 
   /** The last address handed out from range set `rangeId`, if recorded. */
@@ -100,7 +111,7 @@ export class IpamStore {
   async entries(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const name of await readdir(this.dir)) {
-      if (name === LOCK_FILE || name.startsWith(LAST_IP_PREFIX)) continue;
+      if (name === LOCK_FILE || name.startsWith(LAST_IP_PREFIX) || name.startsWith(TMP_PREFIX)) continue;
       try {
         out.set(name, (await readFile(join(this.dir, name), 'utf8')).trim());
       } catch {
