@@ -42,7 +42,7 @@ export interface NativeNetlinkOpenOptions {
   nsFd: number;
   /** Multicast groups to join (RTNLGRP_* numbers, 1-based). */
   groups: number[];
-  /** SO_RCVBUF(FORCE) in bytes; at least 1 MiB is used. */
+  /** SO_RCVBUF(FORCE) in bytes; at least 1 MiB for a socket without groups, as given (kernel minimum applies) for a subscription. */
   rcvbuf: number;
   /** Initial size of the receive buffer used to read one datagram; it grows when a datagram is larger. */
   initialReadBuffer: number;

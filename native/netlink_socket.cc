@@ -46,7 +46,9 @@ SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<LoopSocket>*
 
   SysError e = SetIntOption(fd.Get(), SOL_SOCKET, SO_SNDBUF, kMinBuf);
   if (e.Failed()) return e;
-  int rcvbuf = std::max(req.rcvbuf, kMinBuf);
+  // Request sockets need room for a whole dump batch; a subscription (groups joined) gets the size
+  // asked for, so a caller (or a test) can choose how soon the kernel reports ENOBUFS.
+  int rcvbuf = req.groups.empty() ? std::max(req.rcvbuf, kMinBuf) : std::max(req.rcvbuf, 1);
   // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.
   if (setsockopt(fd.Get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
     e = SetIntOption(fd.Get(), SOL_SOCKET, SO_RCVBUF, rcvbuf);

@@ -92,4 +92,37 @@ describe('equivalence with tc commands (normalized tc -s -d output, stats exclud
     const f = all.find((x) => x.options?.actions.length)!;
     expect(f.options!.actions[0].mirred).toEqual({ direction: 'egress', mode: 'redirect', ifindex: await lib.links.index('i0'), verdict: 4 });
   });
+
+  it('replace, change and delete: qdisc, class and filter', async () => {
+    const q1 = await t.qdiscs.replace('v0', { kind: 'tbf', handle: '5:', rate: '1mbit', burst: '10kb', limit: '20kb' });
+    expect(q1).toMatchObject({ handle: '5:', options: { rate: 125000, limit: 20480 } });
+    const q2 = await t.qdiscs.change('v0', { kind: 'tbf', handle: '5:', rate: '2mbit', burst: '10kb', limit: '20kb' });
+    expect(q2.options).toMatchObject({ rate: 250000 });
+    expect(tc(lib.name!, 'qdisc', 'show', 'dev', 'v0')).toMatch(/qdisc tbf 5: root refcnt \d+ rate 2Mbit/);
+    const q3 = await t.qdiscs.replace('v0', { kind: 'pfifo', limit: 50 });
+    expect(q3).toMatchObject({ kind: 'pfifo', root: true, options: { limit: 50 } });
+    await t.qdiscs.delete('v0');
+    expect(tc(lib.name!, 'qdisc', 'show', 'dev', 'v0')).not.toContain('pfifo');
+
+    const c = await t.classes.change('v1', { kind: 'htb', classid: '1:20', rate: '3mbit', ceil: '6mbit' });
+    expect(c.options).toMatchObject({ rate: 375000, ceil: 750000 });
+    const c2 = await t.classes.replace('v1', { kind: 'htb', classid: '1:30', rate: '1mbit' });
+    expect(c2.classid).toBe('1:30');
+    await t.classes.delete('v1', '1:30');
+    expect(tc(lib.name!, 'class', 'show', 'dev', 'v1')).not.toContain('1:30');
+
+    const [f] = (await t.filters.list('v1', '1:')).filter((x) => x.prio === 1 && x.options?.keys.length);
+    expect(f.handle).toBe('800::800');
+    await t.filters.change('v1', { kind: 'u32', parent: '1:', protocol: 'ip', prio: 1, handle: f.handleId, match: { ip: { dst: '10.9.0.0/16' } }, classid: '1:20' });
+    // As with tc: the kernel changes an existing u32 filter's class and actions, never its keys.
+    const shown = tc(lib.name!, 'filter', 'show', 'dev', 'v1');
+    expect(shown).toContain('fh 800::800 order 2048 key ht 800 bkt 0 *flowid 1:20');
+    expect(shown).toContain('match 0a000000/ffffff00 at 16');
+    await t.filters.delete('v1', { parent: '1:', prio: 1 });
+    const left = await t.filters.list('v1', '1:');
+    expect(new Set(left.map((x) => x.prio))).toEqual(new Set([2]));
+    expect(left.filter((x) => x.options?.keys.length).map((x) => x.options?.classid)).toEqual(['1:20']);
+    const all = await t.filters.list('v1');
+    expect(all.every((x) => x.prio === 2)).toBe(true);
+  });
 });

@@ -374,7 +374,9 @@ export class Filters extends TcBase {
   }
 
   /**
-   * Change an existing filter.
+   * Change an existing filter. For u32 the kernel changes the class and actions of the filter
+   * named by `prio` and `handle` but keeps its match keys (as with tc); to match something else,
+   * delete it and add another.
    *
    * Equivalent to: `tc -n NS filter change dev DEV parent P protocol PROTO prio N handle H u32 ...`
    * @example

@@ -1,0 +1,131 @@
+/**
+ * The `netns-native` command. This file loads only the argument parser: each command imports what
+ * it needs when it runs (the addon, the netlink codec, the YAML parser), so `netns-native ls` does
+ * not pay for `up`'s YAML parser nor `--help` for the addon. See docs/cli.md.
+ * @module
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+
+/** Exit statuses: a check or an operation failed (1), the command line was wrong (2). */
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** Set by a command whose report says something failed (a doctor check, a plan that cannot apply). */
+export class Failed extends Error {}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Options every command takes. */
+export interface CommonOptions {
+  json?: boolean;
+}
+
+/** Add `--json` to a command (each command lists it in its own --help). */
+function common(cmd: Command): Command {
+  return cmd.option('--json', 'print one JSON document on stdout instead of text');
+}
+
+type Handler = (...args: unknown[]) => Promise<void>;
+
+/** Lazy-load the command implementations (and through them the library) only when one runs. */
+function lazy(name: string): Handler {
+  return (async (...args: unknown[]) => {
+    const mod = (await import('./commands.js')) as unknown as Record<string, (...a: unknown[]) => Promise<void>>;
+    await mod[name]!(...args);
+  }) as Handler;
+}
+
+/** The command tree, without running it (tests read its help). */
+export function program(): Command {
+  const p = new Command('netns-native')
+    .description('Linux network namespaces from the command line, through netlink: inventory, views, a troubleshooting doctor and declarative topologies. Needs root for anything that reads another namespace.')
+    .version(version(), '-V, --version')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: false })
+    .addHelpText(
+      'after',
+      `
+Every command takes --json. Exit status: 0 success, 1 a check or an operation failed, 2 usage error.
+Errors go to stderr as "netns-native: CODE: message" (with --json: {"error":{"code","message"}}).
+
+Examples:
+  netns-native ls
+  netns-native show container1
+  netns-native doctor container1 --target 203.0.113.10:80 --dns example.test
+  netns-native plan examples/container.yaml && netns-native up examples/container.yaml
+  netns-native exec container1 -- ip addr`,
+    );
+
+  common(p.command('ls').description('list network namespaces: name, inode, nsid, processes, orphan and stale flags (lsns -t net, ip netns list)'))
+    .option('--orphans', 'only namespaces no process uses (pinned but empty) and stale pins')
+    .action(lazy('ls'));
+
+  common(p.command('show').argument('<ns>', 'namespace name (under /run/netns)').description('links (with each veth peer and where it lives), addresses and routes of a namespace (ip -n NS link/addr/route)'))
+    .action(lazy('show'));
+
+  common(
+    p
+      .command('doctor')
+      .argument('<ns>', 'namespace name')
+      .description("run the tutorial's troubleshooting checklist; exit 1 when a check fails")
+      .option('--target <ip[:port]>', 'also check the path to IP: route lookup, ping, TCP connect when a port is given ([v6]:port for IPv6)')
+      .option('--dns <name>', 'also resolve NAME with one UDP query to the first nameserver, from inside the namespace')
+      .addOption(new Option('--timeout <ms>', 'how long each probe waits for an answer').default('2000'))
+      .addHelpText('after', '\nChecks: exists, lo-up, links-up, addresses, default-route, gateway, peer, mtu, forwarding, nat, dns-config, dns, target.\nEach is ok, failed (with a hint), or skipped (ok: null) when it does not apply or a check it needs failed.'),
+  ).action(lazy('doctorCmd'));
+
+  const topo = (name: string, what: string) =>
+    common(p.command(name).argument('<file>', 'topology file (.yaml, .yml or .json)').description(what))
+      .option('--prefix <text>', 'prefix every namespace name of the file (parallel copies, tests)')
+      .option('-q, --quiet', 'no progress on stderr');
+  topo('plan', 'show what `up` would change against the kernel, without changing anything').action(lazy('plan'));
+  topo('up', 'create what the file declares; idempotent; on failure, undo what this run made').action(lazy('up'));
+  topo('down', 'remove exactly what the file declares (its namespaces and their DNS files)').action(lazy('down'));
+
+  common(
+    p
+      .command('exec')
+      .argument('<ns>', 'namespace name')
+      .argument('<command...>', 'command and its arguments (after --)')
+      .description('run a command inside a namespace (ip netns exec semantics); its exit status is passed through')
+      .passThroughOptions(),
+  ).action(lazy('exec'));
+
+  common(p.command('stats').argument('<ns>', 'namespace name').description('per-link counters (ip -s link); with --interval, rates every S seconds until interrupted'))
+    .option('--interval <seconds>', 'sample every S seconds and print rates')
+    .option('--count <n>', 'stop after N samples (with --interval)')
+    .action(lazy('stats'));
+
+  p.exitOverride();
+  return p;
+}
+
+/** Run the command line; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const p = program();
+  p.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await p.parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    if (e instanceof Failed) return EXIT_FAILED;
+    const err = e as { code?: string; message?: string; name?: string };
+    const code = err.code ?? 'ERR_UNEXPECTED';
+    if (json) process.stderr.write(`${JSON.stringify({ error: { code, message: err.message ?? String(e) } })}\n`);
+    else process.stderr.write(`netns-native: ${code}: ${err.message ?? String(e)}\n`);
+    return err.name === 'ValidationError' || code === 'ERR_INVALID_ARG' ? EXIT_USAGE : EXIT_FAILED;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * sampleStats() against a known, paced TCP transfer between two test namespaces, and against
+ * `ip -s -j link` for the counters themselves.
+ */
+import type net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Netns, ValidationError } from '../../lib/index.js';
+import { linkRates, sampleStats, type StatsSample } from '../../lib/observe/stats.js';
+import { ipJson, nsName, run } from './helpers.js';
+
+let a: Netns;
+let b: Netns;
+let server: net.Server;
+
+beforeAll(async () => {
+  a = await Netns.create(nsName('sa'));
+  b = await Netns.create(nsName('sb'));
+  run('ip', ['-n', a.name!, 'link', 'add', 'a0', 'mtu', '9000', 'type', 'veth', 'peer', 'name', 'b0', 'mtu', '9000', 'netns', b.name!]);
+  run('ip', ['-n', a.name!, 'address', 'add', '10.88.0.1/24', 'dev', 'a0']);
+  run('ip', ['-n', b.name!, 'address', 'add', '10.88.0.2/24', 'dev', 'b0']);
+  run('ip', ['-n', a.name!, 'link', 'set', 'a0', 'up']);
+  run('ip', ['-n', b.name!, 'link', 'set', 'b0', 'up']);
+  server = await b.createServer({ host: '10.88.0.2', port: 5001 }, (s) => s.resume());
+});
+afterAll(async () => {
+  server?.close();
+  await a?.delete({ ifExists: true });
+  await b?.delete({ ifExists: true });
+});
+
+describe('sampleStats', () => {
+  it('rates are within ±10 % of a known paced transfer', async () => {
+    const sock = await a.connect({ host: '10.88.0.2', port: 5001 });
+    const chunk = Buffer.alloc(100 * 1024, 7); // 100 KiB every 10 ms: about 10 MB/s
+    const sent: Array<{ t: number; bytes: number }> = [];
+    let sending = true;
+    const sender = (async () => {
+      while (sending) {
+        // Timed when libuv has handed the bytes to the kernel, not when they were queued.
+        sock.write(chunk, () => sent.push({ t: performance.now(), bytes: chunk.length }));
+        await sleep(10);
+      }
+    })();
+    await sleep(300); // past slow start
+    const ticks: Array<StatsSample & { t: number }> = [];
+    for await (const tick of sampleStats(a, { intervalMs: 1500, links: ['a0'], count: 4 })) ticks.push({ ...tick, t: performance.now() });
+    sending = false;
+    await sender;
+    sock.destroy();
+
+    expect(ticks.map((t) => t.links.map((l) => l.name))).toEqual([['a0'], ['a0'], ['a0'], ['a0']]);
+    expect(ticks[0].links[0].rates).toBeUndefined();
+    for (let i = 1; i < ticks.length; i++) {
+      // The sampler's own clock spans [previous tick, this tick]; the payload the sender wrote in
+      // that window, per second, is the known rate. Headers add under 1 % at MTU 9000.
+      const from = ticks[i].t - ticks[i].elapsedMs;
+      const bytes = sent.filter((s) => s.t > from && s.t <= ticks[i].t).reduce((n, s) => n + s.bytes, 0);
+      const known = bytes / (ticks[i].elapsedMs / 1000);
+      const rate = ticks[i].links[0].rates!.txBytesPerSec;
+      console.log(`tick ${i}: sampler ${(rate / 1e6).toFixed(3)} MB/s, sent ${(known / 1e6).toFixed(3)} MB/s, ${(((rate - known) / known) * 100).toFixed(2)} %`);
+      expect(Math.abs(rate - known) / known).toBeLessThan(0.1);
+      expect(ticks[i].elapsedMs).toBeGreaterThan(1400);
+      expect(ticks[i].links[0].rates!.txPacketsPerSec).toBeGreaterThan(0);
+      expect(ticks[i].links[0].rates!.txErrorsPerSec).toBe(0);
+    }
+  });
+
+  it('counters equal ip -s -j link, one dump for all links per tick', async () => {
+    for await (const tick of sampleStats(a, { count: 1 })) {
+      const ip = ipJson<Array<{ ifname: string; stats64: { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } } }>>(['-s', 'link', 'show'], a.name);
+      expect(tick.links.map((l) => l.name).sort()).toEqual(ip.map((l) => l.ifname).sort());
+      for (const l of tick.links) {
+        const o = ip.find((x) => x.ifname === l.name)!;
+        // ip reads after us, and IPv6 neighbour discovery may send a packet in between: never less.
+        expect(Number(l.stats.rxBytes)).toBeLessThanOrEqual(o.stats64.rx.bytes);
+        expect(Number(l.stats.txPackets)).toBeLessThanOrEqual(o.stats64.tx.packets);
+        expect(o.stats64.tx.packets - Number(l.stats.txPackets)).toBeLessThan(5);
+      }
+    }
+  });
+
+  it('stops on abort, and a counter reset gives no rates', async () => {
+    const ac = new AbortController();
+    let n = 0;
+    setTimeout(() => ac.abort(), 150);
+    for await (const _ of sampleStats(a, { intervalMs: 50, signal: ac.signal })) n++;
+    expect(n).toBeGreaterThanOrEqual(2);
+    expect(n).toBeLessThan(10);
+    const s = { rxBytes: 10n, txBytes: 10n, rxPackets: 1n, txPackets: 1n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n } as never;
+    const t = { rxBytes: 5n, txBytes: 20n, rxPackets: 1n, txPackets: 2n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n } as never;
+    expect(linkRates(s, t, 1)).toBeUndefined();
+    expect(linkRates(t, t, 2)).toMatchObject({ txBytesPerSec: 0 });
+  });
+
+  it('rejects bad options', async () => {
+    await expect(sampleStats(a, { intervalMs: 1 }).next()).rejects.toBeInstanceOf(ValidationError);
+    await expect(sampleStats(a, { every: 1 } as never).next()).rejects.toBeInstanceOf(ValidationError);
+    await expect(sampleStats(a, { links: ['a0', -1] }).next()).rejects.toBeInstanceOf(ValidationError);
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * `netns-native up/plan/down` on each of examples/*.yaml, checked with `ip -j` (and sysctl, the DNS
+ * file) as the oracle; a second `up` must report and make no change; `down` must leave nothing. A
+ * topology whose last element is wrong must fail and leave the machine exactly as before.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Topology } from '../../lib/topology/index.js';
+import { ipJson, run } from './helpers.js';
+import { assertBuilt, cli, etcNetns, pinned, topoPrefix } from './cli_helpers.js';
+
+beforeAll(assertBuilt);
+
+const EXAMPLES = readdirSync(new URL('../../examples/', import.meta.url).pathname).filter((f) => f.endsWith('.yaml')).sort();
+
+/** What the kernel holds in the namespaces of a topology: links (no counters), addresses, routes, sysctls, DNS. */
+function snapshot(t: Topology): string {
+  const out: Record<string, unknown> = {};
+  for (const [role, spec] of Object.entries(t.file.namespaces)) {
+    const ns = t.nameOf(role);
+    out[ns] = {
+      // Bridge timers move by themselves: links are compared by what a topology sets.
+      links: ipJson<{ ifname: string; flags: string[]; mtu: number; master?: string; address: string; linkinfo?: { info_kind?: string } }[]>(['-d', 'link', 'show'], ns).map((l) => [l.ifname, l.flags, l.mtu, l.master, l.address, l.linkinfo?.info_kind]),
+      // IPv4 only: IPv6 link-local addresses finish duplicate address detection on their own time.
+      addresses: ipJson(['-4', 'address', 'show'], ns),
+      routes: ipJson(['-4', 'route', 'show', 'table', 'all'], ns),
+      sysctls: Object.keys(spec.sysctls ?? {}).map((k) => run('ip', ['netns', 'exec', ns, 'sysctl', '-n', k]).trim()),
+      dns: existsSync(`/etc/netns/${ns}/resolv.conf`) ? readFileSync(`/etc/netns/${ns}/resolv.conf`, 'utf8') : null,
+    };
+  }
+  return JSON.stringify(out);
+}
+
+describe.each(EXAMPLES)('examples/%s', (file) => {
+  const path = `examples/${file}`;
+  it('up builds what the file declares (ip -j agrees), up again changes nothing, down leaves nothing', async () => {
+    const prefix = topoPrefix(file.replace('.yaml', ''));
+    const t = await Topology.load(path, { rename: (n) => `${prefix}${n}` });
+    const mine = () => ({ pinned: pinned().filter((n) => n.startsWith(prefix)), etc: etcNetns().filter((n) => n.startsWith(prefix)) });
+    const before = mine();
+
+    const plan = cli(['plan', path, '--prefix', prefix, '--json']);
+    expect(plan.status, plan.stderr).toBe(0);
+    const planned = JSON.parse(plan.stdout) as { changes: number; steps: { action: string }[] };
+    expect(planned.changes).toBeGreaterThan(0);
+    expect(mine()).toEqual(before); // plan changed nothing
+
+    const up = cli(['up', path, '--prefix', prefix, '--json']);
+    expect(up.status, up.stderr).toBe(0);
+    const r1 = JSON.parse(up.stdout) as { changed: unknown[]; unchanged: number };
+    expect(r1.changed.length).toBe(planned.changes);
+
+    for (const [role, spec] of Object.entries(t.file.namespaces)) {
+      const ns = t.nameOf(role);
+      expect(pinned()).toContain(ns);
+      const links = ipJson<{ ifname: string; flags: string[]; master?: string; linkinfo?: { info_kind?: string } }[]>(['-d', 'link', 'show'], ns);
+      const link = (name: string) => links.find((l) => l.ifname === name);
+      if (spec.loopback ?? true) expect(link('lo')?.flags).toContain('UP');
+      for (const l of spec.links ?? []) {
+        expect(link(l.name)?.linkinfo?.info_kind, `${ns}/${l.name}`).toBe(l.kind);
+        if (l.up) expect(link(l.name)?.flags).toContain('UP');
+        if (l.master) expect(link(l.name)?.master).toBe(l.master);
+        if (l.peer) {
+          const peerNs = l.peer.netns ? t.nameOf(l.peer.netns) : ns;
+          const peer = ipJson<{ ifname: string; flags: string[]; linkinfo?: { info_kind?: string } }[]>(['-d', 'link', 'show', 'dev', l.peer.name], peerNs)[0];
+          expect(peer?.linkinfo?.info_kind).toBe('veth');
+          if (l.peer.up) expect(peer?.flags).toContain('UP');
+        }
+      }
+      const addrs = ipJson<{ ifname: string; addr_info: { local: string; prefixlen: number }[] }[]>(['address', 'show'], ns);
+      for (const [dev, list] of Object.entries(spec.addresses ?? {})) {
+        const have = addrs.find((a) => a.ifname === dev)?.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
+        for (const c of list) expect(have, `${ns} ${dev}`).toContain(c);
+      }
+      const routes = ipJson<{ dst: string; gateway?: string }[]>(['route', 'show'], ns);
+      for (const r of spec.routes ?? []) expect(routes).toContainEqual(expect.objectContaining({ dst: r.destination, ...(r.gateway ? { gateway: r.gateway } : {}) }));
+      for (const [k, v] of Object.entries(spec.sysctls ?? {})) expect(run('ip', ['netns', 'exec', ns, 'sysctl', '-n', k]).trim()).toBe(String(v));
+      if (spec.dns) expect(readFileSync(`/etc/netns/${ns}/resolv.conf`, 'utf8')).toContain(`nameserver ${spec.dns.nameservers[0]}`);
+    }
+
+    const held = snapshot(t);
+    const again = cli(['up', path, '--prefix', prefix, '--json']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ changed: [], unchanged: r1.changed.length + r1.unchanged });
+    expect(cli(['up', path, '--prefix', prefix]).stdout).toMatch(/^up: nothing to do, nothing changed/);
+    expect(snapshot(t)).toBe(held);
+    expect(JSON.parse(cli(['plan', path, '--prefix', prefix, '--json']).stdout).changes).toBe(0);
+
+    const down = cli(['down', path, '--prefix', prefix, '--json']);
+    expect(down.status, down.stderr).toBe(0);
+    expect(mine()).toEqual(before);
+    expect(JSON.parse(cli(['down', path, '--prefix', prefix, '--json']).stdout).changed).toEqual([]);
+  });
+});
+
+/** Everything a failed `up` could have touched, to compare before and after. */
+function machine(prefix: string, names: string[]): string {
+  return JSON.stringify({
+    // Other test files create namespaces meanwhile: only this test's names are compared.
+    pinned: pinned().filter((n) => n.startsWith(prefix)),
+    etc: etcNetns().filter((n) => n.startsWith(prefix)),
+    inside: names.filter((n) => pinned().includes(n)).map((n) => ({
+      links: ipJson<Record<string, unknown>[]>(['link', 'show'], n).map(({ ifname, flags, mtu }) => ({ ifname, flags, mtu })),
+      addresses: ipJson(['-4', 'address', 'show'], n),
+      routes: ipJson(['-4', 'route', 'show', 'table', 'all'], n),
+      forward: run('ip', ['netns', 'exec', n, 'sysctl', '-n', 'net.ipv4.ip_forward']),
+    })),
+  });
+}
+
+describe('a topology whose last element is wrong', () => {
+  it('an address on a link that does not exist: up fails with a clear message before changing anything', () => {
+    const prefix = topoPrefix('bad');
+    const file = `${process.env.TMPDIR ?? '/tmp'}/${prefix}bad.yaml`;
+    execFileSync('sh', ['-c', `cat > ${file}`], {
+      input: [
+        'namespaces:',
+        '  a:',
+        '    links: [{ kind: veth, name: veth-a, up: true, peer: { name: veth-b, netns: b, up: true } }]',
+        '    addresses: { veth-a: [10.77.0.1/24] }',
+        '  b:',
+        '    addresses: { veth-b: [10.77.0.2/24], eth9: [10.77.1.2/24] }',
+      ].join('\n'),
+    });
+    const before = machine(prefix, [`${prefix}a`, `${prefix}b`]);
+    const r = cli(['up', file, '--prefix', prefix]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^netns-native: ERR_INVALID_ARG: .*namespaces\.b\.addresses\.eth9.*is not a link of namespace b/);
+    expect(machine(prefix, [`${prefix}a`, `${prefix}b`])).toBe(before);
+    const j = cli(['up', file, '--prefix', prefix, '--json']);
+    expect(JSON.parse(j.stderr)).toMatchObject({ error: { code: 'ERR_INVALID_ARG' } });
+  });
+
+  it('a step the kernel refuses: up fails naming it and rolls back, a namespace that existed keeps its state', () => {
+    const prefix = topoPrefix('rb');
+    const a = `${prefix}a`;
+    run('ip', ['netns', 'add', a]); // exists before: lo up, ip_forward 0, no DNS file
+    run('ip', ['-n', a, 'link', 'set', 'lo', 'up']);
+    const file = `${process.env.TMPDIR ?? '/tmp'}/${prefix}rb.yaml`;
+    execFileSync('sh', ['-c', `cat > ${file}`], {
+      input: [
+        'namespaces:',
+        '  a:',
+        '    links: [{ kind: veth, name: veth-a, up: true, peer: { name: veth-b, netns: b, up: true } }]',
+        '    addresses: { veth-a: [10.78.0.1/24] }',
+        "    sysctls: { net.ipv4.ip_forward: 1 }",
+        '    dns: { nameservers: [10.78.0.2] }',
+        '  b:',
+        '    addresses: { veth-b: [10.78.0.2/24] }',
+        '    routes: [{ destination: default, gateway: 10.78.0.1 }]',
+        // Valid syntax, but b has no link called nosuchlink: the kernel answers ENOENT, last.
+        '    sysctls: { net.ipv4.conf.nosuchlink.forwarding: 1 }',
+      ].join('\n'),
+    });
+    const before = machine(prefix, [a, `${prefix}b`]);
+    const r = cli(['up', file, '--prefix', prefix]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^netns-native: ENOENT: ip netns exec .*b sysctl -w net\.ipv4\.conf\.nosuchlink\.forwarding=1: .*everything this run made was rolled back/);
+    expect(machine(prefix, [a, `${prefix}b`])).toBe(before);
+    expect(existsSync(`/etc/netns/${a}`)).toBe(false);
+    run('ip', ['netns', 'delete', a]);
+  });
+});
