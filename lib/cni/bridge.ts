@@ -449,24 +449,26 @@ export async function bridgeCheck(conf: NetConf, rt: CniRuntime): Promise<void> 
   }
 }
 
-/** GC (spec 1.1.0): addresses and NAT rules of attachments not in `cni.dev/attachments` go. */
-export async function bridgeGc(conf: NetConf, rt: Omit<CniRuntime, 'containerId' | 'ifName'>): Promise<void> {
+/** Run a network-wide command (GC, STATUS) with the configuration loaded. */
+async function forNetwork(conf: NetConf, rt: Omit<CniRuntime, 'containerId' | 'ifName'>, fn: (c: BridgeConf, inv: Invocation) => Promise<void>): Promise<void> {
   const inv = await invocation({ ...rt, containerId: '', ifName: '' });
   try {
-    const c = loadBridgeConf(conf, inv.args);
-    if (c.isLayer3) await ipamGc(conf, inv);
+    await fn(loadBridgeConf(conf, inv.args), inv);
   } finally {
     await release(inv);
   }
 }
 
+/** GC (spec 1.1.0): addresses and NAT rules of attachments not in `cni.dev/attachments` go. */
+export async function bridgeGc(conf: NetConf, rt: Omit<CniRuntime, 'containerId' | 'ifName'>): Promise<void> {
+  await forNetwork(conf, rt, async (c, inv) => {
+    if (c.isLayer3) await ipamGc(conf, inv);
+  });
+}
+
 /** STATUS (spec 1.1.0): ready when the IPAM can still allocate. */
 export async function bridgeStatus(conf: NetConf, rt: Omit<CniRuntime, 'containerId' | 'ifName'>): Promise<void> {
-  const inv = await invocation({ ...rt, containerId: '', ifName: '' });
-  try {
-    const c = loadBridgeConf(conf, inv.args);
+  await forNetwork(conf, rt, async (c, inv) => {
     if (c.isLayer3) await ipamStatus(conf, inv);
-  } finally {
-    await release(inv);
-  }
+  });
 }

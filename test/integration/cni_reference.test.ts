@@ -45,13 +45,16 @@ function normalize(v: any): any {
   return v;
 }
 
+// Routes to link-local addresses sort by those (random) addresses: compare them as sets.
+const sorted = (a: unknown[]) => a.map((x) => JSON.stringify(x)).sort();
+
 function state(ns: string): unknown {
-  return normalize({
-    links: ipJson(['-d', 'link', 'show'], ns),
-    addrs: ipJson(['addr', 'show'], ns),
-    routes4: ipJson(['route', 'show', 'table', 'all'], ns),
-    routes6: ipJson(['-6', 'route', 'show', 'table', 'all'], ns),
-  });
+  return {
+    links: normalize(ipJson(['-d', 'link', 'show'], ns)),
+    addrs: normalize(ipJson(['addr', 'show'], ns)),
+    routes4: sorted(normalize(ipJson(['route', 'show', 'table', 'all'], ns))),
+    routes6: sorted(normalize(ipJson(['-6', 'route', 'show', 'table', 'all'], ns))),
+  };
 }
 
 function normalizeResult(r: any, side: Side): any {
