@@ -1,16 +1,15 @@
-// flock(2) for callers that share on-disk state with other processes, such as the CNI host-local
-// IPAM store (lib/cni/ipam): the lock is the kernel's, so it is released when the holder exits or is
-// killed, and it interoperates with other programs that flock the same file. flock(LOCK_EX) blocks
-// until the holder lets go, so it runs on a pool worker, never on the JS thread
+// JS entry point of file_lock_ops.h, for callers that share on-disk state with other processes
+// (the CNI host-local IPAM store, lib/cni/ipam): the lock is the kernel's, so it is released when
+// the holder exits or is killed, and it interoperates with other programs that flock the same file.
+// LOCK_EX blocks until the holder lets go, so it runs on a pool worker, never on the JS thread
 // (docs/threading.md).
-#include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
 #include "fd.h"
+#include "file_lock_ops.h"
 
 namespace netns {
 
@@ -29,10 +28,8 @@ Napi::Value FileLockFn(const Napi::CallbackInfo& info) {
   state->pool->Submit(info.Env(), cb, Napi::Object(),
                       [copy = std::move(copy), dupError = std::move(dupError)]() mutable -> Deliver {
                         if (dupError.Failed()) return DeliverError(std::move(dupError));
-                        int rc;
-                        do rc = flock(copy.Get(), LOCK_EX);
-                        while (rc < 0 && errno == EINTR);
-                        if (rc < 0) return DeliverError(SysError::FromErrno("flock"));
+                        SysError e = FileLockExclusive(copy.Get());
+                        if (e.Failed()) return DeliverError(std::move(e));
                         return [](Napi::Env env, Napi::Function cb, Napi::Object) { cb.Call({env.Null()}); };
                       });
   return info.Env().Undefined();

@@ -58,6 +58,10 @@ interface Pending {
   attempts: number;
   resolve: (m: NetlinkMessage[]) => void;
   reject: (e: Error) => void;
+  /** Members of one transaction: sent in one sendmsg, in order. */
+  group?: Pending[];
+  /** The error this member failed with (transactions only). */
+  failedWith?: Error;
 }
 
 const DEFAULTS: Required<ConnectionOptions> = { maxInFlight: 256, dumpRetries: 10, maxBatchBytes: 64 * 1024 };
@@ -149,6 +153,29 @@ export class NetlinkConnection {
     return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP | flags, body, true, operation);
   }
 
+  /**
+   * Send `messages` in one sendmsg, in order, each with NLM_F_REQUEST|NLM_F_ACK, and settle each one
+   * separately. For nfnetlink batches (NFNL_MSG_BATCH_BEGIN ... NFNL_MSG_BATCH_END), which the kernel
+   * reads from one skb. The kernel's answers come in order; two of them may never come, and are then
+   * settled with the error that explains why: when the first message (the batch's BEGIN) fails, nothing
+   * after it is processed; when any other message fails the batch is aborted and its last message
+   * (the END) is not acknowledged.
+   */
+  transaction(messages: readonly { type: number; flags: number; body: Uint8Array }[], operation?: string): Promise<PromiseSettledResult<NetlinkMessage[]>[]> {
+    if (this.closed) return Promise.allSettled(messages.map(() => Promise.reject(new ClosedError('netlink connection', operation))));
+    const group: Pending[] = [];
+    const done = messages.map(
+      (m) =>
+        new Promise<NetlinkMessage[]>((resolve, reject) => {
+          group.push({ seq: 0, type: m.type, flags: NLM_F_REQUEST | NLM_F_ACK | m.flags, body: m.body, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, group });
+        }),
+    );
+    this.waiting.push(...group);
+    this.updateRef();
+    this.scheduleFlush();
+    return Promise.allSettled(done);
+  }
+
   /** Close the socket and reject everything pending with {@link ClosedError}. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -210,6 +237,22 @@ export class NetlinkConnection {
     while (this.waiting.length > 0 && this.inFlight.size < this.opts.maxInFlight) {
       const p = this.waiting[0];
       if (p.dump && this.dumpActive) break;
+      if (p.group && p.group[0] === p) {
+        // A transaction goes whole into one sendmsg, alone if it must.
+        if (this.inFlight.size + p.group.length > this.opts.maxInFlight && this.inFlight.size > 0) break;
+        const encoded = p.group.map((q) => {
+          q.seq = this.allocSeq();
+          this.inFlight.set(q.seq, q);
+          return encodeMessage(q.type, q.flags, q.seq, q.body);
+        });
+        const size = encoded.reduce((n, b) => n + b.length, 0);
+        if (bytes + size > this.opts.maxBatchBytes) send();
+        this.waiting.splice(0, p.group.length);
+        for (const b of encoded) parts.push(b);
+        for (const q of p.group) seqs.push(q.seq);
+        bytes += size;
+        continue;
+      }
       this.waiting.shift();
       p.seq = this.allocSeq();
       if (p.dump) this.dumpActive = true;
@@ -297,6 +340,10 @@ export class NetlinkConnection {
 
   private finish(p: Pending): void {
     this.inFlight.delete(p.seq);
+    if (p.group && p.group.some((q) => q.failedWith)) {
+      const first = p.group.find((q) => q.failedWith)!;
+      this.settleOrphans(p.group, first, first.failedWith!);
+    }
     if (p.dump) {
       this.dumpActive = false;
       if (p.interrupted) {
@@ -320,6 +367,21 @@ export class NetlinkConnection {
     this.inFlight.delete(p.seq);
     if (p.dump) this.dumpActive = false;
     p.reject(err);
+    if (p.group) {
+      p.failedWith = err;
+      this.settleOrphans(p.group, p.group.find((q) => q.failedWith) ?? p, err);
+    }
+  }
+
+  /** Settle the members of a failed transaction that the kernel will not answer (see {@link transaction}). */
+  private settleOrphans(group: Pending[], failed: Pending, err: Error): void {
+    const last = group[group.length - 1];
+    const orphans = failed === group[0] ? group.slice(1) : group.slice(1, -1).every((q) => !this.inFlight.has(q.seq)) ? [last] : [];
+    for (const q of orphans) {
+      if (!this.inFlight.has(q.seq)) continue;
+      this.inFlight.delete(q.seq);
+      q.reject(err);
+    }
   }
 
   /** sendmsg failed for a batch: each request in it fails with that error. */
