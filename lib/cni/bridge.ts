@@ -16,6 +16,7 @@ import { IFF_PROMISC, ifinfomsg } from '../rtnl/link.js';
 import { add, contains, formatAddr, formatNet, network, parseAddr, parseNet, type IpNet } from './ip.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus, type IpamInvocation } from './ipam/index.js';
 import { parseCniArgs } from './ipam/host_local.js';
+import { masqueradeAdd, masqueradeDel, masqueradeGc } from './masquerade.js';
 import { CNI_ERR, CniError, type CniInterface, type CniResult, type CniRoute, type CniRuntime, type NetConf } from './types.js';
 
 /** The bridge plugin's configuration keys (the reference's NetConf). */
@@ -70,9 +71,6 @@ export function loadBridgeConf(raw: NetConf, cniArgs: Record<string, string>) {
   const vlan = c.vlan ?? 0;
   if (typeof vlan !== 'number' || !Number.isInteger(vlan) || vlan < 0 || vlan > 4094) throw internal(`invalid VLAN ID ${String(vlan)} (must be between 0 and 4094)`);
   if (vlan !== 0) throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, `unsupported field "vlan": ${vlan}`, 'VLAN filtering on the bridge is not implemented by netns-native-bridge');
-  // Masquerade comes with the library's nf_tables firewall (issue 13); until it is wired, refuse
-  // rather than hand out addresses that cannot reach beyond the bridge.
-  if (c.ipMasq === true) throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, 'unsupported field "ipMasq": true', 'masquerade needs the nf_tables firewall, not wired yet');
   if (c.macspoofchk === true) throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, 'unsupported field "macspoofchk": true', 'MAC spoof checking is not implemented by netns-native-bridge');
   const mtu = c.mtu ?? 0;
   if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 0) throw internal(`failed to load netconf: invalid mtu ${String(mtu)}`);
@@ -316,6 +314,7 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
     const cont = await openContainer(inv.netns);
     let vethMade = false;
     let ipamMade = false;
+    let masqMade = false;
     try {
       const veth = await setupVeth(inv, cont, br, c);
       vethMade = true;
@@ -349,6 +348,10 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
             }
           }
         }
+        if (c.ipMasq) {
+          masqMade = true;
+          await masqueradeAdd(inv.host, conf.name as string, inv.containerId, result.ips.map((i) => parseNet(i.address)!));
+        }
       } else {
         await cont.links.setUp(veth.contIndex).catch((e) => { throw internal(`failed to set "${inv.ifName}" up: ${errText(e)}`, e); });
       }
@@ -358,6 +361,7 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
       result.dns = conf.dns ?? {};
       return result;
     } catch (e) {
+      if (masqMade) await masqueradeDel(inv.host, conf.name as string, inv.containerId).catch(() => undefined);
       if (ipamMade) await ipamDel(conf, inv).catch(() => undefined);
       if (vethMade) await cont.links.delete(inv.ifName, { ifExists: true }).catch(() => undefined);
       throw e;
@@ -390,6 +394,9 @@ export async function bridgeDel(conf: NetConf, rt: CniRuntime): Promise<void> {
       }
     }
     if (c.isLayer3) await ipamDel(conf, inv);
+    // Rules are found by the container id, not by the link's addresses, so they go even when the
+    // namespace is already gone (the reference leaves its iptables chain behind then).
+    if (c.isLayer3 && c.ipMasq) await masqueradeDel(inv.host, conf.name as string, inv.containerId);
   } finally {
     await release(inv);
   }
@@ -463,6 +470,8 @@ async function forNetwork(conf: NetConf, rt: Omit<CniRuntime, 'containerId' | 'i
 export async function bridgeGc(conf: NetConf, rt: Omit<CniRuntime, 'containerId' | 'ifName'>): Promise<void> {
   await forNetwork(conf, rt, async (c, inv) => {
     if (c.isLayer3) await ipamGc(conf, inv);
+    const attachments = (conf['cni.dev/attachments'] ?? []) as { containerID: string }[];
+    await masqueradeGc(inv.host, conf.name as string, attachments.map((a) => a.containerID));
   });
 }
 

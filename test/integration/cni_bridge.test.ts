@@ -13,7 +13,6 @@ import { ipJson, nsName, run } from './helpers.js';
 import { assertBuilt, expectSpecError, expectSpecResult, ourCniPath, runPlugin, tcpPeer, tempDir } from './cni_helpers.js';
 
 const N = 20;
-const MASQ = false;
 let host: Netns;
 let inet: Netns;
 const containers: Netns[] = [];
@@ -44,7 +43,7 @@ beforeAll(async () => {
   await host.routes.add({ destination: '198.51.100.0/24', gateway: '192.0.2.2' });
   conf = {
     cniVersion: '1.0.0', name: 'nnbr', type: 'netns-native-bridge', bridge: 'cni0',
-    isGateway: true, isDefaultGateway: true, ipMasq: MASQ,
+    isGateway: true, isDefaultGateway: true, ipMasq: true,
     ipam: { type: 'host-local', ranges: [[{ subnet: '10.77.0.0/24' }]], dataDir },
   };
 });
@@ -100,8 +99,13 @@ describe.sequential('netns-native-bridge executable, 20 containers', () => {
     expect(await tcpPeer(containers[0], containers[19], results[19].ips[0].address.split('/')[0])).toBe(a);
   });
 
-  it.skipIf(!MASQ)('TCP reaches the internet namespace through masquerade (the server sees the host uplink address)', async () => {
-    expect(await tcpPeer(containers[2], inet, '198.51.100.10')).toBe('192.0.2.1');
+  it('TCP reaches the internet namespace through masquerade (the server sees the host uplink address)', async () => {
+    // nft is the oracle: one masquerade rule per container, commented with its id.
+    const rules = JSON.parse(run('ip', ['netns', 'exec', host.name!, 'nft', '-j', 'list', 'table', 'inet', 'netns_native_cni'])).nftables.filter((o: any) => o.rule);
+    expect(rules.map((o: any) => o.rule.comment).sort()).toEqual(results.map((_, i) => `cni:nnbr:ctr-${i}`).sort());
+    for (const i of [2, 7, 19]) expect(await tcpPeer(containers[i], inet, '198.51.100.10')).toBe('192.0.2.1');
+    // Between containers nothing is translated: the peer sees the container's own address.
+    expect(await tcpPeer(containers[2], containers[3], results[3].ips[0].address.split('/')[0])).toBe(results[2].ips[0].address.split('/')[0]);
   });
 
   it('CHECK passes against prevResult, and fails once the container lost its address', async () => {
@@ -131,7 +135,7 @@ describe.sequential('netns-native-bridge executable, 20 containers', () => {
     const hostLinks = ipJson(['link', 'show'], host.name).map((l: any) => l.ifname);
     expect(hostLinks.filter((n: string) => n.startsWith('veth'))).toEqual([]);
     for (const c of containers) expect(ipJson(['link', 'show'], c.name).map((l: any) => l.ifname)).toEqual(['lo']);
-    expect(run('ip', ['netns', 'exec', host.name!, 'nft', 'list', 'ruleset'])).not.toContain('ctr-');
+    expect(run('ip', ['netns', 'exec', host.name!, 'nft', 'list', 'ruleset'])).not.toContain('cni:nnbr:');
     for (let i = 0; i < N; i++) {
       const again = await call('DEL', i);
       expect(again.code, again.stdout).toBe(0);
