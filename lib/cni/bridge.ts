@@ -7,12 +7,12 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { Netns } from '../api/netns.js';
-import type { Link } from '../api/link_model.js';
+import { Netns } from '../api/netns/index.js';
+import type { Link } from '../api/link/view.js';
 import { NetnsError, isNotFound } from '../errors.js';
 import { AttrWriter, ByteWriter } from '../netlink/attributes.js';
 import { AF_BRIDGE, RTM_NEWLINK, RTM_SETLINK } from '../rtnl/constants.js';
-import { IFF_PROMISC, ifinfomsg } from '../rtnl/link.js';
+import { IFF_PROMISC, ifinfomsg } from '../rtnl/link/index.js';
 import { add, contains, formatAddr, formatNet, network, parseAddr, parseNet, type IpNet } from './ip.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus, type IpamInvocation } from './ipam/index.js';
 import { parseCniArgs } from './ipam/host_local.js';

@@ -7,8 +7,7 @@
  * @module
  */
 import { Firewall } from '../api/firewall/index.js';
-import type { Netns } from '../api/netns.js';
-import { openNetlink, type NetlinkConnection } from '../netlink/connection.js';
+import type { Netns } from '../api/netns/index.js';
 import { formatAddr, formatNet, network, type IpNet } from './ip.js';
 import { CNI_ERR, CniError } from './types.js';
 
@@ -17,22 +16,9 @@ export const CNI_TABLE = 'netns_native_cni';
 
 const commentOf = (networkName: string, containerId: string) => `cni:${networkName}:${containerId}`;
 
-/** Run `fn` with a firewall of the host namespace; its netlink socket is closed afterwards. */
+/** The host namespace's firewall on the plugin's table (its netfilter socket is the handle's, closed with it). */
 async function withFirewall<T>(host: Netns, fn: (fw: Firewall) => Promise<T>): Promise<T> {
-  const conns: NetlinkConnection[] = [];
-  const fw = new Firewall({
-    label: host.name ? `ip -n ${host.name}` : '',
-    connection: async (protocol: number) => {
-      const c = await openNetlink({ nsFd: host.fd, protocol });
-      conns.push(c);
-      return c;
-    },
-  }, CNI_TABLE);
-  try {
-    return await fn(fw);
-  } finally {
-    for (const c of conns) c.close();
-  }
+  return fn(new Firewall({ label: host.name ? `ip -n ${host.name}` : '', connection: (protocol: number) => host.connection(protocol) }, CNI_TABLE));
 }
 
 /**

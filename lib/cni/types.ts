@@ -4,7 +4,7 @@
  * @module
  */
 import { NetnsError } from '../errors.js';
-import type { Netns } from '../api/netns.js';
+import type { Netns } from '../api/netns/index.js';
 
 /** Well-known error codes of the spec ("Error codes 0-99 are reserved for well-known errors"). */
 export const CNI_ERR = {

@@ -8,19 +8,21 @@
  * @module
  */
 import { NetnsError, type SystemError } from '../errors.js';
-import type { Netns } from '../api/netns.js';
-import type { Link } from '../api/link_model.js';
-import { toLink } from '../api/link_model.js';
-import { toAddress, type Address } from '../api/address_view.js';
-import { toRoute, type Route } from '../api/route_view.js';
-import { toNeighbour, type Neighbour } from '../api/neighbours.js';
-import { checkKeys, linkNames } from '../api/link_resolve.js';
+import type { Netns } from '../api/netns/index.js';
+import { NS_CONTEXT } from '../api/context.js';
+import type { Link } from '../api/link/view.js';
+import { toLink } from '../api/link/view.js';
+import { toAddress, type Address } from '../api/address/view.js';
+import { toRoute, type Route } from '../api/route/view.js';
+import { toNeighbour, type Neighbour } from '../api/neighbour/index.js';
+import { checkKeys } from '../validate/options.js';
+import { linkNames } from '../api/link/resolve.js';
 import { ValidationError } from '../errors.js';
 import { AF_INET, AF_INET6, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from '../rtnl/constants.js';
-import { decodeLinkMessage } from '../rtnl/link.js';
-import { decodeAddrMessage } from '../rtnl/addr.js';
-import { RTM_F_CLONED, decodeRouteMessage } from '../rtnl/route.js';
-import { NTF_PROXY, decodeNeighMessage } from '../rtnl/neigh.js';
+import { decodeLinkMessage } from '../rtnl/link/index.js';
+import { decodeAddrMessage } from '../rtnl/addr/index.js';
+import { RTM_F_CLONED, decodeRouteMessage } from '../rtnl/route/index.js';
+import { NTF_PROXY, decodeNeighMessage } from '../rtnl/neigh/index.js';
 import type { NetlinkMessage } from '../netlink/message.js';
 import {
   RTNLGRP_IPV4_IFADDR,
@@ -298,7 +300,7 @@ async function takeSnapshot(ns: Netns, kinds: ReadonlySet<EventKind>): Promise<E
  * @throws {@link ValidationError} for bad options (nothing is opened).
  */
 export async function watchEvents(ns: Netns, options: WatchOptions = {}): Promise<EventStream> {
-  checkKeys('options', options, ['kinds', 'signal', 'maxQueue', 'rcvbuf']);
+  checkKeys('', options, ['kinds', 'signal', 'maxQueue', 'rcvbuf']);
   const kinds = options.kinds ?? ALL_KINDS;
   if (!Array.isArray(kinds) || kinds.length === 0 || kinds.some((k) => !ALL_KINDS.includes(k))) {
     throw new ValidationError('kinds', kinds, `must be a non-empty list of ${ALL_KINDS.join(', ')}`);
@@ -318,7 +320,7 @@ export async function watchEvents(ns: Netns, options: WatchOptions = {}): Promis
   stream.attach(sub);
   try {
     // Names for the `dev` of address/route/neighbour events; link events keep them current.
-    const names = await linkNames(ns);
+    const names = await linkNames(ns[NS_CONTEXT]);
     stream.seedNames(names);
   } catch (e) {
     stream.close();

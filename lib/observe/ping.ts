@@ -6,8 +6,8 @@
  * @module
  */
 import { ValidationError, type SystemError } from '../errors.js';
-import type { Netns } from '../api/netns.js';
-import { checkKeys } from '../api/link_resolve.js';
+import type { Netns } from '../api/netns/index.js';
+import { checkKeys } from '../validate/options.js';
 import { validateLinkRef } from '../validate/link.js';
 import { parseIp } from '../validate/ip.js';
 import { formatIp } from '../netlink/wire_formats.js';
@@ -95,7 +95,7 @@ export interface PingOptions {
  *   {@link SystemError} when no ICMP socket can be made in the namespace.
  */
 export async function ping(ns: Netns, destination: string, options: PingOptions = {}): Promise<PingResult> {
-  checkKeys('options', options, ['count', 'intervalMs', 'timeoutMs', 'size', 'dev', 'onReply', 'signal']);
+  checkKeys('', options, ['count', 'intervalMs', 'timeoutMs', 'size', 'dev', 'onReply', 'signal']);
   const { bytes: dst, family } = parseIp(destination, 'destination');
   const count = intOption('count', options.count, 3, 1, 65_535); // icmp_seq is 16 bits
   const intervalMs = intOption('intervalMs', options.intervalMs, 1000, 10, 3_600_000);

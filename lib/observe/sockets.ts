@@ -19,8 +19,8 @@ import {
   stateBit,
   type SocketState,
 } from '../diag/inet_diag.js';
-import { callNative } from '../api/native_call.js';
-import { checkKeys } from '../api/link_resolve.js';
+import { callNative } from '../native_call.js';
+import { checkKeys } from '../validate/options.js';
 
 export type { SocketState };
 
@@ -276,7 +276,7 @@ interface Checked {
 }
 
 function checkOptions(o: SocketListOptions): Checked {
-  checkKeys('options', o, ['protocol', 'family', 'state', 'port', 'localPort', 'peerPort', 'processes']);
+  checkKeys('', o, ['protocol', 'family', 'state', 'port', 'localPort', 'peerPort', 'processes']);
   const protocols = o.protocol === undefined ? (['tcp', 'udp'] as const) : Array.isArray(o.protocol) ? o.protocol : [o.protocol as 'tcp' | 'udp'];
   if (protocols.length === 0 || protocols.some((p) => p !== 'tcp' && p !== 'udp')) throw new ValidationError('protocol', o.protocol, "must be 'tcp', 'udp' or a list of them");
   if (o.family !== undefined && o.family !== 4 && o.family !== 6) throw new ValidationError('family', o.family, 'must be 4 or 6');

@@ -12,7 +12,7 @@ import * as C from '../../nfnl/constants.js';
 import type { Expr } from '../../nfnl/expr.js';
 import { NFGENMSG_LEN, nftBody, nftMsgOf, nftMsgType, type BatchMessage } from '../../nfnl/message.js';
 import { decodeChain, decodeRule, decodeTable, delRule, delTable, newChain, newRule, newTable, ruleSchema, setSchema } from '../../nfnl/objects.js';
-import { checkKeys } from '../link_resolve.js';
+import { checkKeys } from '../../validate/options.js';
 import { CHAINS, compileDnat, compileFilter, compileMasquerade, compileSnat, validateTableName, type ChainName, type CompiledRule, type DnatSpec, type FilterSpec, type MasqueradeSpec, type PortSpec, type Protocol, type SnatSpec } from './spec.js';
 import { viewRule, type FirewallChain, type FirewallRule, type FirewallTable } from './view.js';
 

@@ -9,7 +9,7 @@
 import { constants } from 'node:fs';
 import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { callNative } from '../../api/native_call.js';
+import { callNative } from '../../native_call.js';
 
 /** Where the reference keeps its stores when `dataDir` is not given. */
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
