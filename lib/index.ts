@@ -83,3 +83,6 @@ export {
   type NetlinkRequestInfo,
 } from './errors.js';
 export { NetlinkConnection, openNetlink, type ConnectionOptions, type OpenNetlinkOptions, type Transport } from './netlink/connection.js';
+/** The CNI plugin in-process (`cni.add(config, runtime)`, ...): see docs/cni.md. */
+export * as cni from './cni/index.js';
+export { CniError, CNI_ERR, type CniResult, type CniRuntime, type NetConf as CniNetConf } from './cni/index.js';

@@ -135,24 +135,29 @@ async function setHairpin(ns: Netns, index: number, on: boolean): Promise<void> 
   await (await ns.rtnl()).request(RTM_SETLINK, 0, w.toBuffer(), `bridge link set dev ${index} hairpin ${on ? 'on' : 'off'}`);
 }
 
-/** The reference's ensureBridge: create (or find) the bridge, promiscuous if asked, accept_ra 0, up. */
-async function ensureBridge(host: Netns, c: BridgeConf): Promise<Link> {
+/**
+ * The reference's ensureBridge: create (or find) the bridge, promiscuous if asked, accept_ra 0, up.
+ * The common case (it exists and is up) costs one request; `pending` collects the sysctl write,
+ * awaited before ADD returns.
+ */
+async function ensureBridge(host: Netns, c: BridgeConf, pending: Promise<unknown>[]): Promise<Link> {
   const fail = (e: unknown) => internal(`failed to create bridge "${c.bridge}": ${errText(e)}`, e);
-  let br: Link;
-  let created = false;
-  try {
-    br = await host.links.add({ kind: 'bridge', name: c.bridge, up: true, ...(c.mtu ? { mtu: c.mtu } : {}) });
-    created = true;
-  } catch (e) {
-    if ((e as NetnsError).code !== 'EEXIST') throw fail(new Error(`could not add "${c.bridge}": ${errText(e)}`));
-    br = await host.links.get(c.bridge).catch((g) => { throw fail(new Error(`could not lookup "${c.bridge}": ${errText(g)}`)); });
-    if (br.kind !== 'bridge') throw fail(new Error(`"${c.bridge}" already exists but is not a bridge`));
+  let br = await host.links.find(c.bridge);
+  if (!br) {
+    try {
+      br = await host.links.add({ kind: 'bridge', name: c.bridge, up: true, ...(c.mtu ? { mtu: c.mtu } : {}) });
+    } catch (e) {
+      // Another invocation made it meanwhile: use that one.
+      if ((e as NetnsError).code !== 'EEXIST') throw fail(new Error(`could not add "${c.bridge}": ${errText(e)}`));
+      br = await host.links.get(c.bridge).catch((g) => { throw fail(new Error(`could not lookup "${c.bridge}": ${errText(g)}`)); });
+    }
   }
-  if (c.promiscMode) await setPromisc(host, br.index).catch((e) => { throw fail(new Error(`could not set promiscuous mode on "${c.bridge}": ${errText(e)}`)); });
+  if (br.kind !== 'bridge') throw fail(new Error(`"${c.bridge}" already exists but is not a bridge`));
+  if (c.promiscMode && !br.flagNames.includes('PROMISC')) await setPromisc(host, br.index).catch((e) => { throw fail(new Error(`could not set promiscuous mode on "${c.bridge}": ${errText(e)}`)); });
   // The reference owns the bridge's routes ("we want to own the routes for this interface"); a
   // failure (IPv6 disabled) is ignored there too.
-  await host.sysctl.set(`net/ipv6/conf/${c.bridge}/accept_ra`, '0').catch(() => undefined);
-  if (!created) await host.links.setUp(br.index);
+  pending.push(host.sysctl.set(`net/ipv6/conf/${c.bridge}/accept_ra`, '0').catch(() => undefined));
+  if (!br.flagNames.includes('UP')) await host.links.setUp(br.index);
   return br;
 }
 
@@ -222,24 +227,28 @@ function calcGateways(result: CniResult, c: BridgeConf): GatewayInfo[] {
   return [infos[4], infos[6]];
 }
 
-/** The reference's ConfigureIface, pipelined: addresses, up, then routes in one batch to the container's rtnetlink socket. */
-async function configureIface(cont: Netns, index: number, ifName: string, result: CniResult, c: BridgeConf): Promise<void> {
-  const ips = (result.ips ?? []).filter((i) => i.interface === 2);
+/** The container-side sysctls of the reference's ADD (DAD, arp_notify) and ConfigureIface's IPv6 enabling. */
+async function containerSysctls(cont: Netns, ifName: string, c: BridgeConf): Promise<void> {
   const sysctls: Promise<unknown>[] = [];
   if (c.enableDad) {
     sysctls.push(cont.sysctl.set(`net/ipv6/conf/${ifName}/enhanced_dad`, '1').catch(() => undefined));
     sysctls.push(cont.sysctl.set(`net/ipv6/conf/${ifName}/accept_dad`, '1').catch(() => undefined));
   } else sysctls.push(cont.sysctl.set(`net/ipv6/conf/${ifName}/accept_dad`, '0').catch(() => undefined));
   sysctls.push(cont.sysctl.set(`net/ipv4/conf/${ifName}/arp_notify`, '1').catch(() => undefined));
-  if (ips.some((i) => i.address.includes(':'))) {
-    for (const dev of ['lo', ifName]) {
-      const key = `net/ipv6/conf/${dev}/disable_ipv6`;
-      sysctls.push(cont.sysctl.get(key).then((v) => (v.trim() === '0' ? undefined : cont.sysctl.set(key, '0'))).catch((e) => {
-        throw internal(`failed to enable IPv6 for interface "${dev}" (${key}): ${errText(e)}`, e);
-      }));
-    }
-  }
   await Promise.all(sysctls);
+}
+
+/** The reference's ConfigureIface, pipelined: addresses, up, then routes in one batch to the container's rtnetlink socket. */
+async function configureIface(cont: Netns, index: number, ifName: string, result: CniResult): Promise<void> {
+  const ips = (result.ips ?? []).filter((i) => i.interface === 2);
+  if (ips.some((i) => i.address.includes(':'))) {
+    await Promise.all(['lo', ifName].map((dev) => {
+      const key = `net/ipv6/conf/${dev}/disable_ipv6`;
+      return cont.sysctl.get(key).then((v) => (String(v).trim() === '0' ? undefined : cont.sysctl.set(key, '0'))).catch((e) => {
+        throw internal(`failed to enable IPv6 for interface "${dev}" (${key}): ${errText(e)}`, e);
+      });
+    }));
+  }
   let v4gw: string | undefined;
   let v6gw: string | undefined;
   const steps: Promise<unknown>[] = [];
@@ -291,8 +300,9 @@ async function ensureAddr(host: Netns, br: Link, gw: IpNet, force: boolean): Pro
 }
 
 async function waitPortUp(host: Netns, index: number): Promise<void> {
-  // The reference's retries: 0, 50, 500, 1000, 1000 ms.
-  const retries = [0, 50, 500, 1000, 1000];
+  // The reference waits 0, 50, 500, 1000, 1000 ms; the port is usually up within a millisecond, so
+  // the first waits here are shorter, with the same total patience.
+  const retries = [0, 1, 2, 5, 10, 30, 500, 1000, 1000];
   for (const [i, ms] of retries.entries()) {
     if (ms) await new Promise((r) => setTimeout(r, ms));
     const l = await host.links.get(index);
@@ -310,7 +320,9 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
   try {
     const c = loadBridgeConf(conf, inv.args);
     if (c.hairpinMode && c.promiscMode) throw internal('cannot set hairpin mode and promiscuous mode at the same time.');
-    const br = await ensureBridge(inv.host, c);
+    // Writes whose order does not matter (sysctls of the host side) run alongside the rest.
+    const pending: Promise<unknown>[] = [];
+    const br = await ensureBridge(inv.host, c, pending);
     const cont = await openContainer(inv.netns);
     let vethMade = false;
     let ipamMade = false;
@@ -320,7 +332,9 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
       vethMade = true;
       const hostIf = veth.host;
       if (c.hairpinMode) await setHairpin(inv.host, hostIf.index, true).catch((e) => { throw internal(`failed to setup hairpin mode for ${hostIf.name}: ${errText(e)}`, e); });
-      const hostSysctl = inv.host.sysctl.set(`net/ipv6/conf/${hostIf.name}/accept_ra`, '0').catch(() => undefined);
+      pending.push(inv.host.sysctl.set(`net/ipv6/conf/${hostIf.name}/accept_ra`, '0').catch(() => undefined));
+      // The container's sysctls go while the addresses are allocated.
+      const contSysctls = containerSysctls(cont, inv.ifName, c);
       const result: CniResult = {
         cniVersion: '1.1.0',
         interfaces: [
@@ -330,21 +344,22 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
         ] as CniInterface[],
       };
       if (c.isLayer3) {
-        const r = await ipamAdd(conf, inv);
+        const r = await ipamAdd(conf, inv).finally(() => contSysctls.catch(() => undefined));
         ipamMade = true;
         // Key order as the reference prints them: interface, address, gateway.
         result.ips = (r.ips ?? []).map(({ version: _v, interface: _i, ...rest }) => ({ interface: 2, ...rest }));
         result.routes = r.routes ?? [];
         if (result.ips.length === 0) throw internal('IPAM plugin returned missing IP config');
         const gws = calcGateways(result, c);
-        await configureIface(cont, veth.contIndex, inv.ifName, result, c);
+        await contSysctls;
+        await configureIface(cont, veth.contIndex, inv.ifName, result);
         await waitPortUp(inv.host, hostIf.index);
         if (c.isGateway) {
           for (const g of gws) {
             for (const gw of g.gws) await ensureAddr(inv.host, br, gw, c.forceAddress).catch((e) => { throw e instanceof CniError && e.msg.startsWith('failed') ? e : internal(`failed to set bridge addr: ${errText(e)}`, e); });
             if (g.gws.length > 0) {
               const key = g.family === 4 ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
-              await inv.host.sysctl.set(key, '1').catch((e) => { throw internal(`failed to enable forwarding: ${errText(e)}`, e); });
+              pending.push(inv.host.sysctl.set(key, '1').catch((e) => { throw internal(`failed to enable forwarding: ${errText(e)}`, e); }));
             }
           }
         }
@@ -355,12 +370,17 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
       } else {
         await cont.links.setUp(veth.contIndex).catch((e) => { throw internal(`failed to set "${inv.ifName}" up: ${errText(e)}`, e); });
       }
-      await hostSysctl;
-      const brNow = await inv.host.links.get(br.index).catch((e) => { throw internal(`could not lookup "${c.bridge}": ${errText(e)}`, e); });
-      result.interfaces![0].mac = brNow.mac;
+      await Promise.all(pending);
+      // With a gateway address the bridge's MAC was pinned (ensureAddr); otherwise it follows its
+      // ports and is read again, as the reference does.
+      if (!(c.isLayer3 && c.isGateway)) {
+        const brNow = await inv.host.links.get(br.index).catch((e) => { throw internal(`could not lookup "${c.bridge}": ${errText(e)}`, e); });
+        result.interfaces![0].mac = brNow.mac;
+      }
       result.dns = conf.dns ?? {};
       return result;
     } catch (e) {
+      await Promise.allSettled(pending);
       if (masqMade) await masqueradeDel(inv.host, conf.name as string, inv.containerId).catch(() => undefined);
       if (ipamMade) await ipamDel(conf, inv).catch(() => undefined);
       if (vethMade) await cont.links.delete(inv.ifName, { ifExists: true }).catch(() => undefined);

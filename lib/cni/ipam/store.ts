@@ -109,15 +109,11 @@ export class IpamStore {
 
   /** Every allocation: address file name → trimmed content. */
   async entries(): Promise<Map<string, string>> {
+    const names = (await readdir(this.dir)).filter((n) => n !== LOCK_FILE && !n.startsWith(LAST_IP_PREFIX) && !n.startsWith(TMP_PREFIX));
+    // Read in parallel: the lock is held, so the set of files cannot change meanwhile.
+    const contents = await Promise.all(names.map((n) => readFile(join(this.dir, n), 'utf8').then((c) => c.trim(), () => undefined)));
     const out = new Map<string, string>();
-    for (const name of await readdir(this.dir)) {
-      if (name === LOCK_FILE || name.startsWith(LAST_IP_PREFIX) || name.startsWith(TMP_PREFIX)) continue;
-      try {
-        out.set(name, (await readFile(join(this.dir, name), 'utf8')).trim());
-      } catch {
-        // removed meanwhile by a holder of an older lock layout; not ours to report
-      }
-    }
+    names.forEach((n, i) => { if (contents[i] !== undefined) out.set(n, contents[i]!); });
     return out;
   }
 
