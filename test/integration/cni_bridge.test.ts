@@ -54,7 +54,9 @@ afterAll(async () => {
   await host?.delete({ ifExists: true });
 });
 
-describe.sequential('netns-native-bridge executable, 20 containers', () => {
+// Each invocation starts a Node.js process; on a machine shared with other test runs that can take
+// seconds, so the steps get generous time.
+describe.sequential('netns-native-bridge executable, 20 containers', { timeout: 600_000 }, () => {
   it('ADD gives each container its interface, a spec-shaped result and its IPAM file', async () => {
     for (let batch = 0; batch < N; batch += 5) {
       const runs = await Promise.all([0, 1, 2, 3, 4].map((k) => call('ADD', batch + k)));

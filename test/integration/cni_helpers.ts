@@ -152,7 +152,7 @@ export function expectSpecError(r: any): void {
 }
 
 /** A TCP greeting from inside `from` to a server inside `at` on `host`; resolves with the address the server saw. */
-export async function tcpPeer(from: import('../../lib/index.js').Netns, at: import('../../lib/index.js').Netns, host: string, timeout = 3000): Promise<string> {
+export async function tcpPeer(from: import('../../lib/index.js').Netns, at: import('../../lib/index.js').Netns, host: string, timeout = 10_000): Promise<string> {
   const seen: string[] = [];
   const server = await at.createServer({ host, port: 0 }, (s) => {
     seen.push(s.remoteAddress ?? '?');

@@ -107,7 +107,7 @@ const dualStack = {
   },
 };
 
-describe.skipIf(!haveReference).sequential('side by side with the reference bridge + host-local', () => {
+describe.skipIf(!haveReference).sequential('side by side with the reference bridge + host-local', { timeout: 300_000 }, () => {
   it('the same config gives the same results and the same namespace state (containers and host)', async () => {
     const results: any[][] = [[], []];
     for (let i = 0; i < C; i++) {
