@@ -68,6 +68,29 @@ export { Nsids, type NsidEntry, type PeerNamespace } from './api/nsid/index.js';
 export { NetnsProcess, DEFAULT_PATH, type SpawnOptions, type ExecOptions, type ExecResult, type ExitStatus, type StdioMode } from './process/spawn.js';
 export { Dns, NETNS_ETC_DIR, type DnsConfig, type ResolvConf } from './process/dns.js';
 export { Sysctl } from './process/sysctl.js';
+export {
+  DEFAULT_TABLE,
+  Firewall,
+  type CtState,
+  type DnatSpec,
+  type FilterSpec,
+  type FirewallChain,
+  type FirewallChange,
+  type FirewallContext,
+  type FirewallRule,
+  type FirewallTable,
+  type FirewallTableOptions,
+  type IpMasqOptions,
+  type MasqueradeSpec,
+  type MatchSpec,
+  type PortForwardSpec,
+  type PortSpec,
+  type Protocol,
+  type RuleAction,
+  type RuleMatch,
+  type SnatSpec,
+} from './api/firewall/index.js';
+export type { Expr, KnownExpr, UnknownExpr, Verdict } from './nfnl/expr.js';
 export { type SysctlValue } from './validate/sysctl.js';
 export { type NsListenOptions, type NsServerOptions, type NsConnectOptions, type NsUdpOptions } from './process/sockets.js';
 export { type IpFamily } from './validate/ip.js';

@@ -6,6 +6,7 @@
  */
 import { ValidationError } from '../../errors.js';
 import type { NetlinkConnection } from '../../netlink/connection.js';
+import type { NsContext } from '../context.js';
 import { NETLINK_NETFILTER } from '../../netlink/constants.js';
 import { sendBatch } from '../../nfnl/batch.js';
 import * as C from '../../nfnl/constants.js';
@@ -13,7 +14,7 @@ import type { Expr } from '../../nfnl/expr.js';
 import { NFGENMSG_LEN, nftBody, nftMsgOf, nftMsgType, type BatchMessage } from '../../nfnl/message.js';
 import { decodeChain, decodeRule, decodeTable, delRule, delTable, newChain, newRule, newTable, ruleSchema, setSchema } from '../../nfnl/objects.js';
 import { checkKeys } from '../../validate/options.js';
-import { CHAINS, compileDnat, compileFilter, compileMasquerade, compileSnat, validateTableName, type ChainName, type CompiledRule, type DnatSpec, type FilterSpec, type MasqueradeSpec, type PortSpec, type Protocol, type SnatSpec } from './spec.js';
+import { CHAINS, compileDnat, compileFilter, compileMasquerade, compileSnat, validateTableName, type ChainName, type CompiledRule, type DnatSpec, type FilterSpec, type MasqueradeSpec, type PortSpec, type SnatSpec } from './spec.js';
 import { viewRule, type FirewallChain, type FirewallRule, type FirewallTable } from './view.js';
 
 export type { CtState, DnatSpec, FilterSpec, MasqueradeSpec, MatchSpec, PortSpec, Protocol, SnatSpec } from './spec.js';
@@ -22,13 +23,11 @@ export type { FirewallChain, FirewallRule, FirewallTable, RuleAction, RuleMatch 
 /** The table the library uses when the caller names none: it says whose it is. */
 export const DEFAULT_TABLE = 'netns_native';
 
-/** What the firewall needs from a namespace handle (a subset of the handle's context). */
-export interface FirewallContext {
-  /** `ip -n NAME` prefix for messages ('' for the own namespace). */
-  readonly label: string;
-  /** A request connection of another netlink protocol, opened in the namespace, closed with the handle. */
-  connection(protocol: number): Promise<NetlinkConnection>;
-}
+/**
+ * What the firewall needs from a namespace handle: its label for messages and its netfilter
+ * connection (a subset of the handle's internal context, so code holding only a connection can build one too).
+ */
+export type FirewallContext = Pick<NsContext, 'label' | 'connection'>;
 
 /** Options of {@link Firewall.table}. */
 export interface FirewallTableOptions {
@@ -380,4 +379,4 @@ function compileChange(c: FirewallChange, i: number): CompiledRule {
   return { chain: raw.chain, exprs: raw.expressions, ...(raw.comment !== undefined ? { comment: raw.comment } : {}) };
 }
 
-export type { Protocol as FirewallProtocol };
+
