@@ -6,7 +6,7 @@
  * invocations, so DEL and GC find the rules again by that comment.
  * @module
  */
-import { Firewall } from '../api/firewall/index.js';
+import type { Firewall } from '../api/firewall/index.js';
 import type { Netns } from '../api/netns/index.js';
 import { formatAddr, formatNet, network, type IpNet } from './ip.js';
 import { CNI_ERR, CniError } from './types.js';
@@ -16,9 +16,9 @@ export const CNI_TABLE = 'netns_native_cni';
 
 const commentOf = (networkName: string, containerId: string) => `cni:${networkName}:${containerId}`;
 
-/** The host namespace's firewall on the plugin's table (its netfilter socket is the handle's, closed with it). */
+/** The host namespace's firewall, on the plugin's own table. */
 async function withFirewall<T>(host: Netns, fn: (fw: Firewall) => Promise<T>): Promise<T> {
-  return fn(new Firewall({ label: host.name ? `ip -n ${host.name}` : '', connection: (protocol: number) => host.connection(protocol) }, CNI_TABLE));
+  return fn(host.firewall.table(CNI_TABLE));
 }
 
 /**
