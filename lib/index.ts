@@ -65,6 +65,43 @@ export {
   type NeighbourFlag,
 } from './api/neighbour/index.js';
 export { Nsids, type NsidEntry, type PeerNamespace } from './api/nsid/index.js';
+export {
+  Tc,
+  Qdiscs,
+  Classes,
+  Filters,
+  ingressIfbName,
+  type QdiscRef,
+  type ShapeOptions,
+  type ShapeResult,
+  type Qdisc,
+  type TcClass,
+  type TcFilter,
+  type TcFilterAction,
+  type TcStats,
+  type TbfOptions,
+  type HtbOptions,
+  type HtbClassXstats,
+  type U32Key,
+} from './api/tc/index.js';
+export {
+  type QdiscSpec,
+  type TbfSpec,
+  type HtbQdiscSpec,
+  type FifoSpec,
+  type PlainQdiscSpec,
+  type OtherQdiscSpec,
+  type ClassSpec,
+  type HtbClassSpec,
+  type TcFilterSpec,
+  type U32FilterSpec,
+  type U32Match,
+  type U32IpMatch,
+  type MirredAction,
+  type TcFilterRef,
+  type TcHandle,
+} from './api/tc/spec.js';
+export { parseRate, parseSize, parseTime, type Rate, type Size, type Time } from './validate/units.js';
 export { NetnsProcess, DEFAULT_PATH, type SpawnOptions, type ExecOptions, type ExecResult, type ExitStatus, type StdioMode } from './process/spawn.js';
 export { Dns, NETNS_ETC_DIR, type DnsConfig, type ResolvConf } from './process/dns.js';
 export { Sysctl } from './process/sysctl.js';
@@ -106,6 +143,21 @@ export {
   type NetlinkRequestInfo,
 } from './errors.js';
 export { NetlinkConnection, openNetlink, type ConnectionOptions, type OpenNetlinkOptions, type Transport } from './netlink/connection.js';
+export {
+  Topology,
+  TopologyError,
+  type TopologyOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type PlanStep,
+  type PlanAction,
+  type TopologyFile,
+  type TopologyNamespace,
+  type TopologyLink,
+  type TopologyPeer,
+  type TopologyNat,
+} from './topology/index.js';
+export { doctor, CHECK_IDS, type Check as DoctorCheck, type CheckId as DoctorCheckId, type DoctorReport, type DoctorOptions } from './cli/doctor.js';
 /** The CNI plugin in-process (`cni.add(config, runtime)`, ...): see docs/cni.md. */
 export * as cni from './cni/index.js';
 export { CniError, CNI_ERR, type CniResult, type CniRuntime, type NetConf as CniNetConf } from './cni/index.js';
