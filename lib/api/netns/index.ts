@@ -12,6 +12,7 @@ import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, ty
 import { homeConnection, queryNsid } from '../nsid/query.js';
 import { NETNS_RUN_DIR } from './paths.js';
 import { validateNetnsName } from '../../validate/names.js';
+import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
 import { Links } from '../link/index.js';
@@ -252,14 +253,38 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * @returns true when a namespace was deleted, false when it did not exist and `ifExists` was set.
    */
   static async delete(name: string, opts: DeleteOptions = {}): Promise<boolean> {
+    checkKeys('', opts, ['ifExists']);
     validateNetnsName(name);
     const path = join(NETNS_RUN_DIR, name);
     try {
+      await Netns.deleteVeths(name);
       await namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
       throw e;
+    }
+  }
+
+  /**
+   * Delete the veths inside a namespace before it goes. The kernel removes a dying namespace's links
+   * asynchronously (milliseconds after the last reference is gone), so the host ends' names would
+   * still be taken when delete() resolves; RTM_DELLINK removes a pair synchronously. CNI plugins
+   * delete the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
+   */
+  private static async deleteVeths(name: string): Promise<void> {
+    let ns: Netns;
+    try {
+      ns = await Netns.open(name);
+    } catch (e) {
+      if (isNotFound(e)) return; // nsDelete reports it
+      throw e;
+    }
+    try {
+      const veths = await ns.links.list({ kind: 'veth' });
+      await Promise.all(veths.map((l) => ns.links.delete(l.index, { ifExists: true })));
+    } finally {
+      await ns.close();
     }
   }
 
