@@ -143,3 +143,18 @@ export {
   type NetlinkRequestInfo,
 } from './errors.js';
 export { NetlinkConnection, openNetlink, type ConnectionOptions, type OpenNetlinkOptions, type Transport } from './netlink/connection.js';
+export {
+  Topology,
+  TopologyError,
+  type TopologyOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type PlanStep,
+  type PlanAction,
+  type TopologyFile,
+  type TopologyNamespace,
+  type TopologyLink,
+  type TopologyPeer,
+  type TopologyNat,
+} from './topology/index.js';
+export { doctor, CHECK_IDS, type Check as DoctorCheck, type CheckId as DoctorCheckId, type DoctorReport, type DoctorOptions } from './cli/doctor.js';
