@@ -14,7 +14,14 @@ import { Failed, type CommonOptions } from './main.js';
 
 /** Print `data` as JSON, or the text `human()` makes. */
 function out(opts: CommonOptions, data: unknown, human: () => string): void {
-  process.stdout.write(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+  process.stdout.write(opts.json ? `${JSON.stringify(data, jsonValue, 2)}\n` : `${human()}\n`);
+}
+
+/** 64-bit counters: a number while exact, a decimal string beyond 2^53; raw buffers are left out. */
+function jsonValue(_key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (v !== null && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) return undefined;
+  return v;
 }
 
 const colour = () => useColour(process.stdout);
@@ -24,46 +31,22 @@ async function open(name: string): Promise<Netns> {
   return Netns.open(name);
 }
 
-/** One row of `ls`. */
-export interface LsEntry {
-  name: string;
-  inode: number | null;
-  nsid: number | null;
-  pids: number[];
-  /** Pinned, a namespace, and no process uses it: what the tutorial calls an orphan candidate. */
-  orphan: boolean;
-  /** The pin is not a namespace any more. */
-  stale: boolean;
-}
-
 export async function ls(opts: CommonOptions & { orphans?: boolean }): Promise<void> {
-  const entries: LsEntry[] = await Promise.all(
-    (await Netns.list()).map(async (e): Promise<LsEntry> => {
-      if (!e.identity) return { name: e.name, inode: null, nsid: e.nsid ?? null, pids: [], orphan: false, stale: true };
-      let pids: number[] = [];
-      try {
-        const ns = await Netns.open(e.name);
-        try {
-          pids = await ns.pids();
-        } finally {
-          await ns.close();
-        }
-      } catch {
-        // Deleted between the listing and the open: reported without processes.
-      }
-      return { name: e.name, inode: e.identity.ino, nsid: e.nsid ?? null, pids, orphan: pids.length === 0, stale: false };
-    }),
-  );
-  const shown = opts.orphans ? entries.filter((e) => e.orphan || e.stale) : entries;
+  const { inventory } = await import('../observe/inventory.js');
+  const inv = await inventory();
+  const namespaces = opts.orphans ? inv.namespaces.filter((n) => n.state === 'pinned-no-process') : inv.namespaces;
   const c = colour();
-  out(opts, shown, () =>
-    shown.length === 0
-      ? opts.orphans ? 'no orphan or stale namespace' : 'no namespace under /run/netns'
-      : table(
-          shown.map((e) => [e.name, e.inode === null ? '-' : String(e.inode), e.nsid === null ? '-' : String(e.nsid), e.pids.length ? e.pids.join(',') : '-', e.stale ? paint(c, 'red', 'stale') : e.orphan ? paint(c, 'yellow', 'orphan') : '']),
-          ['NAME', 'INODE', 'NSID', 'PIDS', 'FLAGS'],
-        ),
-  );
+  out(opts, { namespaces, stalePins: inv.stalePins }, () => {
+    const rows = namespaces.map((n) => [
+      n.names.join(',') || (n.current ? '(this process)' : '-'),
+      String(n.inode),
+      n.nsid === undefined ? '-' : String(n.nsid),
+      n.state === 'in-use' ? n.state : paint(c, 'yellow', n.state === 'pinned-no-process' ? 'orphan (pinned, no process)' : 'held by fd'),
+      n.processes.length ? n.processes.slice(0, 4).map((p) => `${p.command}[${p.pid}]`).join(',') + (n.processes.length > 4 ? ` +${n.processes.length - 4}` : '') : n.fdHolders.length ? `fd of ${n.fdHolders.map((h) => `${h.command}[${h.pid}]`).join(',')}` : '-',
+    ]);
+    for (const s of inv.stalePins) rows.push([s.name, '-', '-', paint(c, 'red', 'stale pin'), `${s.path} is not a namespace any more: ip netns delete ${s.name}`]);
+    return rows.length ? table(rows, ['NAME', 'INODE', 'NSID', 'STATE', 'PROCESSES']) : opts.orphans ? 'no orphan namespace and no stale pin' : 'no network namespace';
+  });
 }
 
 function linkState(l: Link): string {
@@ -245,33 +228,89 @@ function signalNumber(sig: string | null | undefined): number {
 }
 
 export async function stats(name: string, opts: CommonOptions & { interval?: string; count?: string }): Promise<void> {
+  const { sampleStats } = await import('../observe/stats.js');
+  const seconds = opts.interval === undefined ? undefined : Number(opts.interval);
+  if (seconds !== undefined && !(seconds >= 0.01 && seconds <= 3600)) throw new ValidationError('--interval', opts.interval, 'must be a number of seconds in [0.01, 3600]');
+  // Without --interval: one sample, the counters. With it: the first tick has no rates, so one more.
+  const count = seconds === undefined ? 1 : opts.count === undefined ? undefined : positiveInt('--count', opts.count, 1) + 1;
+  const ns = await open(name);
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  try {
+    for await (const tick of sampleStats(ns, { intervalMs: (seconds ?? 1) * 1000, signal: abort.signal, ...(count !== undefined ? { count } : {}) })) {
+      if (seconds === undefined) {
+        const links = tick.links.map((l) => ({ name: l.name, ...l.stats }));
+        out(opts, { namespace: name, at: tick.at, links }, () => table(tick.links.map((l) => [l.name, String(l.stats.rxBytes), String(l.stats.rxPackets), String(l.stats.rxErrors), String(l.stats.rxDropped), String(l.stats.txBytes), String(l.stats.txPackets), String(l.stats.txErrors), String(l.stats.txDropped)]), ['LINK', 'RX BYTES', 'RX PKTS', 'RX ERR', 'RX DROP', 'TX BYTES', 'TX PKTS', 'TX ERR', 'TX DROP']));
+        continue;
+      }
+      if (tick.elapsedMs === 0) continue;
+      // A stream: one JSON object per line with --json, a table per tick otherwise.
+      if (opts.json) process.stdout.write(`${JSON.stringify({ namespace: name, at: tick.at, elapsedMs: tick.elapsedMs, links: tick.links.map((l) => ({ name: l.name, rates: l.rates ?? null })) }, jsonValue)}\n`);
+      else process.stdout.write(`${table(tick.links.map((l) => [l.name, (8 * (l.rates?.rxBytesPerSec ?? 0)).toFixed(0), (l.rates?.rxPacketsPerSec ?? 0).toFixed(1), (8 * (l.rates?.txBytesPerSec ?? 0)).toFixed(0), (l.rates?.txPacketsPerSec ?? 0).toFixed(1), ((l.rates?.rxDroppedPerSec ?? 0) + (l.rates?.txDroppedPerSec ?? 0)).toFixed(1)]), ['LINK', 'RX bit/s', 'RX pkt/s', 'TX bit/s', 'TX pkt/s', 'DROP/s'])}\n\n`);
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    await ns.close();
+  }
+}
+
+export async function monitor(name: string, opts: CommonOptions & { count?: string; kinds?: string }): Promise<void> {
+  const { watchEvents } = await import('../observe/events.js');
+  const kinds = opts.kinds === undefined ? undefined : opts.kinds.split(',');
+  const count = opts.count === undefined ? Infinity : positiveInt('--count', opts.count, 1);
+  const ns = await open(name);
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const stream = await watchEvents(ns, { signal: abort.signal, ...(kinds ? { kinds: kinds as never } : {}) });
+    // Subscribed: say so on stderr, so a script knows when changes start being seen.
+    process.stderr.write(`monitoring ${name} (^C to stop)\n`);
+    let n = 0;
+    for await (const ev of stream) {
+      process.stdout.write(`${opts.json ? JSON.stringify(ev, jsonValue) : eventLine(ev)}\n`);
+      if (++n >= count) break;
+    }
+    await stream.close();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await ns.close();
+  }
+}
+
+/** One event as `ip monitor` prints it: `[LINK]Deleted 3: veth0 ...`. */
+function eventLine(ev: import('../observe/events.js').NetnsEvent): string {
+  const verb = 'action' in ev && ev.action === 'del' ? 'Deleted ' : '';
+  switch (ev.kind) {
+    case 'link':
+      return `[LINK]${verb}${ev.link.index}: ${ev.link.name}: ${linkState(ev.link)} mtu ${ev.link.mtu ?? '-'}${ev.link.kind ? ` ${ev.link.kind}` : ''}`;
+    case 'address':
+      return `[ADDR]${verb}${ev.address.ifindex}: ${ev.address.dev ?? ''} ${ev.address.family === 4 ? 'inet' : 'inet6'} ${ev.address.cidr} scope ${ev.address.scope}`;
+    case 'route':
+      return `[ROUTE]${verb}${ev.route.destination}${ev.route.gateway ? ` via ${ev.route.gateway}` : ''}${ev.route.dev ? ` dev ${ev.route.dev}` : ''} proto ${ev.route.protocol}`;
+    case 'neighbour':
+      return `[NEIGH]${verb}${JSON.stringify(ev.neighbour)}`;
+    default:
+      return `[RESYNC] ${ev.reason}: events were lost; current state re-read`;
+  }
+}
+
+export async function ss(name: string, opts: CommonOptions & { tcp?: boolean; udp?: boolean; listening?: boolean; summary?: boolean }): Promise<void> {
+  const { listSockets, socketSummary } = await import('../observe/sockets.js');
   const ns = await open(name);
   try {
-    const sample = async () => (await ns.links.list()).map((l) => ({ name: l.name, rxBytes: Number(l.stats?.rxBytes ?? 0), rxPackets: Number(l.stats?.rxPackets ?? 0), txBytes: Number(l.stats?.txBytes ?? 0), txPackets: Number(l.stats?.txPackets ?? 0), rxDropped: Number(l.stats?.rxDropped ?? 0), txDropped: Number(l.stats?.txDropped ?? 0) }));
-    if (opts.interval === undefined) {
-      const s = await sample();
-      out(opts, { namespace: name, links: s }, () => table(s.map((l) => [l.name, String(l.rxBytes), String(l.rxPackets), String(l.rxDropped), String(l.txBytes), String(l.txPackets), String(l.txDropped)]), ['LINK', 'RX BYTES', 'RX PKTS', 'RX DROP', 'TX BYTES', 'TX PKTS', 'TX DROP']));
+    if (opts.summary) {
+      const s = await socketSummary(ns);
+      out(opts, { namespace: name, ...s }, () => `TCP: ${s.tcp.total} (estab ${s.tcp.established}, listen ${s.tcp.listen}, timewait ${s.tcp.timeWait}, closed ${s.tcp.closed})\nUDP: ${s.udp.total} (ipv4 ${s.udp.ipv4}, ipv6 ${s.udp.ipv6})`);
       return;
     }
-    const seconds = Number(opts.interval);
-    if (!(seconds > 0 && seconds <= 3600)) throw new ValidationError('--interval', opts.interval, 'must be a number of seconds in (0, 3600]');
-    const count = opts.count === undefined ? Infinity : positiveInt('--count', opts.count, 1);
-    let prev = await sample();
-    let t = performance.now();
-    for (let i = 0; i < count; i++) {
-      await new Promise((r) => setTimeout(r, seconds * 1000));
-      const now = await sample();
-      const dt = (performance.now() - t) / 1000;
-      t = performance.now();
-      const rates = now.map((l) => {
-        const p = prev.find((x) => x.name === l.name) ?? l;
-        return { name: l.name, rxBps: (8 * (l.rxBytes - p.rxBytes)) / dt, txBps: (8 * (l.txBytes - p.txBytes)) / dt, rxPps: (l.rxPackets - p.rxPackets) / dt, txPps: (l.txPackets - p.txPackets) / dt };
-      });
-      prev = now;
-      // One JSON object per line with --json (a stream of samples), a table per sample otherwise.
-      if (opts.json) process.stdout.write(`${JSON.stringify({ namespace: name, seconds: dt, links: rates })}\n`);
-      else process.stdout.write(`${table(rates.map((r) => [r.name, r.rxBps.toFixed(0), r.rxPps.toFixed(1), r.txBps.toFixed(0), r.txPps.toFixed(1)]), ['LINK', 'RX bit/s', 'RX pkt/s', 'TX bit/s', 'TX pkt/s'])}\n\n`);
-    }
+    const { ssFields } = await import('../format/ss.js');
+    const protocol = opts.tcp && !opts.udp ? 'tcp' : opts.udp && !opts.tcp ? 'udp' : undefined;
+    const list = await listSockets(ns, { ...(protocol ? { protocol } : {}), ...(opts.listening ? { state: ['listen', 'close'] } : {}) });
+    out(opts, { namespace: name, sockets: list }, () => (list.length ? table(list.map(ssFields), ['NETID', 'STATE', 'RECV-Q', 'SEND-Q', 'LOCAL', 'PEER', 'PROCESS']) : 'no TCP or UDP sockets'));
   } finally {
     await ns.close();
   }

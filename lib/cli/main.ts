@@ -47,6 +47,9 @@ export function program(): Command {
   const p = new Command('netns-native')
     .description('Linux network namespaces from the command line, through netlink: inventory, views, a troubleshooting doctor and declarative topologies. Needs root for anything that reads another namespace.')
     .version(version(), '-V, --version')
+    // Before any subcommand exists: commands copy these settings when they are created.
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false, showGlobalOptions: false })
@@ -99,12 +102,23 @@ Examples:
       .passThroughOptions(),
   ).action(lazy('exec'));
 
-  common(p.command('stats').argument('<ns>', 'namespace name').description('per-link counters (ip -s link); with --interval, rates every S seconds until interrupted'))
-    .option('--interval <seconds>', 'sample every S seconds and print rates')
-    .option('--count <n>', 'stop after N samples (with --interval)')
+  common(p.command('stats').argument('<ns>', 'namespace name').description('per-link counters (ip -s link); with --interval, rates every S seconds (--json: one object per line)'))
+    .option('--interval <seconds>', 'sample every S seconds and print rates, until ^C or --count')
+    .option('--count <n>', 'stop after N rate samples (with --interval)')
     .action(lazy('stats'));
 
-  p.exitOverride();
+  common(p.command('monitor').argument('<ns>', 'namespace name').description('print link, address, route and neighbour events as they happen (ip monitor); --json: one object per line'))
+    .option('--kinds <list>', 'only these, comma-separated: link,address,route,neighbour')
+    .option('--count <n>', 'stop after N events')
+    .action(lazy('monitor'));
+
+  common(p.command('ss').argument('<ns>', 'namespace name').description('TCP and UDP sockets with their processes (ip netns exec NS ss -tunap)'))
+    .option('-t, --tcp', 'TCP only')
+    .option('-u, --udp', 'UDP only')
+    .option('-l, --listening', 'listening (TCP) and unconnected (UDP) sockets only')
+    .option('-s, --summary', 'counts, as ss -s')
+    .action(lazy('ss'));
+
   return p;
 }
 
@@ -112,7 +126,6 @@ Examples:
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const p = program();
-  p.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await p.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

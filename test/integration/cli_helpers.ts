@@ -2,7 +2,7 @@
  * Running the built `netns-native` (dist/lib/cli/bin.js, what package.json's "bin" installs) and
  * cleaning up what topology tests make under their per-run prefix.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -32,6 +32,20 @@ export function cli(args: string[], input?: string): CliResult {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input, env: { ...process.env, NO_COLOR: '1' } });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+}
+
+/**
+ * Run `netns-native ARGS...` without blocking this process: needed when the test itself serves
+ * what the command probes (a nameserver, a TCP listener in a namespace).
+ */
+export function cliAsync(args: string[]): Promise<CliResult> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+      const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      resolve({ status, stdout, stderr, ms: performance.now() - t0 });
+    });
+  });
 }
 
 let seq = 0;
