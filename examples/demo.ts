@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Netns } from '../lib/index.js';
 import { PROOF_METHOD, proveConnectivity, type Proof } from './connectivity.js';
 import { inventory } from './inventory.js';
+import { monitoring } from './monitoring.js';
 import { Report } from './report.js';
 import { Lab, ROUTED, blue, bridgedContainer, redGreenDirect, router, type Check, type Topology } from './topologies.js';
 
@@ -75,6 +76,7 @@ async function buildAndProve(lab: Lab, report: Report): Promise<void> {
     for (const c of t.checks) await report.timed(label(c), () => proveConnectivity(lab, c), asResult);
   }
   await proveForwarding(lab, report);
+  await monitoring(lab, report, PREFIX);
 }
 
 async function main(): Promise<number> {
