@@ -83,3 +83,56 @@ export {
   type NetlinkRequestInfo,
 } from './errors.js';
 export { NetlinkConnection, openNetlink, type ConnectionOptions, type OpenNetlinkOptions, type Transport } from './netlink/connection.js';
+export {
+  watchEvents,
+  EventStream,
+  type WatchOptions,
+  type NetnsEvent,
+  type EventKind,
+  type EventAction,
+  type LinkEvent,
+  type AddressEvent,
+  type RouteEvent,
+  type NeighbourEvent,
+  type ResyncEvent,
+  type EventSnapshot,
+} from './observe/events.js';
+export { sampleStats, linkRates, type StatsOptions, type StatsSample, type LinkSample, type LinkRates } from './observe/stats.js';
+export {
+  listSockets,
+  socketSummary,
+  type SocketEntry,
+  type SocketEndpoint,
+  type SocketOwner,
+  type SocketListOptions,
+  type SocketSummary,
+  type SocketState,
+  type DiagTarget,
+} from './observe/sockets.js';
+export { formatSsLine, ssFields } from './format/ss.js';
+export { ping, type PingOptions, type PingResult, type PingReply } from './observe/ping.js';
+export {
+  capture,
+  captureToFile,
+  parseBpf,
+  CaptureStream,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_LINUX_SLL,
+  type CaptureOptions,
+  type CapturedPacket,
+  type CaptureSummary,
+  type BpfInstruction,
+} from './observe/capture.js';
+export {
+  inventory,
+  cleanupOrphans,
+  type Inventory,
+  type InventoryOptions,
+  type NamespaceEntry,
+  type NamespaceState,
+  type NamespaceProcess,
+  type NamespaceFdHolder,
+  type StalePin,
+  type OrphanCleanupOptions,
+  type OrphanRemoval,
+} from './observe/inventory.js';
