@@ -106,6 +106,26 @@ describe('capture', () => {
     expect(run('tcpdump', ['-r', file, '-n', '-v'])).toContain('10.90.0.1');
   });
 
+  it('kernel drops show in PACKET_STATISTICS when the socket buffer is tiny', async () => {
+    const cap = await capture(a, { dev: 'a0', rcvbuf: 1, durationMs: 1500 });
+    const seen = (async () => {
+      let n = 0;
+      for await (const _ of cap) n++;
+      return n;
+    })();
+    const sock = await a.createUdpSocket({ type: 'udp4', address: '10.90.0.1' });
+    const big = Buffer.alloc(1400, 1);
+    // Sent without waiting: far faster than one reader drains a buffer that holds a packet or two.
+    for (let i = 0; i < 3000; i++) sock.send(big, 9999, '10.90.0.2');
+    await new Promise<void>((r) => sock.send(big, 9999, '10.90.0.2', () => r()));
+    sock.close();
+    const n = await seen;
+    const s = await cap.summary();
+    expect(s.kernelDrops).toBeGreaterThan(0);
+    expect(s.packets).toBe(n);
+    expect(s.packets).toBeLessThanOrEqual(s.kernelPackets - s.kernelDrops);
+  });
+
   it('stopped early (break, abort, close) a capture closes its socket: fds back to baseline', async () => {
     const base = await settledFdCount();
     for (let i = 0; i < 5; i++) {
