@@ -4,17 +4,31 @@
  * docs/errors.md for the catalogue.
  * @module
  */
-import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 
-/** The errno's symbolic name ('EEXIST'), or `E<number>` when Node does not know it. */
-export function errnoName(errno: number): string {
-  // libuv calls 95 ENOTSUP; the kernel's headers and iproute2 say EOPNOTSUPP (same value on Linux).
-  if (Math.abs(errno) === 95) return 'EOPNOTSUPP';
-  try {
-    return getSystemErrorName(-Math.abs(errno));
-  } catch {
-    return `E${errno}`;
+let names: Record<number, string> | undefined;
+
+/**
+ * errno value -> name, from Node's `os.constants.errno` (every name the platform defines; libuv's
+ * own map lacks some, such as ENOEXEC and ENOMSG). Where two names share a value the kernel headers'
+ * first one wins: EOPNOTSUPP (not ENOTSUP), EAGAIN (not EWOULDBLOCK), EDEADLK (not EDEADLOCK).
+ * The addon is given this same table at load (lib/native.ts), so both name errors alike.
+ */
+export function errnoNames(): Record<number, string> {
+  if (names) return names;
+  const preferred = new Set(['EOPNOTSUPP', 'EAGAIN', 'EDEADLK']);
+  const table: Record<number, string> = {};
+  for (const [name, value] of Object.entries(osConstants.errno)) {
+    if (table[value] === undefined || preferred.has(name)) table[value] = name;
   }
+  names = table;
+  return table;
+}
+
+/** The errno's symbolic name ('EEXIST'), or `E<number>` when the platform has none. */
+export function errnoName(errno: number): string {
+  return errnoNames()[Math.abs(errno)] ?? `E${Math.abs(errno)}`;
 }
 
 /** strerror(errno) as libuv knows it. */

@@ -9,6 +9,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import { errnoNames } from './errors.js';
 
 /** An error shaped like Node's own fs errors. */
 export interface NativeError extends Error {
@@ -204,6 +205,8 @@ export interface NativeAddon {
   nsPin(fd: number, dir: string, name: string, cb: Callback<void>): void;
   /** The namespace the addon's threads return to (the process's own at load time). */
   homeNs(): NativeNsInfo;
+  /** The errno names the addon's errors use as `code` (lib/errors.ts errnoNames), given once at load. */
+  setErrnoNames(names: Record<number, string>): void;
   /** close(2) an fd returned by the addon. */
   closeFd(fd: number): void;
 
@@ -258,7 +261,7 @@ export interface NativeAddon {
   /** PIDs whose network namespace is the one behind `nsFd`, checked through pidfds (sorted). */
   nsPids(nsFd: number, cb: Callback<number[]>): void;
 
-  // ---- processes inside a namespace (native/spawn.cc, native/spawn_bindings.cc) -----------------
+  // ---- processes inside a namespace (native/spawn_ops.cc, native/spawn_bindings.cc) -----------------
   /**
    * `ip netns exec` without ip: a worker forks; the child enters the namespace (setns), gets its own
    * mount namespace (unshare, `/` made rslave), a sysfs for the namespace on /sys, the
@@ -292,6 +295,8 @@ export function native(): NativeAddon {
   const root = new URL('../..', import.meta.url);
   // dist/lib/native.js and lib/native.ts both sit two levels below the package root... except lib/.
   const moduleRoot = import.meta.url.includes('/dist/lib/') ? root : new URL('..', import.meta.url);
-  cached = bindings({ bindings: 'netns_native', module_root: decodeURIComponent(moduleRoot.pathname) });
+  const addon = bindings({ bindings: 'netns_native', module_root: decodeURIComponent(moduleRoot.pathname) });
+  addon.setErrnoNames(errnoNames());
+  cached = addon;
   return cached;
 }

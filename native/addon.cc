@@ -10,6 +10,7 @@
 
 #include "addon.h"
 #include "args.h"
+#include "bindings.h"
 #include "errors.h"
 
 namespace netns {
@@ -82,6 +83,22 @@ Napi::Value HomeNs(const Napi::CallbackInfo& info) {
   return NsInfoObject(info.Env(), state, home);
 }
 
+// setErrnoNames({ [errno]: name }): lib/errors.ts's table, once at load.
+Napi::Value SetErrnoNamesFn(const Napi::CallbackInfo& info) {
+  if (!info[0].IsObject()) ThrowArgError(info.Env(), "names must be an object");
+  Napi::Object obj = info[0].As<Napi::Object>();
+  Napi::Array keys = obj.GetPropertyNames();
+  std::unordered_map<int, std::string> names;
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    Napi::Value key = keys.Get(i);
+    int err = std::atoi(key.ToString().Utf8Value().c_str());
+    if (err <= 0) continue;
+    names[err] = StringValue(info.Env(), obj.Get(key), "name");
+  }
+  SetErrnoNames(std::move(names));
+  return info.Env().Undefined();
+}
+
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
   int fd = Int32Arg(info, 0, "fd", 0, INT32_MAX);
@@ -137,15 +154,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     throw Napi::Error::New(env);
   }
 
-  auto add = [&](const char* name, Napi::Function::Callback fn) {
-    exports.Set(name, Napi::Function::New(env, fn, name, state));
-  };
-  add("ref", Ref);
-  add("unref", Unref);
-  add("threadCount", ThreadCount);
-  add("maxThreads", MaxThreads);
-  add("homeNs", HomeNs);
-  add("closeFd", CloseFd);
+  ExportAll(env, exports, state,
+            {{"ref", Ref},
+             {"unref", Unref},
+             {"threadCount", ThreadCount},
+             {"maxThreads", MaxThreads},
+             {"homeNs", HomeNs},
+             {"closeFd", CloseFd},
+             {"setErrnoNames", SetErrnoNamesFn}});
   ExportNsFunctions(env, exports, state);
   ExportNetlinkFunctions(env, exports, state);
   ExportSpawnFunctions(env, exports, state);

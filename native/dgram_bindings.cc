@@ -151,7 +151,7 @@ Napi::Value DgramSetOptionFn(const Napi::CallbackInfo& info) {
   SubmitOnSocket(info, std::move(sock), cb, [opt = std::move(opt)](int fd) -> Deliver {
     SysError e = DgramSetOption(fd, opt);
     if (e.Failed()) return DeliverError(std::move(e));
-    return [](Napi::Env env, Napi::Function cb, Napi::Object) { cb.Call({env.Null()}); };
+    return DeliverDone();
   });
   return env.Undefined();
 }

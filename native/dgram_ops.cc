@@ -26,7 +26,7 @@ SysError LocalAddress(int fd, std::vector<uint8_t>* local) {
   return {};
 }
 
-// Which option failed goes in the error's path slot ("level 1 name 26"), as inet_socket.cc does.
+// Which option failed goes in the error's path slot ("level 1 name 26"), as inet_ops.cc does.
 SysError OptionError(const char* syscall, int level, int name) {
   SysError e = SysError::FromErrno(syscall);
   e.path = "level " + std::to_string(level) + " name " + std::to_string(name);

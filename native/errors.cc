@@ -5,37 +5,14 @@
 
 #include <cerrno>
 #include <iterator>
+#include <mutex>
+#include <unordered_map>
 
 namespace netns {
 
 namespace {
 
-struct ErrnoEntry {
-  int value;
-  const char* name;
-};
-
-// Kernel names. Aliases (EWOULDBLOCK, ENOTSUP, EDEADLOCK) share a value and are left out so each
-// value maps to the name the kernel headers define first.
-#define NETNS_ERRNO(X)                                                                        \
-  X(EPERM) X(ENOENT) X(ESRCH) X(EINTR) X(EIO) X(ENXIO) X(E2BIG) X(ENOEXEC) X(EBADF) X(ECHILD) \
-  X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(ENOTBLK) X(EBUSY) X(EEXIST) X(EXDEV) X(ENODEV)    \
-  X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOTTY) X(ETXTBSY) X(EFBIG) X(ENOSPC)  \
-  X(ESPIPE) X(EROFS) X(EMLINK) X(EPIPE) X(EDOM) X(ERANGE) X(EDEADLK) X(ENAMETOOLONG)          \
-  X(ENOLCK) X(ENOSYS) X(ENOTEMPTY) X(ELOOP) X(ENOMSG) X(EIDRM) X(ENOSTR) X(ENODATA) X(ETIME)  \
-  X(ENOSR) X(ENOLINK) X(EPROTO) X(EBADMSG) X(EOVERFLOW) X(EILSEQ) X(ENOTSOCK)                 \
-  X(EDESTADDRREQ) X(EMSGSIZE) X(EPROTOTYPE) X(ENOPROTOOPT) X(EPROTONOSUPPORT)                 \
-  X(ESOCKTNOSUPPORT) X(EOPNOTSUPP) X(EPFNOSUPPORT) X(EAFNOSUPPORT) X(EADDRINUSE)              \
-  X(EADDRNOTAVAIL) X(ENETDOWN) X(ENETUNREACH) X(ENETRESET) X(ECONNABORTED) X(ECONNRESET)      \
-  X(ENOBUFS) X(EISCONN) X(ENOTCONN) X(ESHUTDOWN) X(ETIMEDOUT) X(ECONNREFUSED) X(EHOSTDOWN)    \
-  X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS) X(ESTALE) X(EDQUOT) X(ECANCELED) X(EOWNERDEAD)   \
-  X(ENOTRECOVERABLE) X(ERFKILL) X(EHWPOISON) X(ENOMEDIUM) X(EMEDIUMTYPE) X(ENOKEY)           \
-  X(EKEYEXPIRED) X(EKEYREVOKED) X(EKEYREJECTED) X(EREMOTEIO) X(EBADFD) X(ENONET) X(ENOPKG)
-
-#define NETNS_ERRNO_ENTRY(e) {e, #e},
-const ErrnoEntry kErrnoNames[] = {NETNS_ERRNO(NETNS_ERRNO_ENTRY)};
-#undef NETNS_ERRNO_ENTRY
-
+// The wording comes from libuv's table, the one Node prints.
 struct UvEntry {
   int value;  // negative errno on Linux, libuv's private codes below -4000
   const char* message;
@@ -66,9 +43,32 @@ SysError SysError::NotNetns(std::string path) {
   return e;
 }
 
+SysError SysError::Exception(const char* where, const char* what) {
+  SysError e = Of(EIO, where);
+  e.internal = true;
+  e.code = "ERR_NATIVE_EXCEPTION";
+  e.message = std::string("ERR_NATIVE_EXCEPTION: ") +
+              (what != nullptr && *what != '\0' ? std::string("C++ exception: ") + what : "unknown C++ exception") +
+              " in " + where;
+  return e;
+}
+
+// Errno names are lib/errors.ts's table (built from Node's os.constants.errno), handed over once by
+// lib/native.ts through setErrnoNames: the addon keeps no list of its own. Shared by every
+// environment (the table is the same in each); read on JS threads only.
+std::mutex gNamesMu;
+std::unordered_map<int, std::string> gNames;
+
+void SetErrnoNames(std::unordered_map<int, std::string> names) {
+  std::lock_guard<std::mutex> lock(gNamesMu);
+  gNames = std::move(names);
+}
+
 std::string ErrnoName(int err) {
-  for (const ErrnoEntry& entry : kErrnoNames) {
-    if (entry.value == err) return entry.name;
+  {
+    std::lock_guard<std::mutex> lock(gNamesMu);
+    auto it = gNames.find(err);
+    if (it != gNames.end()) return it->second;
   }
   return "E" + std::to_string(err);
 }
@@ -91,7 +91,7 @@ Napi::Error MakeError(Napi::Env env, const SysError& e) {
   Napi::Error error = Napi::Error::New(env, message);
   Napi::Object obj = error.Value();
   obj.Set("code", code);
-  obj.Set("errno", Napi::Number::New(env, e.err));
+  if (!e.internal) obj.Set("errno", Napi::Number::New(env, e.err));
   obj.Set("syscall", e.syscall);
   if (!e.path.empty()) obj.Set("path", e.path);
   return error;

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <string>
+#include <unordered_map>
 
 namespace netns {
 
@@ -22,10 +23,17 @@ struct SysError {
   static SysError Of(int err, const char* syscall, std::string path = {});
   // The file is not a network namespace (errno EINVAL, syscall ioctl).
   static SysError NotNetns(std::string path);
+  // A C++ exception escaped an addon job: a bug of the addon, not a system error. `what` is the
+  // exception's text (empty for a non-std exception). Reported with code ERR_NATIVE_EXCEPTION and no
+  // errno, never as an errno the kernel could have returned.
+  static SysError Exception(const char* where, const char* what);
+  bool internal = false;  // set by Exception(): MakeError leaves errno out
 };
 
-// 'EEXIST' for EEXIST; 'E<number>' for values outside the table.
+// 'EEXIST' for EEXIST, from the table given to SetErrnoNames; 'E<number>' before that or for
+// values outside it.
 std::string ErrnoName(int err);
+void SetErrnoNames(std::unordered_map<int, std::string> names);
 
 // Node's own wording ("file already exists"), so messages read like fs errors.
 std::string ErrnoDescription(int err);

@@ -9,7 +9,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "errors.h"
-#include "netlink_socket.h"
+#include "netlink_ops.h"
 
 namespace netns {
 

@@ -6,6 +6,7 @@
 
 #include "addon.h"
 #include "args.h"
+#include "bindings.h"
 #include "errors.h"
 #include "ns_ops.h"
 
@@ -18,18 +19,6 @@ Deliver DeliverNsInfo(AddonState* state, NsInfo info) {
     Napi::Object obj = NsInfoObject(env, state, info);
     cb.Call({env.Null(), obj});
   };
-}
-
-Deliver DeliverDone() {
-  return [](Napi::Env env, Napi::Function cb, Napi::Object) { cb.Call({env.Null()}); };
-}
-
-// The job gets its own copy of a caller's fd, so JS closing it meanwhile cannot make the worker use
-// a closed or recycled fd number.
-UniqueFd DupForJob(int fd, SysError* error) {
-  UniqueFd dup(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  if (!dup.Valid()) *error = SysError::FromErrno("fcntl");
-  return dup;
 }
 
 Napi::Value NsCreateFn(const Napi::CallbackInfo& info) {
@@ -98,16 +87,14 @@ Napi::Value NsOpenPidFn(const Napi::CallbackInfo& info) {
 
 Napi::Value NsPinFn(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
-  int fd = Int32Arg(info, 0, "fd", 0, INT32_MAX);
+  NsFdCopy own = CopyNsFd(info.Env(), info[0]);
   std::string dir = PathArg(info, 1, "dir");
   std::string name = NameArg(info, 2, "name");
   Napi::Function cb = FunctionArg(info, 3, "cb");
-  SysError dupError;
-  UniqueFd own = DupForJob(fd, &dupError);
   state->pool->Submit(info.Env(), cb, Napi::Object(),
-                      [own = std::move(own), dupError, dir, name]() mutable -> Deliver {
-                        if (dupError.Failed()) return DeliverError(std::move(dupError));
-                        SysError e = NsPin(own.Get(), dir, name);
+                      [own = std::move(own), dir, name]() mutable -> Deliver {
+                        if (own.error.Failed()) return DeliverError(std::move(own.error));
+                        SysError e = NsPin(own.fd.Get(), dir, name);
                         if (e.Failed()) return DeliverError(std::move(e));
                         return DeliverDone();
                       });
@@ -117,15 +104,13 @@ Napi::Value NsPinFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void ExportNsFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
-  auto add = [&](const char* name, Napi::Function::Callback fn) {
-    exports.Set(name, Napi::Function::New(env, fn, name, state));
-  };
-  add("nsCreate", NsCreateFn);
-  add("nsDelete", NsDeleteFn);
-  add("nsAnonymous", NsAnonymousFn);
-  add("nsOpenPath", NsOpenPathFn);
-  add("nsOpenPid", NsOpenPidFn);
-  add("nsPin", NsPinFn);
+  ExportAll(env, exports, state,
+            {{"nsCreate", NsCreateFn},
+             {"nsDelete", NsDeleteFn},
+             {"nsAnonymous", NsAnonymousFn},
+             {"nsOpenPath", NsOpenPathFn},
+             {"nsOpenPid", NsOpenPidFn},
+             {"nsPin", NsPinFn}});
 }
 
 }  // namespace netns

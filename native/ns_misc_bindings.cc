@@ -1,5 +1,5 @@
 // JS entry points of the operations that need a thread inside a namespace besides netlink: sysctls
-// (sysctl_ops.cc), TCP/UDP sockets for Node to wrap (inet_socket.cc), and the PID scan (ns_pids.cc).
+// (sysctl_ops.cc), TCP/UDP sockets for Node to wrap (inet_ops.cc), and the PID scan (pids_ops.cc).
 // Arguments are checked on the JS thread; the system calls run on a pool worker.
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -9,29 +9,15 @@
 
 #include "addon.h"
 #include "args.h"
+#include "bindings.h"
 #include "errors.h"
-#include "inet_socket.h"
-#include "ns_pids.h"
+#include "inet_ops.h"
+#include "pids_ops.h"
 #include "sysctl_ops.h"
 
 namespace netns {
 
 namespace {
-
-// The job owns a copy of the caller's namespace fd, so JS closing its handle meanwhile cannot make
-// the worker setns into a closed or recycled fd number. A failed dup is reported by the job.
-struct NsFdCopy {
-  UniqueFd fd;
-  SysError error;
-};
-
-NsFdCopy CopyNsFd(const Napi::CallbackInfo& info, size_t i) {
-  NsFdCopy copy;
-  int fd = Int32Arg(info, i, "nsFd", 0, INT32_MAX);
-  copy.fd.Reset(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  if (!copy.fd.Valid()) copy.error = SysError::FromErrno("fcntl");
-  return copy;
-}
 
 std::string SysctlPathArg(const Napi::CallbackInfo& info, size_t i) {
   std::string path = PathArg(info, i, "path");
@@ -43,7 +29,7 @@ bool BoolValue(Napi::Value v) { return v.IsBoolean() && v.As<Napi::Boolean>().Va
 
 Napi::Value SysctlReadFn(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
-  NsFdCopy ns = CopyNsFd(info, 0);
+  NsFdCopy ns = CopyNsFd(info.Env(), info[0]);
   std::string path = SysctlPathArg(info, 1);
   Napi::Function cb = FunctionArg(info, 2, "cb");
   state->pool->Submit(info.Env(), cb, Napi::Object(), [ns = std::move(ns), path]() mutable -> Deliver {
@@ -60,7 +46,7 @@ Napi::Value SysctlReadFn(const Napi::CallbackInfo& info) {
 
 Napi::Value SysctlWriteFn(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
-  NsFdCopy ns = CopyNsFd(info, 0);
+  NsFdCopy ns = CopyNsFd(info.Env(), info[0]);
   std::string path = SysctlPathArg(info, 1);
   if (!info[2].IsString()) ThrowArgError(info.Env(), "value must be a string");
   std::string value = info[2].As<Napi::String>().Utf8Value();
@@ -71,7 +57,7 @@ Napi::Value SysctlWriteFn(const Napi::CallbackInfo& info) {
                         if (ns.error.Failed()) return DeliverError(std::move(ns.error));
                         SysError e = SysctlWrite(ns.fd.Get(), path, value);
                         if (e.Failed()) return DeliverError(std::move(e));
-                        return [](Napi::Env env, Napi::Function cb, Napi::Object) { cb.Call({env.Null()}); };
+                        return DeliverDone();
                       });
   return info.Env().Undefined();
 }
@@ -81,7 +67,7 @@ Napi::Value SysctlWriteFn(const Napi::CallbackInfo& info) {
 Napi::Value InetSocketFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonState* state = StateOf(info);
-  NsFdCopy ns = CopyNsFd(info, 0);
+  NsFdCopy ns = CopyNsFd(info.Env(), info[0]);
   if (!info[1].IsObject()) ThrowArgError(env, "opts must be an object");
   Napi::Object opts = info[1].As<Napi::Object>();
   Napi::Function cb = FunctionArg(info, 2, "cb");
@@ -127,7 +113,7 @@ Napi::Value InetSocketFn(const Napi::CallbackInfo& info) {
 
 Napi::Value NsPidsFn(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
-  NsFdCopy ns = CopyNsFd(info, 0);
+  NsFdCopy ns = CopyNsFd(info.Env(), info[0]);
   Napi::Function cb = FunctionArg(info, 1, "cb");
   state->pool->Submit(info.Env(), cb, Napi::Object(), [ns = std::move(ns)]() mutable -> Deliver {
     if (ns.error.Failed()) return DeliverError(std::move(ns.error));
@@ -146,13 +132,11 @@ Napi::Value NsPidsFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
-  auto add = [&](const char* name, Napi::Function::Callback fn) {
-    exports.Set(name, Napi::Function::New(env, fn, name, state));
-  };
-  add("sysctlRead", SysctlReadFn);
-  add("sysctlWrite", SysctlWriteFn);
-  add("inetSocket", InetSocketFn);
-  add("nsPids", NsPidsFn);
+  ExportAll(env, exports, state,
+            {{"sysctlRead", SysctlReadFn},
+             {"sysctlWrite", SysctlWriteFn},
+             {"inetSocket", InetSocketFn},
+             {"nsPids", NsPidsFn}});
 }
 
 }  // namespace netns

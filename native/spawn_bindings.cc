@@ -1,5 +1,5 @@
 // JS entry points of spawn: arguments are checked on the JS thread, the fork runs on a worker
-// (spawn.cc), and the exit is watched through the child's pidfd on the I/O thread's epoll, so a
+// (spawn_ops.cc), and the exit is watched through the child's pidfd on the I/O thread's epoll, so a
 // long-running child occupies no worker.
 #include <fcntl.h>
 #include <signal.h>
@@ -16,8 +16,9 @@
 
 #include "addon.h"
 #include "args.h"
+#include "bindings.h"
 #include "errors.h"
-#include "spawn.h"
+#include "spawn_ops.h"
 
 namespace netns {
 
@@ -117,7 +118,7 @@ Napi::Value SpawnFn(const Napi::CallbackInfo& info) {
   Napi::Function cb = FunctionArg(info, 1, "cb");
 
   SpawnRequest req;
-  int nsFd = static_cast<int>(IntegerValue(env, opts.Get("nsFd"), "nsFd", 0, INT32_MAX));
+  NsFdCopy ns = CopyNsFd(env, opts.Get("nsFd"));
   req.etcName = OptionalString(env, opts.Get("etcName"), "etcName");
   if (req.etcName == "." || req.etcName == ".." || req.etcName.find('/') != std::string::npos) {
     ThrowArgError(env, "etcName must be a single path component");
@@ -141,9 +142,8 @@ Napi::Value SpawnFn(const Napi::CallbackInfo& info) {
   ctx.Set("onExit", FunctionValue(env, opts.Get("onExit"), "onExit"));
   req.nice = JsThreadNice();
 
-  SysError dupError;
-  req.nsFd.Reset(fcntl(nsFd, F_DUPFD_CLOEXEC, 3));  // the job owns its copy
-  if (!req.nsFd.Valid()) dupError = SysError::FromErrno("fcntl");
+  req.nsFd = std::move(ns.fd);
+  SysError dupError = std::move(ns.error);
 
   state->pool->Submit(env, cb, ctx, [state, req = std::move(req), dupError]() mutable -> Deliver {
     if (dupError.Failed()) return DeliverError(std::move(dupError));
@@ -214,11 +214,9 @@ Napi::Value SpawnKillFn(const Napi::CallbackInfo& info) {
 
 void ExportSpawnFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
   state->spawns = std::make_shared<SpawnRegistry>();
-  auto add = [&](const char* name, Napi::Function::Callback fn) {
-    exports.Set(name, Napi::Function::New(env, fn, name, state));
-  };
-  add("spawn", SpawnFn);
-  add("spawnKill", SpawnKillFn);
+  ExportAll(env, exports, state,
+            {{"spawn", SpawnFn},
+             {"spawnKill", SpawnKillFn}});
 }
 
 }  // namespace netns

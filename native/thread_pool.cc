@@ -23,6 +23,10 @@ Deliver DeliverError(SysError e) {
   };
 }
 
+Deliver DeliverDone() {
+  return [](Napi::Env env, Napi::Function cb, Napi::Object) { cb.Call({env.Null()}); };
+}
+
 namespace {
 
 // Workers burn CPU in the kernel (namespace setup and teardown, rtnetlink). With more busy threads
@@ -152,8 +156,10 @@ void ThreadPool::WorkerMain(size_t slot) {
       deliver = job.work();
     } catch (const std::bad_alloc&) {
       deliver = DeliverError(SysError::Of(ENOMEM, "malloc"));
+    } catch (const std::exception& ex) {
+      deliver = DeliverError(SysError::Exception("netns-worker", ex.what()));
     } catch (...) {
-      deliver = DeliverError(SysError::Of(EIO, "netns-native"));
+      deliver = DeliverError(SysError::Exception("netns-worker", nullptr));
     }
     job.work = Work();
     PostResult(job.id, std::move(deliver));

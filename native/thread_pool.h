@@ -32,6 +32,8 @@ using Work = UniqueFunction<Deliver()>;
 
 // Calls cb(error).
 Deliver DeliverError(SysError e);
+// Calls cb(null).
+Deliver DeliverDone();
 
 class ThreadPool {
  public:

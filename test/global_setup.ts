@@ -5,10 +5,26 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
+/** The machine's own nf_tables ruleset (read only), or undefined when nft is not installed. */
+function hostRuleset(): string | undefined {
+  try {
+    return execFileSync('nft', ['-j', 'list', 'ruleset'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+}
+
 export default function setup(): () => void {
   const prefix = process.env.NNS_TEST_PREFIX ?? `nnt${randomBytes(2).toString('hex')}`;
   process.env.NNS_TEST_PREFIX = prefix;
+  // Firewall tests change rulesets only inside their own namespaces; the machine's must not move.
+  const rulesetBefore = hostRuleset();
   return () => {
+    const rulesetAfter = hostRuleset();
+    if (rulesetBefore !== rulesetAfter) {
+      console.error(`LEAK: the machine's own nf_tables ruleset changed during the run.\nbefore: ${rulesetBefore}\nafter:  ${rulesetAfter}`);
+      process.exitCode = 1;
+    }
     let listed = '';
     try {
       listed = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });

@@ -154,7 +154,8 @@ export class NetlinkConnection {
   }
 
   /**
-   * Send `messages` in one sendmsg, in order, each with NLM_F_REQUEST|NLM_F_ACK, and settle each one
+   * Send `messages` in one sendmsg of their own (nothing else shares it: the kernel drops what follows
+   * a batch's END in the same skb), in order, each with NLM_F_REQUEST|NLM_F_ACK, and settle each one
    * separately. For nfnetlink batches (NFNL_MSG_BATCH_BEGIN ... NFNL_MSG_BATCH_END), which the kernel
    * reads from one skb. The kernel's answers come in order; two of them may never come, and are then
    * settled with the error that explains why: when the first message (the batch's BEGIN) fails, nothing
@@ -238,19 +239,20 @@ export class NetlinkConnection {
       const p = this.waiting[0];
       if (p.dump && this.dumpActive) break;
       if (p.group && p.group[0] === p) {
-        // A transaction goes whole into one sendmsg, alone if it must.
+        // A transaction goes whole into a sendmsg of its own: the kernel reads one nfnetlink batch
+        // per skb and drops whatever follows its END, so nothing may share the buffer.
         if (this.inFlight.size + p.group.length > this.opts.maxInFlight && this.inFlight.size > 0) break;
-        const encoded = p.group.map((q) => {
+        send();
+        for (const q of p.group) {
           q.seq = this.allocSeq();
           this.inFlight.set(q.seq, q);
-          return encodeMessage(q.type, q.flags, q.seq, q.body);
-        });
-        const size = encoded.reduce((n, b) => n + b.length, 0);
-        if (bytes + size > this.opts.maxBatchBytes) send();
+          const msg = encodeMessage(q.type, q.flags, q.seq, q.body);
+          parts.push(msg);
+          seqs.push(q.seq);
+          bytes += msg.length;
+        }
         this.waiting.splice(0, p.group.length);
-        for (const b of encoded) parts.push(b);
-        for (const q of p.group) seqs.push(q.seq);
-        bytes += size;
+        send();
         continue;
       }
       this.waiting.shift();

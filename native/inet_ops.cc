@@ -1,4 +1,4 @@
-#include "inet_socket.h"
+#include "inet_ops.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "ns_pids.h"
+#include "pids_ops.h"
 
 #include <dirent.h>
 #include <fcntl.h>

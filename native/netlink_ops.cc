@@ -1,4 +1,4 @@
-#include "netlink_socket.h"
+#include "netlink_ops.h"
 
 #include <linux/netlink.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "spawn.h"
+#include "spawn_ops.h"
 
 #include <dirent.h>
 #include <fcntl.h>
