@@ -122,6 +122,11 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
     for (const [i, n] of names) if (!this.names.has(i)) this.names.set(i, n);
   }
 
+  /** True while a resync's dump is being taken (its item comes next). */
+  get resyncPending(): boolean {
+    return this.resync !== undefined;
+  }
+
   /** Events waiting for the consumer. */
   get queued(): number {
     return this.queue.length - this.head;
