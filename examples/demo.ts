@@ -65,6 +65,32 @@ async function proveForwarding(lab: Lab, report: Report): Promise<void> {
       : { result: p.ok ? `${p.detail} (routed, not translated)` : p.detail, ok: p.ok });
 }
 
+/**
+ * The tutorial's NAT: the WAN host forgets its route back to the LAN, so only a masquerade in the
+ * router lets the LAN reach it; then the WAN server sees the router's WAN address. The rule lives in
+ * the router namespace's own nf_tables table, made over netlink (no iptables run).
+ */
+async function proveNat(lab: Lab, report: Report): Promise<void> {
+  report.section('connectivity through the router with NAT: ns.firewall.masquerade inside the router namespace only');
+  const [router, wan] = [lab.ns('router'), lab.ns('wan')];
+  await report.timed('ip -n wan route del 10.0.10.0/24 via 192.168.1.2 (the WAN knows no way back to the LAN)', () => wan.routes.delete({ destination: '10.0.10.0/24', gateway: '192.168.1.2' }));
+  await report.timed(`${label(ROUTED)}, connectTimeout ${BLOCKED_TIMEOUT_MS} ms`, () => proveConnectivity(lab, ROUTED, BLOCKED_TIMEOUT_MS), (p) =>
+    p.ok || (p.code !== 'ETIMEDOUT' && p.code !== 'EHOSTUNREACH')
+      ? { result: `UNEXPECTED without NAT and without a route back: ${p.detail}`, ok: false }
+      : { result: `blocked, as expected: ${p.detail}`, ok: true });
+  await report.timed('ip netns exec router iptables -t nat -A POSTROUTING -s 10.0.10.0/24 -o veth-wan-ns -j MASQUERADE', () =>
+    router.firewall.masquerade({ source: '10.0.10.0/24', outInterface: 'veth-wan-ns', comment: 'demo' }));
+  await report.timed(label(ROUTED), () => proveConnectivity(lab, ROUTED), (p) =>
+    p.ok && p.peer !== '192.168.1.2'
+      ? { result: `${p.detail}: expected the router's WAN address`, ok: false }
+      : { result: p.ok ? `${p.detail} (translated: the router's WAN address)` : p.detail, ok: p.ok });
+  const rules = await report.timed('ip netns exec router iptables -t nat -L POSTROUTING -n -v', () => router.firewall.list());
+  report.text(
+    'the router\'s NAT rules read back (ns.firewall.list)',
+    rules.map((r) => `${r.family} ${r.table} ${r.chain} handle ${r.handle}: ${JSON.stringify(r.match)} -> ${r.action?.kind}, ${r.counters?.packets} packets ${r.counters?.bytes} bytes${r.comment ? ` (${r.comment})` : ''}`),
+  );
+}
+
 async function buildAndProve(lab: Lab, report: Report): Promise<void> {
   for (const t of TOPOLOGIES) {
     report.section(t.title);
@@ -76,6 +102,7 @@ async function buildAndProve(lab: Lab, report: Report): Promise<void> {
     for (const c of t.checks) await report.timed(label(c), () => proveConnectivity(lab, c), asResult);
   }
   await proveForwarding(lab, report);
+  await proveNat(lab, report);
   await monitoring(lab, report, PREFIX);
 }
 

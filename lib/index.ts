@@ -2,7 +2,7 @@
  * netns-native: Linux network namespaces from Node.js through a native netlink addon.
  * @module
  */
-export { Netns, NETNS_RUN_DIR, type NetnsIdentity, type NetnsListEntry, type DeleteOptions } from './api/netns.js';
+export { Netns, NETNS_RUN_DIR, type NetnsIdentity, type NetnsListEntry, type DeleteOptions } from './api/netns/index.js';
 export {
   Links,
   type Link,
@@ -15,7 +15,7 @@ export {
   type LinkListOptions,
   type LinkDeleteOptions,
   type LinkMoveOptions,
-} from './api/links.js';
+} from './api/link/index.js';
 export {
   type LinkSpec,
   type LinkChanges,
@@ -30,17 +30,17 @@ export {
   type BondSpec,
   type IpvlanSpec,
   type VrfSpec,
-} from './api/link_spec.js';
-export { type VethPeerOptions, type VethInfo } from './rtnl/kinds/veth.js';
-export { type BridgeInfo, type BridgeOptions } from './rtnl/kinds/bridge.js';
-export { type MacvlanInfo, type MacvlanMode } from './rtnl/kinds/macvlan.js';
-export { type VxlanInfo, type VxlanDf, VXLAN_IANA_PORT } from './rtnl/kinds/vxlan.js';
-export { type VlanInfo } from './rtnl/kinds/vlan.js';
-export { type VlanProtocol } from './rtnl/kinds/codecs.js';
-export { type BondInfo, type BondMode } from './rtnl/kinds/bond.js';
-export { type IpvlanInfo, type IpvlanMode } from './rtnl/kinds/ipvlan.js';
-export { type VrfInfo } from './rtnl/kinds/vrf.js';
-export { type KindInfoMap, type KnownKind } from './rtnl/kinds/index.js';
+} from './api/link/spec.js';
+export { type VethPeerOptions, type VethInfo } from './rtnl/link/kinds/veth.js';
+export { type BridgeInfo, type BridgeOptions } from './rtnl/link/kinds/bridge.js';
+export { type MacvlanInfo, type MacvlanMode } from './rtnl/link/kinds/macvlan.js';
+export { type VxlanInfo, type VxlanDf, VXLAN_IANA_PORT } from './rtnl/link/kinds/vxlan.js';
+export { type VlanInfo } from './rtnl/link/kinds/vlan.js';
+export { type VlanProtocol } from './rtnl/link/kinds/codecs.js';
+export { type BondInfo, type BondMode } from './rtnl/link/kinds/bond.js';
+export { type IpvlanInfo, type IpvlanMode } from './rtnl/link/kinds/ipvlan.js';
+export { type VrfInfo } from './rtnl/link/kinds/vrf.js';
+export { type KindInfoMap, type KnownKind } from './rtnl/link/kinds/index.js';
 export {
   Addresses,
   type Address,
@@ -50,11 +50,11 @@ export {
   type AddressFlag,
   type AddressSetFlag,
   type Lifetime,
-} from './api/addresses.js';
-export { Routes, type RouteFilter, type RouteLookupOptions, type RouteDeleteOptions } from './api/routes.js';
-export { type RouteSpec, type NextHopSpec, type RouteMetrics, type LockableMetric } from './api/route_spec.js';
-export { type Route, type NextHop } from './api/route_view.js';
-export { type Scope, type RouteType, type RouteProtocol, type RouteTable, type RoutePref, type RouteFlag } from './rtnl/route_names.js';
+} from './api/address/index.js';
+export { Routes, type RouteFilter, type RouteLookupOptions, type RouteDeleteOptions } from './api/route/index.js';
+export { type RouteSpec, type NextHopSpec, type RouteMetrics, type LockableMetric } from './api/route/spec.js';
+export { type Route, type NextHop } from './api/route/view.js';
+export { type Scope, type RouteType, type RouteProtocol, type RouteTable, type RoutePref, type RouteFlag } from './rtnl/route/names.js';
 export {
   Neighbours,
   type Neighbour,
@@ -63,13 +63,36 @@ export {
   type NeighbourDeleteOptions,
   type NeighbourState,
   type NeighbourFlag,
-} from './api/neighbours.js';
-export { Nsids, type NsidEntry, type PeerNamespace } from './api/nsids.js';
-export { NetnsProcess, DEFAULT_PATH, type SpawnOptions, type ExecOptions, type ExecResult, type ExitStatus, type StdioMode } from './api/spawn.js';
-export { Dns, NETNS_ETC_DIR, type DnsConfig, type ResolvConf } from './api/dns.js';
-export { Sysctl } from './api/sysctl.js';
+} from './api/neighbour/index.js';
+export { Nsids, type NsidEntry, type PeerNamespace } from './api/nsid/index.js';
+export { NetnsProcess, DEFAULT_PATH, type SpawnOptions, type ExecOptions, type ExecResult, type ExitStatus, type StdioMode } from './process/spawn.js';
+export { Dns, NETNS_ETC_DIR, type DnsConfig, type ResolvConf } from './process/dns.js';
+export { Sysctl } from './process/sysctl.js';
+export {
+  DEFAULT_TABLE,
+  Firewall,
+  type CtState,
+  type DnatSpec,
+  type FilterSpec,
+  type FirewallChain,
+  type FirewallChange,
+  type FirewallContext,
+  type FirewallRule,
+  type FirewallTable,
+  type FirewallTableOptions,
+  type IpMasqOptions,
+  type MasqueradeSpec,
+  type MatchSpec,
+  type PortForwardSpec,
+  type PortSpec,
+  type Protocol,
+  type RuleAction,
+  type RuleMatch,
+  type SnatSpec,
+} from './api/firewall/index.js';
+export type { Expr, KnownExpr, UnknownExpr, Verdict } from './nfnl/expr.js';
 export { type SysctlValue } from './validate/sysctl.js';
-export { type NsListenOptions, type NsServerOptions, type NsConnectOptions, type NsUdpOptions } from './api/sockets.js';
+export { type NsListenOptions, type NsServerOptions, type NsConnectOptions, type NsUdpOptions } from './process/sockets.js';
 export { type IpFamily } from './validate/ip.js';
 export {
   NetnsError,
@@ -107,7 +130,6 @@ export {
   type SocketListOptions,
   type SocketSummary,
   type SocketState,
-  type DiagTarget,
 } from './observe/sockets.js';
 export { formatSsLine, ssFields } from './format/ss.js';
 export { ping, type PingOptions, type PingResult, type PingReply } from './observe/ping.js';
@@ -136,3 +158,6 @@ export {
   type OrphanCleanupOptions,
   type OrphanRemoval,
 } from './observe/inventory.js';
+export { Events } from './api/events/index.js';
+export { Stats } from './api/stats/index.js';
+export { Diag } from './api/diag/index.js';

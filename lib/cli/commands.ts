@@ -5,12 +5,12 @@
  * @module
  */
 import { constants } from 'node:os';
-import { Netns } from '../api/netns.js';
-import type { Link } from '../api/link_model.js';
+import { Netns } from '../api/netns/index.js';
+import type { Link } from '../api/link/view.js';
 import { ValidationError } from '../errors.js';
 import { paint, table, useColour } from '../format/table.js';
 import { doctor, peerStates } from './doctor.js';
-import { Failed, type CommonOptions } from './main.js';
+import { Failed, type CommonOptions } from './common.js';
 
 /** Print `data` as JSON, or the text `human()` makes. */
 function out(opts: CommonOptions, data: unknown, human: () => string): void {

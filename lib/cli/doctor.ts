@@ -4,10 +4,10 @@
  * (the nameserver query, the target's TCP connect) use sockets opened inside the namespace.
  * @module
  */
-import { Netns } from '../api/netns.js';
-import type { Link } from '../api/link_model.js';
-import type { Route } from '../api/route_view.js';
-import type { ResolvConf } from '../api/dns.js';
+import { Netns } from '../api/netns/index.js';
+import type { Link } from '../api/link/view.js';
+import type { Route } from '../api/route/view.js';
+import type { ResolvConf } from '../process/dns.js';
 import { parseIp } from '../validate/ip.js';
 import { ValidationError } from '../errors.js';
 

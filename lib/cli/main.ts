@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-/** Set by a command whose report says something failed (a doctor check, a plan that cannot apply). */
-export class Failed extends Error {}
+import { Failed, type CommonOptions } from './common.js';
+export { Failed, type CommonOptions };
 
 function version(): string {
   try {
@@ -22,10 +22,6 @@ function version(): string {
   }
 }
 
-/** Options every command takes. */
-export interface CommonOptions {
-  json?: boolean;
-}
 
 /** Add `--json` to a command (each command lists it in its own --help). */
 function common(cmd: Command): Command {

@@ -103,7 +103,10 @@ function renewTurn(): void {
   for (const c of waiting) c.drainInbox();
 }
 
-/** A request/response netlink connection. Not for multicast events (see the monitor API). */
+/**
+ * A request/response netlink connection. Not for multicast events: a request socket never joins
+ * groups (docs/architecture.md, "Protocol"); events use lib/netlink/subscription.ts.
+ */
 export class NetlinkConnection {
   private readonly opts: Required<ConnectionOptions>;
   private nextSeq = 1;

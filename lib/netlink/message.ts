@@ -3,7 +3,8 @@
  * NLMSG_ERROR / NLMSG_DONE with its extended-ack attributes.
  * @module
  */
-import { AttrMap, decodeCString } from './attributes.js';
+import { AttrMap, AttrWriter, ByteWriter, decodeCString } from './attributes.js';
+import type { Decoded, FieldSpec, Schema, Struct, StructValue } from './schema.js';
 import {
   NLMSG_HDRLEN,
   NLM_F_ACK_TLVS,
@@ -104,4 +105,31 @@ function readExtAck(p: Buffer, start: number, out: ErrorPayload): void {
   if (o !== undefined) out.offset = o;
   const t = attrs.u32(NLMSGERR_ATTR_MISS_TYPE);
   if (t !== undefined) out.missingType = t;
+}
+
+/**
+ * A message family's body: a fixed header struct followed by attributes (ifaddrmsg + IFA_*, rtmsg +
+ * RTA_*, nfgenmsg + NFTA_*, ...). One declaration gives both directions, so a family writes
+ * `export const addrMessage = new Message(ifaddrmsg, addrAttrs)` instead of its own encode/decode.
+ */
+export class Message<K extends string, K64 extends string, F extends Record<string, FieldSpec<any>>> {
+  constructor(
+    readonly header: Struct<K, K64>,
+    readonly attrs: Schema<F>,
+    /** First buffer size; the writer grows past it. */
+    private readonly sizeHint = 64,
+  ) {}
+
+  /** Header then attributes (unknown ones kept raw in `attrs.other`). */
+  decode(payload: Buffer): { header: StructValue<K, K64>; attrs: Decoded<F> } {
+    return { header: this.header.decode(payload, 0), attrs: this.attrs.decodeMap(new AttrMap(payload, this.header.size)) };
+  }
+
+  /** The message body (what follows struct nlmsghdr). */
+  encode(header: Partial<StructValue<K, K64>>, attrs: Decoded<F>): Buffer {
+    const w = new ByteWriter(this.sizeHint);
+    this.header.encode(w, header);
+    this.attrs.encode(new AttrWriter(w), attrs);
+    return w.toBuffer();
+  }
 }

@@ -19,8 +19,16 @@ export const u16: AttrCodec<number> = { name: 'u16', encode: (a, t, v) => a.u16(
 export const u32: AttrCodec<number> = { name: 'u32', encode: (a, t, v) => a.u32(t, v), decode: (b) => b.readUInt32LE(0) };
 export const s32: AttrCodec<number> = { name: 's32', encode: (a, t, v) => a.s32(t, v), decode: (b) => b.readInt32LE(0) };
 export const u64: AttrCodec<bigint> = { name: 'u64', encode: (a, t, v) => a.u64(t, v), decode: (b) => b.readBigUInt64LE(0) };
+export const s64: AttrCodec<bigint> = { name: 's64', encode: (a, t, v) => a.raw(t, bytes8((w) => w.writeBigInt64LE(v))), decode: (b) => b.readBigInt64LE(0) };
+/** Big-endian u64 (NFTA_*_HANDLE, NFTA_COUNTER_BYTES and most nf_tables numbers are network order). */
+export const be64: AttrCodec<bigint> = { name: 'be64', encode: (a, t, v) => a.raw(t, bytes8((w) => w.writeBigUInt64BE(v))), decode: (b) => b.readBigUInt64BE(0) };
 export const be16: AttrCodec<number> = { name: 'be16', encode: (a, t, v) => a.be16(t, v), decode: (b) => b.readUInt16BE(0) };
 export const be32: AttrCodec<number> = { name: 'be32', encode: (a, t, v) => a.be32(t, v), decode: (b) => b.readUInt32BE(0) };
+function bytes8(write: (b: Buffer) => void): Buffer {
+  const b = Buffer.alloc(8);
+  write(b);
+  return b;
+}
 /** NUL-terminated string. */
 export const string: AttrCodec<string> = { name: 'string', encode: (a, t, v) => a.string(t, v), decode: decodeCString };
 /** Opaque bytes (copied out of the datagram so they outlive it). */
@@ -74,8 +82,21 @@ export function attrMulti<T>(type: number, codec: AttrCodec<T>): FieldSpec<T[]> 
 }
 
 type FieldValue<S> = S extends FieldSpec<infer T> ? T : never;
-/** The object a schema decodes to: every field optional, since the kernel may omit any attribute. */
-export type Decoded<F extends Record<string, FieldSpec<unknown>>> = { [K in keyof F]?: FieldValue<F[K]> };
+
+/** An attribute a schema does not describe (or could not read), kept as raw bytes (rust-netlink's `Other(DefaultNla)`). */
+export interface RawAttribute {
+  /** nla_type without the NLA_F_NESTED / NLA_F_NET_BYTEORDER bits. */
+  type: number;
+  /** The payload, copied out of the datagram. */
+  value: Buffer;
+}
+
+/**
+ * The object a schema decodes to: every field optional, since the kernel may omit any attribute.
+ * `other` holds what the table does not describe, so nothing the kernel sent is lost; encoding writes
+ * it back unchanged.
+ */
+export type Decoded<F extends Record<string, FieldSpec<unknown>>> = { [K in keyof F]?: FieldValue<F[K]> } & { other?: RawAttribute[] };
 
 /** A table of attributes; encodes in declaration order and decodes by attribute type. */
 export class Schema<F extends Record<string, FieldSpec<any>>> {
@@ -93,23 +114,37 @@ export class Schema<F extends Record<string, FieldSpec<any>>> {
       if (spec.multi) for (const item of v as unknown[]) (spec.codec as AttrCodec<unknown>).encode(a, spec.type, item);
       else spec.codec.encode(a, spec.type, v);
     }
+    for (const o of values.other ?? []) a.raw(o.type, o.value);
   }
 
-  /** Decode the attributes of `map` that the table knows; others are left in the map for the caller. */
+  /**
+   * Decode the attributes of `map` that the table knows; the others go raw into `other` (in the
+   * order received), so a newer kernel's attributes are never dropped.
+   */
   decodeMap(map: AttrMap): Decoded<F> {
     const out: Record<string, unknown> = {};
+    let other: RawAttribute[] | undefined;
+    const keep = (type: number, values: Buffer[]) => {
+      other ??= [];
+      for (const v of values) other.push({ type, value: Buffer.from(v) });
+    };
     for (const [type, values] of map.entries()) {
       const row = this.byType.get(type);
-      if (!row) continue;
+      if (!row) {
+        keep(type, values);
+        continue;
+      }
       const [key, spec] = row;
       try {
         if (spec.multi) out[key] = values.map((v) => spec.codec.decode(v));
         else out[key] = spec.codec.decode(values[values.length - 1]);
       } catch {
-        // A payload shorter than its type (older or newer kernel layout): leave the field unset
-        // rather than fail the whole object.
+        // A payload shorter than its type (older or newer kernel layout): keep it raw rather than
+        // fail the whole object.
+        keep(type, values);
       }
     }
+    if (other) out.other = other;
     return out as Decoded<F>;
   }
 
@@ -132,50 +167,74 @@ export function nested<F extends Record<string, FieldSpec<any>>>(schema: Schema<
   };
 }
 
-type StructType = 'u8' | 'u16' | 'u32' | 's32' | 'be16' | 'be32' | 'pad8' | 'pad16';
-const STRUCT_SIZES: Record<StructType, number> = { u8: 1, u16: 2, u32: 4, s32: 4, be16: 2, be32: 4, pad8: 1, pad16: 2 };
+type StructType = 'u8' | 'u16' | 'u32' | 's8' | 's16' | 's32' | 'be16' | 'be32' | 'pad8' | 'pad16' | 'pad32';
+type StructType64 = 'u64' | 's64' | 'be64';
+const STRUCT_SIZES: Record<StructType | StructType64, number> = {
+  u8: 1, u16: 2, u32: 4, s8: 1, s16: 2, s32: 4, be16: 2, be32: 4, pad8: 1, pad16: 2, pad32: 4, u64: 8, s64: 8, be64: 8,
+};
 
-/** A fixed C struct (ifinfomsg, rtmsg, ...): fields in order, natural layout without holes. */
-export class Struct<K extends string> {
+/** The values of a struct: 32-bit and smaller fields as numbers, 64-bit fields (`K64`) as bigints. */
+export type StructValue<K extends string, K64 extends string = never> = Record<K, number> & Record<K64, bigint>;
+
+/**
+ * A fixed C struct (ifinfomsg, rtmsg, nfgenmsg, ...): fields in order, natural layout without holes
+ * (holes are written as pad fields). `K` names the number fields, `K64` the 64-bit (bigint) ones.
+ */
+export class Struct<K extends string, K64 extends string = never> {
   readonly size: number;
 
-  constructor(readonly name: string, private readonly layout: ReadonlyArray<readonly [K | '_', StructType]>) {
+  constructor(
+    readonly name: string,
+    private readonly layout: ReadonlyArray<readonly [K | '_', StructType] | readonly [K64, StructType64]>,
+  ) {
     this.size = layout.reduce((n, [, t]) => n + STRUCT_SIZES[t], 0);
   }
 
-  encode(w: ByteWriter, v: Partial<Record<K, number>>): void {
+  encode(w: ByteWriter, v: Partial<StructValue<K, K64>>): void {
+    const values = v as Partial<Record<string, number | bigint>>;
     for (const [key, t] of this.layout) {
-      const x = key === '_' ? 0 : (v[key as K] ?? 0);
+      const x = key === '_' ? 0 : (values[key] ?? 0);
       switch (t) {
-        case 'u8': w.u8(x); break;
-        case 'u16': w.u16(x); break;
-        case 'u32': w.u32(x); break;
-        case 's32': w.s32(x); break;
-        case 'be16': w.be16(x); break;
-        case 'be32': w.be32(x); break;
+        case 'u8': w.u8(x as number); break;
+        case 'u16': w.u16(x as number); break;
+        case 'u32': w.u32(x as number); break;
+        case 's8': w.bytes(Buffer.of((x as number) & 0xff)); break;
+        case 's16': w.u16((x as number) & 0xffff); break;
+        case 's32': w.s32(x as number); break;
+        case 'be16': w.be16(x as number); break;
+        case 'be32': w.be32(x as number); break;
         case 'pad8': w.u8(0); break;
         case 'pad16': w.u16(0); break;
+        case 'pad32': w.u32(0); break;
+        case 'u64': w.u64(BigInt.asUintN(64, BigInt(x))); break;
+        case 's64': w.u64(BigInt.asUintN(64, BigInt(x))); break;
+        case 'be64': w.bytes(bytes8((b) => b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(x))))); break;
       }
     }
   }
 
-  decode(b: Buffer, off = 0): Record<K, number> {
-    const out = {} as Record<K, number>;
+  decode(b: Buffer, off = 0): StructValue<K, K64> {
+    const out = {} as Record<string, number | bigint>;
     let at = off;
     for (const [key, t] of this.layout) {
-      let x = 0;
+      let x: number | bigint = 0;
       switch (t) {
         case 'u8': x = b.readUInt8(at); break;
         case 'u16': x = b.readUInt16LE(at); break;
         case 'u32': x = b.readUInt32LE(at); break;
+        case 's8': x = b.readInt8(at); break;
+        case 's16': x = b.readInt16LE(at); break;
         case 's32': x = b.readInt32LE(at); break;
         case 'be16': x = b.readUInt16BE(at); break;
         case 'be32': x = b.readUInt32BE(at); break;
+        case 'u64': x = b.readBigUInt64LE(at); break;
+        case 's64': x = b.readBigInt64LE(at); break;
+        case 'be64': x = b.readBigUInt64BE(at); break;
         default: break;
       }
-      if (key !== '_' && !t.startsWith('pad')) out[key as K] = x;
+      if (key !== '_' && !t.startsWith('pad')) out[key] = x;
       at += STRUCT_SIZES[t];
     }
-    return out;
+    return out as StructValue<K, K64>;
   }
 }

@@ -179,6 +179,10 @@ export function decodeExpr(elem: Buffer): Expr {
       const inner = new AttrMap(d);
       if (inner.has(C.NFTA_DATA_VERDICT)) (out as { verdict?: Verdict }).verdict = dataVerdict.decode(d);
       else (out as { data?: Buffer }).data = dataValue.decode(d);
+      // Modelled here rather than in the schema: not an unknown attribute (Schema keeps those in `other`).
+      const o = out as { other?: { type: number }[] };
+      o.other = o.other?.filter((x) => x.type !== C.NFTA_IMMEDIATE_DATA);
+      if (!o.other?.length) delete o.other;
     }
   }
   return out;

@@ -8,8 +8,9 @@
  */
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ValidationError, type SystemError } from '../errors.js';
-import type { Netns } from '../api/netns.js';
-import { checkKeys } from '../api/link_resolve.js';
+import { contextOf, inNamespace, type NetnsHandle, type NsContext } from './target.js';
+import { checkKeys } from '../validate/options.js';
+import { Links } from '../api/link/index.js';
 import { validateLinkRef } from '../validate/link.js';
 import { AF_PACKET, DgramSocket, PACKET_STATISTICS, SOCK_DGRAM, SOCK_RAW, SOL_PACKET, SOL_SOCKET, SO_ATTACH_FILTER, type NativeDatagram } from './dgram.js';
 
@@ -312,8 +313,9 @@ function sllHeader(d: NativeDatagram): Buffer {
  * ```
  * @throws {@link ValidationError} for bad options (nothing is opened); ENODEV for an unknown interface.
  */
-export async function capture(ns: Netns, options: CaptureOptions = {}): Promise<CaptureStream> {
-  checkKeys('options', options, ['dev', 'snaplen', 'count', 'durationMs', 'filter', 'signal', 'maxQueue', 'rcvbuf']);
+export async function capture(target: NetnsHandle | NsContext, options: CaptureOptions = {}): Promise<CaptureStream> {
+  const ns = contextOf(target);
+  checkKeys('', options, ['dev', 'snaplen', 'count', 'durationMs', 'filter', 'signal', 'maxQueue', 'rcvbuf']);
   const snaplen = intOpt('snaplen', options.snaplen, DEFAULT_SNAPLEN, 1, DEFAULT_SNAPLEN);
   const count = options.count === undefined ? undefined : intOpt('count', options.count, 0, 1, Number.MAX_SAFE_INTEGER);
   const durationMs = options.durationMs === undefined ? undefined : intOpt('durationMs', options.durationMs, 0, 1, 2 ** 31 - 1);
@@ -330,11 +332,11 @@ export async function capture(ns: Netns, options: CaptureOptions = {}): Promise<
   let ifindex = 0;
   let linkType = LINKTYPE_LINUX_SLL;
   if (options.dev !== undefined) {
-    const link = await ns.links.get(validateLinkRef(options.dev, 'dev'));
+    const link = await new Links(ns).get(validateLinkRef(options.dev, 'dev'));
     ifindex = link.index;
     if (link.linkType === ARPHRD_ETHER || link.linkType === ARPHRD_LOOPBACK) linkType = LINKTYPE_ETHERNET;
   }
-  const op = `tcpdump -i ${options.dev ?? 'any'}${ns.name ? ` (netns ${ns.name})` : ''}`;
+  const op = `tcpdump -i ${options.dev ?? 'any'}${inNamespace(ns)}`;
   const stream = new CaptureStream(linkType, snaplen, count, maxQueue, options.signal);
   const bind = Buffer.alloc(20); // sockaddr_ll
   bind.writeUInt16LE(AF_PACKET, 0);
@@ -342,7 +344,7 @@ export async function capture(ns: Netns, options: CaptureOptions = {}): Promise<
   bind.writeInt32LE(ifindex, 4);
   const sock = await DgramSocket.open(
     {
-      nsFd: ns.fd,
+      nsFd: ns.fd(),
       domain: AF_PACKET,
       type: linkType === LINKTYPE_ETHERNET ? SOCK_RAW : SOCK_DGRAM,
       // Protocol 0: the socket receives nothing until bind() names ETH_P_ALL, after the filter is in place.
@@ -371,12 +373,12 @@ export async function capture(ns: Netns, options: CaptureOptions = {}): Promise<
  * ```
  * @throws {@link ValidationError} without `count`, `durationMs` or `signal` (it would never end).
  */
-export async function captureToFile(ns: Netns, file: string, options: CaptureOptions = {}): Promise<CaptureSummary> {
+export async function captureToFile(target: NetnsHandle | NsContext, file: string, options: CaptureOptions = {}): Promise<CaptureSummary> {
   if (typeof file !== 'string' || file === '') throw new ValidationError('file', file, 'must be a path');
   if (options.count === undefined && options.durationMs === undefined && options.signal === undefined) {
     throw new ValidationError('options', options, 'give count, durationMs or signal: a capture to a file must end');
   }
-  const stream = await capture(ns, options);
+  const stream = await capture(target, options);
   let fh: FileHandle | undefined;
   try {
     fh = await openFile(file, 'w', 0o600);

@@ -8,19 +8,24 @@
  * @module
  */
 import { NetnsError, type SystemError } from '../errors.js';
-import type { Netns } from '../api/netns.js';
-import type { Link } from '../api/link_model.js';
-import { toLink } from '../api/link_model.js';
-import { toAddress, type Address } from '../api/address_view.js';
-import { toRoute, type Route } from '../api/route_view.js';
-import { toNeighbour, type Neighbour } from '../api/neighbours.js';
-import { checkKeys, linkNames } from '../api/link_resolve.js';
+import { contextOf, type NetnsHandle, type NsContext } from './target.js';
+import { Links } from '../api/link/index.js';
+import { Addresses } from '../api/address/index.js';
+import { Routes } from '../api/route/index.js';
+import { Neighbours } from '../api/neighbour/index.js';
+import type { Link } from '../api/link/view.js';
+import { toLink } from '../api/link/view.js';
+import { toAddress, type Address } from '../api/address/view.js';
+import { toRoute, type Route } from '../api/route/view.js';
+import { toNeighbour, type Neighbour } from '../api/neighbour/index.js';
+import { checkKeys } from '../validate/options.js';
+import { linkNames } from '../api/link/resolve.js';
 import { ValidationError } from '../errors.js';
 import { AF_INET, AF_INET6, RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from '../rtnl/constants.js';
-import { decodeLinkMessage } from '../rtnl/link.js';
-import { decodeAddrMessage } from '../rtnl/addr.js';
-import { RTM_F_CLONED, decodeRouteMessage } from '../rtnl/route.js';
-import { NTF_PROXY, decodeNeighMessage } from '../rtnl/neigh.js';
+import { decodeLinkMessage } from '../rtnl/link/index.js';
+import { decodeAddrMessage } from '../rtnl/addr/index.js';
+import { RTM_F_CLONED, decodeRouteMessage } from '../rtnl/route/index.js';
+import { NTF_PROXY, decodeNeighMessage } from '../rtnl/neigh/index.js';
 import type { NetlinkMessage } from '../netlink/message.js';
 import {
   RTNLGRP_IPV4_IFADDR,
@@ -104,7 +109,7 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
 
   /** @internal */
   constructor(
-    private readonly ns: Netns,
+    private readonly ns: NsContext,
     private readonly kinds: ReadonlySet<EventKind>,
     private readonly maxQueue: number,
     private names: Map<number, string>,
@@ -270,12 +275,12 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
   }
 }
 
-async function takeSnapshot(ns: Netns, kinds: ReadonlySet<EventKind>): Promise<EventSnapshot> {
+async function takeSnapshot(ns: NsContext, kinds: ReadonlySet<EventKind>): Promise<EventSnapshot> {
   const [links, addresses, routes, neighbours] = await Promise.all([
-    kinds.has('link') ? ns.links.list() : undefined,
-    kinds.has('address') ? ns.addresses.list() : undefined,
-    kinds.has('route') ? ns.routes.list({ table: 'all' }) : undefined,
-    kinds.has('neighbour') ? ns.neighbours.list() : undefined,
+    kinds.has('link') ? new Links(ns).list() : undefined,
+    kinds.has('address') ? new Addresses(ns).list() : undefined,
+    kinds.has('route') ? new Routes(ns).list({ table: 'all' }) : undefined,
+    kinds.has('neighbour') ? new Neighbours(ns).list() : undefined,
   ]);
   const s: EventSnapshot = {};
   if (links) s.links = links;
@@ -302,8 +307,9 @@ async function takeSnapshot(ns: Netns, kinds: ReadonlySet<EventKind>): Promise<E
  * ```
  * @throws {@link ValidationError} for bad options (nothing is opened).
  */
-export async function watchEvents(ns: Netns, options: WatchOptions = {}): Promise<EventStream> {
-  checkKeys('options', options, ['kinds', 'signal', 'maxQueue', 'rcvbuf']);
+export async function watchEvents(target: NetnsHandle | NsContext, options: WatchOptions = {}): Promise<EventStream> {
+  const ns = contextOf(target);
+  checkKeys('', options, ['kinds', 'signal', 'maxQueue', 'rcvbuf']);
   const kinds = options.kinds ?? ALL_KINDS;
   if (!Array.isArray(kinds) || kinds.length === 0 || kinds.some((k) => !ALL_KINDS.includes(k))) {
     throw new ValidationError('kinds', kinds, `must be a non-empty list of ${ALL_KINDS.join(', ')}`);
@@ -319,7 +325,7 @@ export async function watchEvents(ns: Netns, options: WatchOptions = {}): Promis
   if (options.signal?.aborted) {
     throw new NetnsError('ip monitor: aborted before it started', { code: 'ABORT_ERR' });
   }
-  const sub = await Subscription.open({ nsFd: ns.fd, groups, rcvbuf }, { onMessages: (m) => stream.onMessages(m), onError: (e) => stream.onError(e) });
+  const sub = await Subscription.open({ nsFd: ns.fd(), groups, rcvbuf }, { onMessages: (m) => stream.onMessages(m), onError: (e) => stream.onError(e) });
   stream.attach(sub);
   try {
     // Names for the `dev` of address/route/neighbour events; link events keep them current.

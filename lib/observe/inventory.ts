@@ -12,10 +12,10 @@ import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { native, type NativeNsInfo } from '../native.js';
-import { callNative } from '../api/native_call.js';
-import { namespaceLane } from '../api/lane.js';
-import { homeConnection, queryNsid } from '../api/netns.js';
-import { checkKeys } from '../api/link_resolve.js';
+import { callNative } from '../native_call.js';
+import { namespaceLane } from '../api/netns/lane.js';
+import { homeConnection, queryNsid } from '../api/nsid/query.js';
+import { checkKeys } from '../validate/options.js';
 import { validateNetnsName } from '../validate/names.js';
 
 /** Where iproute2 pins named namespaces. */
@@ -119,7 +119,7 @@ interface Partial {
  * ```
  */
 export async function inventory(options: InventoryOptions = {}): Promise<Inventory> {
-  checkKeys('options', options, ['fds', 'nsids']);
+  checkKeys('', options, ['fds', 'nsids']);
   const wantFds = options.fds ?? true;
   const wantNsids = options.nsids ?? true;
   const byInode = new Map<number, Partial>();
@@ -270,7 +270,7 @@ export interface OrphanRemoval {
  * @throws {@link ValidationError} when no selector is given or one is malformed (nothing is removed).
  */
 export async function cleanupOrphans(options: OrphanCleanupOptions): Promise<OrphanRemoval[]> {
-  checkKeys('options', options, ['names', 'prefix', 'olderThanMs', 'dryRun', 'stalePins']);
+  checkKeys('', options, ['names', 'prefix', 'olderThanMs', 'dryRun', 'stalePins']);
   const { names, prefix, olderThanMs } = options;
   if (names === undefined && prefix === undefined && olderThanMs === undefined) {
     throw new ValidationError('options', options, 'give names, prefix or olderThanMs: cleaning every orphan is never implied');

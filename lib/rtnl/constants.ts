@@ -48,3 +48,9 @@ export const RTNLGRP_IPV4_ROUTE = 7;
 export const RTNLGRP_IPV6_IFADDR = 9;
 export const RTNLGRP_IPV6_ROUTE = 11;
 export const RTNLGRP_NSID = 28;
+
+/**
+ * USER_HZ: the clock ticks per second of the times rtnetlink reports (rta_expires, struct
+ * nda_cacheinfo). Linux fixes it at 100 for user space whatever the kernel's HZ.
+ */
+export const USER_HZ = 100;

@@ -7,13 +7,14 @@
 import { access, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { Netns } from '../api/netns.js';
+import { Netns } from '../api/netns/index.js';
 import { NetnsError, ValidationError, isNotFound } from '../errors.js';
-import { Dns, NETNS_ETC_DIR } from '../api/dns.js';
-import type { LinkSpec } from '../api/link_spec.js';
-import type { RouteSpec } from '../api/route_spec.js';
-import type { Link } from '../api/link_model.js';
-import type { Route } from '../api/route_view.js';
+import { Dns, NETNS_ETC_DIR } from '../process/dns.js';
+import type { NsContext } from '../api/context.js';
+import type { LinkSpec } from '../api/link/spec.js';
+import type { RouteSpec } from '../api/route/spec.js';
+import type { Link } from '../api/link/view.js';
+import type { Route } from '../api/route/view.js';
 import { parseRoutePrefix } from '../validate/ip.js';
 import { formatIp } from '../netlink/wire_formats.js';
 import { formatSysctlValue } from '../validate/sysctl.js';
@@ -308,7 +309,7 @@ export class Topology {
       const t0 = performance.now();
       if (step.kind === 'dns') {
         // The namespace may be gone already: the file under /etc/netns needs only its name.
-        await new Dns({ name: step.namespace } as Netns).clear(); // Dns reads only the handle's name
+        await new Dns({ name: step.namespace } as NsContext).clear(); // Dns reads only the handle's name
       } else {
         await Netns.delete(step.namespace, { ifExists: true });
       }

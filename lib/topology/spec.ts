@@ -4,14 +4,14 @@
  * @module
  */
 import { ValidationError } from '../errors.js';
-import { validateSpec, type LinkSpec } from '../api/link_spec.js';
-import { checkRoute, type RouteSpec } from '../api/route_spec.js';
+import { validateSpec, type LinkSpec } from '../api/link/spec.js';
+import { checkRoute, type RouteSpec } from '../api/route/spec.js';
 import { validateIfname, validateNetnsName } from '../validate/names.js';
 import { parseCidr } from '../validate/ip.js';
 import { formatIp } from '../netlink/wire_formats.js';
 import { formatSysctlValue, parseSysctlKey } from '../validate/sysctl.js';
 import { validateBoolean } from '../validate/link.js';
-import { formatResolvConf, type DnsConfig } from '../api/dns.js';
+import { formatResolvConf, type DnsConfig } from '../process/dns.js';
 
 /** A veth's other end in a topology file: `netns` names a namespace of the file. */
 export interface TopologyPeer {

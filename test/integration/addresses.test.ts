@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { NetlinkError, ValidationError, type Address } from '../../lib/index.js';
-import { canonical, ipAddrInfos, ipAddrView } from '../unit/ip_views.js';
+import { canonical, ipAddrInfos, ipAddrView } from '../../lib/format/ip_views.js';
 import { vethWorld, type VethWorld } from './addresses_setup.js';
 import { run } from './helpers.js';
 

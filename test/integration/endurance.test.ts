@@ -21,9 +21,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DumpInterruptedError, Netns, openNetlink } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { NLM_F_DUMP_INTR } from '../../lib/netlink/constants.js';
-import { decodeAddrMessage, encodeAddrBody } from '../../lib/rtnl/addr.js';
+import { decodeAddrMessage, encodeAddrBody } from '../../lib/rtnl/addr/index.js';
 import { AF_INET, RTM_GETADDR, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE } from '../../lib/rtnl/constants.js';
-import { decodeRouteMessage, encodeRouteBody } from '../../lib/rtnl/route.js';
+import { decodeRouteMessage, encodeRouteBody } from '../../lib/rtnl/route/index.js';
 import { RUN_PREFIX, ipJson, nsName, ownNamespace, pinnedNames, settledFdCount, threadNamespaces } from './helpers.js';
 
 v8.setFlagsFromString('--expose-gc');

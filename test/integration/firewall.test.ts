@@ -12,8 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TABLE, Firewall } from '../../lib/api/firewall/index.js';
 import { NetlinkError, ValidationError } from '../../lib/errors.js';
 import { Netns } from '../../lib/index.js';
-import { openNetlink, type NetlinkConnection } from '../../lib/netlink/connection.js';
-import { NETLINK_NETFILTER } from '../../lib/netlink/constants.js';
 import * as C from '../../lib/nfnl/constants.js';
 import { nsName, run } from './helpers.js';
 
@@ -22,23 +20,9 @@ interface Site {
   internet: Netns;
   lan: Netns;
   fw: Firewall;
-  conns: Promise<NetlinkConnection>[];
 }
 const sites: Site[] = [];
 const extra: Netns[] = [];
-
-/** A firewall on a namespace handle (the context the handle gives its families). */
-function firewallOf(ns: Netns, conns: Promise<NetlinkConnection>[]): Firewall {
-  let conn: Promise<NetlinkConnection> | undefined;
-  return new Firewall({
-    label: `ip -n ${ns.name}`,
-    connection: (protocol) => {
-      if (protocol !== NETLINK_NETFILTER) throw new Error('only netfilter here');
-      if (!conn) conns.push((conn = openNetlink({ protocol, nsFd: ns.fd })));
-      return conn;
-    },
-  });
-}
 
 async function veth(a: Netns, aName: string, b: Netns, bName: string): Promise<void> {
   await a.links.add({ kind: 'veth', name: aName, up: true, peer: { name: bName, netns: b, up: true } });
@@ -55,8 +39,7 @@ async function site(tag: string): Promise<Site> {
   await lan.addresses.add('veth-lan', '10.0.10.1/24');
   await lan.routes.add({ destination: 'default', gateway: '10.0.10.254' });
   await router.sysctl.set('net.ipv4.ip_forward', 1);
-  const conns: Promise<NetlinkConnection>[] = [];
-  const s = { router, internet, lan, fw: firewallOf(router, conns), conns };
+  const s = { router, internet, lan, fw: router.firewall };
   sites.push(s);
   return s;
 }
@@ -88,7 +71,6 @@ beforeAll(() => {
 afterAll(async () => {
   expect(hostRuleset()).toBe(hostBefore);
   for (const s of sites) {
-    for (const c of s.conns) (await c).close();
     for (const ns of [s.router, s.internet, s.lan]) await ns.delete({ ifExists: true });
   }
   for (const ns of extra) await ns.delete({ ifExists: true });
@@ -174,8 +156,7 @@ describe('equivalence with iptables (iptables-nft) and nft', () => {
   it("nft -j list ruleset shows the library's rules exactly as the same rules made with nft add rule", async () => {
     const [a, b] = [await Netns.create(nsName('nja')), await Netns.create(nsName('njb'))];
     extra.push(a, b);
-    const conns: Promise<NetlinkConnection>[] = [];
-    const fw = firewallOf(a, conns);
+    const fw = a.firewall;
     const t = DEFAULT_TABLE;
     const made: [() => Promise<unknown>, string][] = [
       [() => fw.masquerade({ source: '10.0.10.0/24', outInterface: 'veth-wan' }), `add rule inet ${t} postrouting ip saddr 10.0.10.0/24 oifname "veth-wan" counter masquerade`],
@@ -206,21 +187,16 @@ describe('equivalence with iptables (iptables-nft) and nft', () => {
     const [ours, theirs] = [strip(nftJson(a)), strip(nftJson(b))];
     expect(ours.filter((o: any) => o.rule)).toHaveLength(made.length);
     expect(ours).toEqual(theirs);
-    for (const c of conns) (await c).close();
   });
 });
 
 describe('transactions', () => {
   let ns: Netns;
   let fw: Firewall;
-  const conns: Promise<NetlinkConnection>[] = [];
   beforeAll(async () => {
     ns = await Netns.create(nsName('tx'));
     extra.push(ns);
-    fw = firewallOf(ns, conns);
-  });
-  afterAll(async () => {
-    for (const c of conns) (await c).close();
+    fw = ns.firewall;
   });
 
   it('a batch whose last rule the kernel refuses leaves the ruleset exactly as before, and names that rule', async () => {
@@ -273,16 +249,18 @@ describe('transactions', () => {
     expect(run('ip', ['netns', 'exec', ns.name!, 'iptables', '-S', 'INPUT'])).toContain('-A INPUT -p tcp -m tcp --dport 22 -j DROP');
   });
 
-  it('an owned table (NFT_TABLE_F_OWNER) refuses other writers and vanishes with its socket', async () => {
-    const ownConns: Promise<NetlinkConnection>[] = [];
-    const owned = firewallOf(ns, ownConns).table('daemon_rules', { owner: true });
+  it('an owned table (NFT_TABLE_F_OWNER) refuses other writers and vanishes when its handle closes', async () => {
+    const handle = await Netns.open(`/run/netns/${ns.name}`);
+    const owned = handle.firewall.table('daemon_rules', { owner: true });
     await owned.masquerade({ outInterface: 'veth-wan' });
     const t = (await owned.ruleset()).find((x) => x.name === 'daemon_rules');
     expect(t!.flags & C.NFT_TABLE_F_OWNER).toBe(C.NFT_TABLE_F_OWNER);
-    expect(t!.owner).toBe((await ownConns[0]).portId);
+    expect(t!.owner).toBeGreaterThan(0);
+    // The other handle's socket is not the owner either.
+    await expect(ns.firewall.table('daemon_rules').masquerade({ outInterface: 'x' })).rejects.toMatchObject({ code: 'EPERM' });
     // Another socket (nft here) may not change it: the kernel's answer.
     expect(() => execFileSync('ip', ['netns', 'exec', ns.name!, 'nft', 'add', 'chain', 'inet', 'daemon_rules', 'x'], { stdio: 'pipe' })).toThrow(/Operation not permitted/);
-    (await ownConns[0]).close();
+    await handle.close();
     for (let i = 0; i < 50 && run('ip', ['netns', 'exec', ns.name!, 'nft', 'list', 'tables']).includes('daemon_rules'); i++) await new Promise((r) => setTimeout(r, 20));
     expect(run('ip', ['netns', 'exec', ns.name!, 'nft', 'list', 'tables'])).not.toContain('daemon_rules');
   });

@@ -9,7 +9,7 @@ import { Netns, NetlinkError, openNetlink } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../lib/netlink/constants.js';
 import { RTM_GETLINK, RTM_NEWLINK } from '../../lib/rtnl/constants.js';
-import { IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, encodeLinkBody } from '../../lib/rtnl/link.js';
+import { IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, encodeLinkBody } from '../../lib/rtnl/link/index.js';
 import { nsName, settledFdCount, ownNamespace, pinnedNames, threadNamespaces } from './helpers.js';
 
 function expectAllThreadsHome(): void {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Netns, NetlinkError, type Link, type LinkSpec } from '../../lib/index.js';
-import { ipView, libView } from '../fixtures/link_views.js';
+import { ipView, libView } from '../../lib/format/link_views.js';
 import { ipJson, nsName, run } from './helpers.js';
 
 let host: Netns;

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, type Link } from '../../lib/index.js';
-import { ipView, libView } from '../fixtures/link_views.js';
+import { ipView, libView } from '../../lib/format/link_views.js';
 import { ipJson, nsName, run } from './helpers.js';
 
 let a: string;

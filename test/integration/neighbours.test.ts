@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NetlinkError, Netns, ValidationError, type Neighbour } from '../../lib/index.js';
-import { canonical, ipNeighView } from '../unit/ip_views.js';
+import { canonical, ipNeighView } from '../../lib/format/ip_views.js';
 import { vethWorld, type VethWorld } from './addresses_setup.js';
 import { ipJson, nsName, run } from './helpers.js';
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { NetlinkError, ValidationError, type RouteSpec } from '../../lib/index.js';
-import { ipRouteView, stripIpRoute } from '../unit/ip_views.js';
+import { ipRouteView, stripIpRoute } from '../../lib/format/ip_views.js';
 import { vethWorld, type VethWorld } from './addresses_setup.js';
 
 let worlds: VethWorld[] = [];

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError, ValidationError } from '../../lib/errors.js';
-import { Netns } from '../../lib/api/netns.js';
+import { Netns } from '../../lib/api/netns/index.js';
 import type { Tc } from '../../lib/api/tc/index.js';
 import { nsName, run } from './helpers.js';
 import { tc, tcJson, tcOf, tcText } from './tc_helpers.js';

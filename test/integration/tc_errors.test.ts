@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError, ValidationError } from '../../lib/errors.js';
-import { Netns } from '../../lib/api/netns.js';
+import { Netns } from '../../lib/api/netns/index.js';
 import { Tc, type QdiscSpec } from '../../lib/api/tc/index.js';
 import { nsName } from './helpers.js';
 import { tc } from './tc_helpers.js';
@@ -54,7 +54,7 @@ describe('refused before any request', () => {
     await refused(() => t.qdiscs.add('v0', { kind: 'tbf', rate: '10mbit', burst: '32kbit' } as QdiscSpec), 'latency');
     await refused(() => t.qdiscs.add('v0', tbf({ limit: '10kb' })), 'limit');
     await refused(() => t.qdiscs.add('v0', tbf({ peakrate: '20mbit' })), 'mtu');
-    await refused(() => t.qdiscs.add('v0', tbf({ latncy: '1ms' })), 'spec');
+    await refused(() => t.qdiscs.add('v0', tbf({ latncy: '1ms' })), 'latncy');
   });
 
   it.each([['1:'], ['ffff:ffff'], ['0:0'], ['1:10000'], ['g:1']])('class id %j', async (classid) => {

@@ -2,7 +2,7 @@
  * Traffic-control test plumbing: a Tc bound to a namespace handle, and `tc` as the oracle with its
  * output normalized (statistics and kernel-chosen handles removed) for equivalence checks.
  */
-import type { Netns } from '../../lib/api/netns.js';
+import type { Netns } from '../../lib/api/netns/index.js';
 import { Tc } from '../../lib/api/tc/index.js';
 import { run } from './helpers.js';
 

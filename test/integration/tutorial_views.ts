@@ -4,7 +4,7 @@
  * ifindexes, MAC addresses (and the IPv6 link-local addresses derived from them), link-netnsids,
  * bridge ids and timers are dropped; a veth's peer is named as `role/ifname`.
  */
-import { canonical } from '../unit/ip_views.js';
+import { canonical } from '../../lib/format/ip_views.js';
 import { ipJson, run } from './helpers.js';
 
 /** The real namespace name of each role of one build. */

@@ -3,13 +3,13 @@
  * test/fixtures/addr_route_neigh_capture.py (see test/fixtures/addr_fixture.json's _produced_by).
  */
 import { describe, expect, it } from 'vitest';
-import { buildRequest } from '../../lib/api/address_spec.js';
-import { toAddress } from '../../lib/api/address_view.js';
+import { buildRequest } from '../../lib/api/address/spec.js';
+import { toAddress } from '../../lib/api/address/view.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../lib/netlink/constants.js';
 import { encodeMessage } from '../../lib/netlink/message.js';
-import { decodeAddrMessage, encodeAddrBody } from '../../lib/rtnl/addr.js';
+import { decodeAddrMessage, encodeAddrBody } from '../../lib/rtnl/addr/index.js';
 import { RTM_DELADDR, RTM_NEWADDR } from '../../lib/rtnl/constants.js';
-import { canonical, ipAddrInfos, ipAddrView } from './ip_views.js';
+import { canonical, ipAddrInfos, ipAddrView } from '../../lib/format/ip_views.js';
 import { ipFixture } from './ip_fixtures.js';
 
 const F = ipFixture('addr');

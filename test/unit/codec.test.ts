@@ -4,7 +4,7 @@ import { NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_D
 import { encodeMessage, parseDatagram, parseErrorPayload } from '../../lib/netlink/message.js';
 import { Schema, attr, nested, string, u32 } from '../../lib/netlink/schema.js';
 import { RTM_GETLINK, RTM_NEWLINK } from '../../lib/rtnl/constants.js';
-import { IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, encodeLinkBody } from '../../lib/rtnl/link.js';
+import { IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, encodeLinkBody } from '../../lib/rtnl/link/index.js';
 import { coreFixture } from './fixtures.js';
 
 describe('message encoding matches bytes the kernel accepted', () => {

@@ -4,11 +4,11 @@
  * so a passing case proves the input was refused before any system call.
  */
 import { describe, expect, it } from 'vitest';
-import { Addresses } from '../../lib/api/addresses.js';
-import type { Netns } from '../../lib/api/netns.js';
-import { Neighbours } from '../../lib/api/neighbours.js';
-import { Nsids } from '../../lib/api/nsids.js';
-import { Routes } from '../../lib/api/routes.js';
+import { Addresses } from '../../lib/api/address/index.js';
+import type { Netns } from '../../lib/api/netns/index.js';
+import { Neighbours } from '../../lib/api/neighbour/index.js';
+import { Nsids } from '../../lib/api/nsid/index.js';
+import { Routes } from '../../lib/api/route/index.js';
 import { ValidationError } from '../../lib/errors.js';
 import { parseCidr, parseIp, parseRoutePrefix } from '../../lib/validate/ip.js';
 
@@ -105,7 +105,7 @@ describe('addresses reject bad input before any system call', () => {
     ['10.0.0.1/24', { validLifetime: 'never' }, 'validLifetime'],
     ['10.0.0.1/24', { metric: -1 }, 'metric'],
     ['10.0.0.1/24', { scope: 'galaxy' }, 'scope'],
-    ['10.0.0.1/24', { brodcast: '+' }, 'address options'],
+    ['10.0.0.1/24', { brodcast: '+' }, 'brodcast'],
   ] as const)('add(eth0, %j, %j)', async (addr, opts, field) => {
     await rejects(() => addresses.add('eth0', addr, opts as never), field);
   });
@@ -139,20 +139,20 @@ describe('routes reject bad input before any system call', () => {
     [{ destination: '10.0.0.0/8', dev: 'eth0', protocol: 256 }, 'protocol'],
     [{ destination: '10.0.0.0/8', dev: 'eth0', metric: 2 ** 32 }, 'metric'],
     [{ destination: '10.0.0.0/8', dev: 'eth0', tos: 300 }, 'tos'],
-    [{ destination: '10.0.0.0/8', dev: 'eth0', metrics: { mtuu: 1400 } }, 'metrics'],
+    [{ destination: '10.0.0.0/8', dev: 'eth0', metrics: { mtuu: 1400 } }, 'metrics.mtuu'],
     [{ destination: '10.0.0.0/8', dev: 'eth0', metrics: { mtu: 1400, lock: ['nosuch'] } }, 'metrics.lock'],
     [{ destination: '10.0.0.0/8', dev: 'eth0', metrics: { congctl: 'cubic; rm' } }, 'metrics.congctl'],
     [{ destination: '10.0.0.0/8', dev: 'eth0', pref: 'high' }, 'pref'],
     [{ destination: '10.0.0.0/8', dev: 'eth/0' }, 'dev'],
     [{ destination: '10.0.0.0/8', dev: 'eth0', onlink: 'yes' }, 'onlink'],
-    [{ destination: '10.0.0.0/8', device: 'eth0' }, 'route'],
+    [{ destination: '10.0.0.0/8', device: 'eth0' }, 'device'],
   ] as const)('add(%j)', async (spec, field) => {
     await rejects(() => routes.add(spec as never), field);
   });
 
   it('delete, list and get', async () => {
     await rejects(() => routes.delete('10.0.0.1/24'), 'destination');
-    await rejects(() => routes.delete({ destination: '10.0.0.0/8' }, { ifExist: true } as never), 'delete options');
+    await rejects(() => routes.delete({ destination: '10.0.0.0/8' }, { ifExist: true } as never), 'ifExist');
     await rejects(() => routes.list({ table: -1 }), 'table');
     await rejects(() => routes.list({ family: 'ipx' as never }), 'family');
     await rejects(() => routes.get('10.0.0.0/8'), 'destination');

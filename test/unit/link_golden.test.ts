@@ -5,15 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Netns } from '../../lib/api/netns.js';
-import { encodeAddBody, encodeDeleteBody, encodeMoveBody, encodeSetBody, type LinkSpec } from '../../lib/api/link_spec.js';
-import { toLink } from '../../lib/api/link_model.js';
+import type { Netns } from '../../lib/api/netns/index.js';
+import { encodeAddBody, encodeDeleteBody, encodeMoveBody, encodeSetBody, type LinkSpec } from '../../lib/api/link/spec.js';
+import { toLink } from '../../lib/api/link/view.js';
 import { AttrMap } from '../../lib/netlink/attributes.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../lib/netlink/constants.js';
 import { encodeMessage, parseDatagram } from '../../lib/netlink/message.js';
 import { RTM_DELLINK, RTM_NEWLINK } from '../../lib/rtnl/constants.js';
-import { IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, ifinfomsg } from '../../lib/rtnl/link.js';
-import { ipView, libView } from '../fixtures/link_views.js';
+import { IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, ifinfomsg } from '../../lib/rtnl/link/index.js';
+import { ipView, libView } from '../../lib/format/link_views.js';
 
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/links.json', import.meta.url), 'utf8'));
 

@@ -2,10 +2,10 @@
  * Link input checks that run before any system call (no root, no kernel).
  */
 import { describe, expect, it } from 'vitest';
-import { validateChanges, validateSpec, type LinkSpec } from '../../lib/api/link_spec.js';
+import { validateChanges, validateSpec, type LinkSpec } from '../../lib/api/link/spec.js';
 import { ValidationError } from '../../lib/errors.js';
 import { validateAlias, validateMac, validateMtu } from '../../lib/validate/link.js';
-import type { Link } from '../../lib/api/link_model.js';
+import type { Link } from '../../lib/api/link/view.js';
 
 function rejects(fn: () => unknown, field: string): void {
   let err: unknown;

@@ -3,10 +3,10 @@
  * test/fixtures/addr_route_neigh_capture.py (see test/fixtures/neigh_fixture.json's _produced_by).
  */
 import { describe, expect, it } from 'vitest';
-import { toNeighbour } from '../../lib/api/neighbours.js';
+import { toNeighbour } from '../../lib/api/neighbour/index.js';
 import { RTM_DELNEIGH, RTM_NEWNEIGH } from '../../lib/rtnl/constants.js';
-import { NUD_PERMANENT, NUD_STALE, decodeNeighMessage, encodeNeighBody } from '../../lib/rtnl/neigh.js';
-import { ipNeighView } from './ip_views.js';
+import { NUD_PERMANENT, NUD_STALE, decodeNeighMessage, encodeNeighBody } from '../../lib/rtnl/neigh/index.js';
+import { ipNeighView } from '../../lib/format/ip_views.js';
 import { ipFixture } from './ip_fixtures.js';
 
 const F = ipFixture('neigh');

@@ -3,8 +3,8 @@
  * root, no kernel.
  */
 import { describe, expect, it } from 'vitest';
-import { formatResolvConf, parseResolvConf } from '../../lib/api/dns.js';
-import { DEFAULT_PATH, pathCandidates } from '../../lib/api/spawn.js';
+import { formatResolvConf, parseResolvConf } from '../../lib/process/dns.js';
+import { DEFAULT_PATH, pathCandidates } from '../../lib/process/spawn.js';
 import { ValidationError } from '../../lib/errors.js';
 
 describe('formatResolvConf / parseResolvConf', () => {

@@ -3,12 +3,12 @@
  * test/fixtures/addr_route_neigh_capture.py (see test/fixtures/route_fixture.json's _produced_by).
  */
 import { describe, expect, it } from 'vitest';
-import { checkRoute, encodeRoute, type RouteSpec } from '../../lib/api/route_spec.js';
-import { toRoute } from '../../lib/api/route_view.js';
+import { checkRoute, encodeRoute, type RouteSpec } from '../../lib/api/route/spec.js';
+import { toRoute } from '../../lib/api/route/view.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../lib/netlink/constants.js';
 import { RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE } from '../../lib/rtnl/constants.js';
-import { RTM_F_LOOKUP_TABLE, decodeRouteMessage, encodeRouteBody } from '../../lib/rtnl/route.js';
-import { ipRouteView, stripIpRoute } from './ip_views.js';
+import { RTM_F_LOOKUP_TABLE, decodeRouteMessage, encodeRouteBody } from '../../lib/rtnl/route/index.js';
+import { ipRouteView, stripIpRoute } from '../../lib/format/ip_views.js';
 import { ipFixture } from './ip_fixtures.js';
 
 const F = ipFixture('route');

@@ -12,8 +12,8 @@ import * as C from '../../nfnl/constants.js';
 import type { Expr } from '../../nfnl/expr.js';
 import { NFGENMSG_LEN, nftBody, nftMsgOf, nftMsgType, type BatchMessage } from '../../nfnl/message.js';
 import { decodeChain, decodeRule, decodeTable, delRule, delTable, newChain, newRule, newTable, ruleSchema, setSchema } from '../../nfnl/objects.js';
-import { checkKeys } from '../link_resolve.js';
-import { CHAINS, compileDnat, compileFilter, compileMasquerade, compileSnat, validateTableName, type ChainName, type CompiledRule, type DnatSpec, type FilterSpec, type MasqueradeSpec, type PortSpec, type Protocol, type SnatSpec } from './spec.js';
+import { checkKeys } from '../../validate/options.js';
+import { CHAINS, compileDnat, compileFilter, compileMasquerade, compileSnat, validateTableName, type ChainName, type CompiledRule, type DnatSpec, type FilterSpec, type MasqueradeSpec, type PortSpec, type SnatSpec } from './spec.js';
 import { viewRule, type FirewallChain, type FirewallRule, type FirewallTable } from './view.js';
 
 export type { CtState, DnatSpec, FilterSpec, MasqueradeSpec, MatchSpec, PortSpec, Protocol, SnatSpec } from './spec.js';
@@ -380,4 +380,4 @@ function compileChange(c: FirewallChange, i: number): CompiledRule {
   return { chain: raw.chain, exprs: raw.expressions, ...(raw.comment !== undefined ? { comment: raw.comment } : {}) };
 }
 
-export type { Protocol as FirewallProtocol };
+

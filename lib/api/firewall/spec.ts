@@ -11,7 +11,7 @@ import * as C from '../../nfnl/constants.js';
 import type { Expr } from '../../nfnl/expr.js';
 import { hostBitsZero, parseCidr, parseIp, type IpFamily } from '../../validate/ip.js';
 import { IFNAME_MAX_BYTES } from '../../validate/names.js';
-import { checkKeys } from '../link_resolve.js';
+import { checkKeys } from '../../validate/options.js';
 
 /** A port or an inclusive range `[first, last]`. */
 export type PortSpec = number | readonly [number, number];

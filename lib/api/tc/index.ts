@@ -39,9 +39,9 @@ import {
 } from '../../rtnl/tc/index.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { parseRate, parseSize, parseTime, type Rate, type Size, type Time } from '../../validate/units.js';
-import { encodeAddBody, encodeDeleteBody } from '../link_spec.js';
-import { checkKeys } from '../link_resolve.js';
-import type { LinkRef } from '../links.js';
+import { encodeAddBody, encodeDeleteBody } from '../link/spec.js';
+import { checkKeys } from '../../validate/options.js';
+import type { LinkRef } from '../link/index.js';
 import { classRequest, filterDeleteRequest, filterRequest, qdiscRequest, type ClassSpec, type FilterRef, type FilterSpec, type QdiscSpec, type TcHandle } from './spec.js';
 import { isIngressHook, toClass, toFilter, toQdisc, type Filter, type Qdisc, type TcClass } from './view.js';
 
@@ -491,7 +491,7 @@ export class Tc {
    */
   async shape(link: LinkRef, opts: ShapeOptions): Promise<ShapeResult> {
     validateLinkRef(link, 'link');
-    checkKeys('opts', opts, ['egress', 'ingress', 'burst', 'latency']);
+    checkKeys('', opts, ['egress', 'ingress', 'burst', 'latency']);
     if (opts.egress === undefined && opts.ingress === undefined) {
       throw new ValidationError('opts', opts, 'needs egress, ingress or both');
     }

@@ -42,8 +42,8 @@ import {
 import { parseRoutePrefix } from '../../validate/ip.js';
 import { validateIntRange, validateLinkRef } from '../../validate/link.js';
 import { parseRate, parseSize, parseTime, type Rate, type Size, type Time } from '../../validate/units.js';
-import type { LinkRef } from '../links.js';
-import { checkKeys } from '../link_resolve.js';
+import type { LinkRef } from '../link/index.js';
+import { checkKeys } from '../../validate/options.js';
 
 export type { Rate, Size, Time, TcHandle };
 
@@ -237,7 +237,7 @@ export function qdiscRequest(input: QdiscSpec): QdiscRequest {
   if (typeof kind !== 'string' || (!MODELLED.includes(kind) && !UNMODELLED.includes(kind))) {
     throw new ValidationError('kind', kind, `must be one of ${[...MODELLED, ...UNMODELLED].join(', ')}`);
   }
-  checkKeys('spec', spec, [...COMMON_KEYS, ...(QDISC_KEYS[kind] ?? [])]);
+  checkKeys('', spec, [...COMMON_KEYS, ...(QDISC_KEYS[kind] ?? [])]);
   let parent: number;
   let handle: number;
   if (kind === 'ingress' || kind === 'clsact') {
@@ -320,7 +320,7 @@ export interface ClassRequest {
 export function classRequest(input: ClassSpec): ClassRequest {
   const s = object('spec', input) as unknown as HtbClassSpec;
   if (s.kind !== 'htb') throw new ValidationError('kind', s.kind, 'must be htb (the only classful qdisc this kernel has)');
-  checkKeys('spec', s, CLASS_KEYS);
+  checkKeys('', s, CLASS_KEYS);
   const classid = parseClassId('classid', s.classid);
   const parent = s.parent === undefined ? (classid & 0xffff0000) >>> 0 : parseParent('parent', s.parent);
   if (parent === TC_H_ROOT) throw new ValidationError('parent', s.parent, "an htb class hangs under its qdisc ('1:') or another class");
@@ -412,7 +412,7 @@ export interface FilterRequest {
 export function filterRequest(input: FilterSpec): FilterRequest {
   const s = object('spec', input) as unknown as U32FilterSpec;
   if (s.kind !== 'u32') throw new ValidationError('kind', s.kind, 'must be u32 (this kernel has no matchall, flower or bpf filters modelled here)');
-  checkKeys('spec', s, FILTER_KEYS);
+  checkKeys('', s, FILTER_KEYS);
   const parent = parseFilterParent('parent', s.parent);
   const protocol = protocolOf(s.protocol);
   const prio = s.prio === undefined ? 0 : validateIntRange('prio', s.prio, 1, 0xffff);

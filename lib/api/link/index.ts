@@ -1,0 +1,389 @@
+/**
+ * Links of one namespace (`ip link`): list, get, add, set, move, delete.
+ * @module
+ */
+import { ValidationError, isNotFound } from '../../errors.js';
+import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
+import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
+import { decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../../rtnl/link/index.js';
+import { validateLinkRef } from '../../validate/link.js';
+import { validateIfname } from '../../validate/names.js';
+import { toLink, type Link, type LinkRef } from './view.js';
+import {
+  describeAdd,
+  describeSet,
+  encodeAddBody,
+  encodeDeleteBody,
+  encodeMoveBody,
+  encodeSetBody,
+  specRefs,
+  validateChanges,
+  validateSpec,
+  type LinkChanges,
+  type LinkSpec,
+} from './spec.js';
+import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
+import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage } from './resolve.js';
+
+export { toLink };
+export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState } from './view.js';
+export type { LinkRef };
+
+
+/** Options of {@link Links.list}. */
+export interface LinkListOptions {
+  /** Only links of this kind (`ip link show type bridge`). */
+  kind?: string;
+  /** Only ports of this master (`ip link show master br0`). */
+  master?: LinkRef;
+}
+
+/** Options of {@link Links.delete}. */
+export interface LinkDeleteOptions {
+  /** Resolve `false` instead of throwing when the link does not exist (idempotent teardown, CNI DEL). */
+  ifExists?: boolean;
+}
+
+/** Options of {@link Links.moveTo}. */
+export interface LinkMoveOptions {
+  /** New name in the target namespace, applied in the same request (`ip link set dev X netns NS name Y`). */
+  name?: string;
+}
+
+/** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
+export class Links {
+  constructor(private readonly ns: NsContext) {}
+
+  /**
+   * Every link of the namespace, with kind-specific data decoded and 64-bit counters.
+   *
+   * Equivalent to: `ip -n NS -d -s link show [type KIND] [master BR]`
+   * @example
+   * ```ts
+   * const names = (await ns.links.list()).map((l) => l.name);
+   * const ports = await ns.links.list({ master: 'br0' });
+   * const bridges = await ns.links.list({ kind: 'bridge' });
+   * ```
+   */
+  async list(opts: LinkListOptions = {}): Promise<Link[]> {
+    const op = this.op('ip link show');
+    const master = opts.master === undefined ? undefined : await this.index(validateLinkRef(opts.master, 'master'), op);
+    const conn = await this.ns.rtnl();
+    const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK });
+    const msgs = await conn.dump(RTM_GETLINK, body, op);
+    return msgs
+      .filter((m) => m.type === RTM_NEWLINK)
+      .map((m) => toLink(decodeLinkMessage(m.payload)))
+      .filter((l) => (opts.kind === undefined || l.kind === opts.kind) && (master === undefined || l.master === master));
+  }
+
+  /**
+   * One link by name or ifindex.
+   *
+   * Equivalent to: `ip -n NS -d -s link show dev NAME`
+   * @example
+   * ```ts
+   * const veth = await ns.links.get('veth0');
+   * console.log(veth.mtu, veth.peerIndex, veth.stats?.rxBytes);
+   * const br = await ns.links.get('br0');
+   * if (br.info?.kind === 'bridge') console.log(br.info.data?.stp);
+   * ```
+   * @throws a {@link NetlinkError} with code 'ENODEV' when there is no such link.
+   */
+  async get(ref: LinkRef): Promise<Link> {
+    return this.fetch(validateLinkRef(ref, 'dev'), this.op(`ip link show dev ${ref}`));
+  }
+
+  /**
+   * Like {@link get}, but resolves `undefined` when the link does not exist.
+   *
+   * Equivalent to: `ip -n NS link show dev NAME 2>/dev/null`
+   * @example
+   * ```ts
+   * if (!(await ns.links.find('eth0'))) await ns.links.add({ kind: 'veth', name: 'eth0', peer: { name: 'p0' } });
+   * ```
+   */
+  async find(ref: LinkRef): Promise<Link | undefined> {
+    try {
+      return await this.get(ref);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Create a link. Creation is exclusive: an existing name fails with EEXIST and is left alone.
+   * Everything in the spec goes in one RTM_NEWLINK, so a rejected request creates nothing.
+   *
+   * The veth fast path (what CNI plugins do): the peer is created directly inside the container's
+   * namespace, and the host end joins its bridge and comes up, all in the same request.
+   *
+   * Equivalent to: `ip -n NS link add NAME [mtu M] [address MAC] [master BR] [up] type KIND ...`
+   * @example
+   * ```ts
+   * // ip -n host link add veth-c1 master br0 up type veth peer name eth0 netns c1
+   * const hostEnd = await host.links.add({
+   *   kind: 'veth', name: 'veth-c1', master: 'br0', up: true,
+   *   peer: { name: 'eth0', netns: c1, mtu: 1450, up: true },
+   * });
+   * await ns.links.add({ kind: 'bridge', name: 'br0', stp: false, up: true });
+   * await ns.links.add({ kind: 'vxlan', name: 'vx0', vni: 42, remote: '10.0.0.2', port: 4789, link: 'eth0' });
+   * await ns.links.add({ kind: 'macvlan', name: 'mv0', link: 'eth0', mode: 'bridge' });
+   * await ns.links.add({ kind: 'ifb', name: 'ifb0' });
+   * ```
+   * @returns the created link as the kernel reports it (for a veth: this end; `peerIndex` is the other).
+   * @throws {@link ValidationError} for a bad spec (nothing is sent); a {@link NetlinkError} with the
+   *   kernel's text for a rejection ('EEXIST', 'EOPNOTSUPP' "Unknown device type" for a kind the
+   *   kernel lacks, ...).
+   */
+  async add(spec: LinkSpec): Promise<Link> {
+    validateSpec(spec);
+    const op = this.op(describeAdd(spec));
+    // Parents (macvlan/vlan `link`, vxlan `dev`) are looked up where the request is sent; the master
+    // where the link will live.
+    const refs = new Map<LinkRef, number>();
+    for (const r of specRefs(spec)) refs.set(r, await this.index(r, op));
+    const home = spec.netns ? new Links(spec.netns[NS_CONTEXT]) : this;
+    const master = spec.master === undefined ? undefined : await home.index(spec.master, op);
+    const body = encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) });
+    const conn = await this.ns.rtnl();
+    await conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, op);
+    if (spec.kind === 'veth' && spec.peer.up) {
+      // The kernel cannot open the peer inside the creating request (ENOTCONN), so this is a
+      // second request; if it fails, the pair goes away again rather than stay half configured.
+      try {
+        await (spec.peer.netns ? new Links(spec.peer.netns[NS_CONTEXT]) : this).setUp(spec.peer.name);
+      } catch (e) {
+        await home.delete(spec.name, { ifExists: true }).catch(() => undefined);
+        throw e;
+      }
+    }
+    return home.get(spec.name);
+  }
+
+  /**
+   * Apply several changes to a link in one RTM_NEWLINK: up/down, MTU, MAC, name, alias, txqueuelen,
+   * master/nomaster. The kernel applies them in its own order and stops at the first it refuses.
+   *
+   * Equivalent to: `ip -n NS link set dev NAME [up|down] [mtu M] [address MAC] [name NEW] [alias TEXT] [txqueuelen N] [master BR|nomaster]`
+   * @example
+   * ```ts
+   * await ns.links.set('veth0', { mtu: 1450, mac: '02:00:00:00:00:01', master: 'br0', up: true });
+   * await ns.links.set('veth0', { master: null }); // nomaster
+   * ```
+   * @throws {@link ValidationError} for bad values (nothing is sent); a {@link NetlinkError} with the
+   *   kernel's text otherwise (MTU 70000 on a veth: "mtu greater than device maximum").
+   */
+  async set(ref: LinkRef, changes: LinkChanges): Promise<void> {
+    validateLinkRef(ref, 'dev');
+    validateChanges(changes);
+    const op = this.op(describeSet(ref, changes));
+    const master = changes.master === undefined ? undefined : changes.master === null ? 0 : await this.index(changes.master, op);
+    let body: Buffer;
+    if (typeof ref === 'number') body = encodeSetBody(ref, changes, master);
+    else if (changes.name === undefined || changes.name === ref) {
+      // Without ifindex the kernel finds the device by IFLA_IFNAME, saving a lookup.
+      body = encodeSetBody(0, { ...changes, name: ref }, master);
+    } else {
+      // A rename needs IFLA_IFNAME for the new name, so the device is named by its ifindex.
+      body = encodeSetBody(await this.index(ref, op), changes, master);
+    }
+    const conn = await this.ns.rtnl();
+    await conn.request(RTM_NEWLINK, 0, body, op);
+  }
+
+  /**
+   * Bring a link up.
+   *
+   * Equivalent to: `ip -n NS link set dev NAME up`
+   * @example
+   * ```ts
+   * await ns.links.setUp('lo');
+   * ```
+   */
+  async setUp(ref: LinkRef): Promise<void> {
+    await this.set(ref, { up: true });
+  }
+
+  /**
+   * Bring a link down.
+   *
+   * Equivalent to: `ip -n NS link set dev NAME down`
+   * @example
+   * ```ts
+   * await ns.links.setDown('veth0');
+   * ```
+   */
+  async setDown(ref: LinkRef): Promise<void> {
+    await this.set(ref, { up: false });
+  }
+
+  /**
+   * Set the MTU (68 or more; the device's own maximum is the kernel's call and its refusal
+   * carries its text).
+   *
+   * Equivalent to: `ip -n NS link set dev NAME mtu MTU`
+   * @example
+   * ```ts
+   * await ns.links.setMtu('veth0', 1450);
+   * ```
+   */
+  async setMtu(ref: LinkRef, mtu: number): Promise<void> {
+    await this.set(ref, { mtu });
+  }
+
+  /**
+   * Set the Ethernet address.
+   *
+   * Equivalent to: `ip -n NS link set dev NAME address MAC`
+   * @example
+   * ```ts
+   * await ns.links.setMac('veth0', '02:42:ac:11:00:02');
+   * ```
+   */
+  async setMac(ref: LinkRef, mac: string): Promise<void> {
+    await this.set(ref, { mac });
+  }
+
+  /**
+   * Rename a link (it must be down: the kernel answers EBUSY otherwise).
+   *
+   * Equivalent to: `ip -n NS link set dev NAME name NEWNAME`
+   * @example
+   * ```ts
+   * await ns.links.rename('veth1a2b', 'eth0');
+   * ```
+   */
+  async rename(ref: LinkRef, name: string): Promise<void> {
+    await this.set(ref, { name });
+  }
+
+  /**
+   * Set the alias ('' removes it).
+   *
+   * Equivalent to: `ip -n NS link set dev NAME alias TEXT`
+   * @example
+   * ```ts
+   * await ns.links.setAlias('veth0', 'pod web-1');
+   * ```
+   */
+  async setAlias(ref: LinkRef, alias: string): Promise<void> {
+    await this.set(ref, { alias });
+  }
+
+  /**
+   * Set the transmit queue length.
+   *
+   * Equivalent to: `ip -n NS link set dev NAME txqueuelen N`
+   * @example
+   * ```ts
+   * await ns.links.setTxqueuelen('veth0', 500);
+   * ```
+   */
+  async setTxqueuelen(ref: LinkRef, txqueuelen: number): Promise<void> {
+    await this.set(ref, { txqueuelen });
+  }
+
+  /**
+   * Make a link a port of a bridge, bond or vrf.
+   *
+   * Equivalent to: `ip -n NS link set dev NAME master BRIDGE`
+   * @example
+   * ```ts
+   * await ns.links.setMaster('veth0', 'br0');
+   * ```
+   */
+  async setMaster(ref: LinkRef, master: LinkRef): Promise<void> {
+    await this.set(ref, { master });
+  }
+
+  /**
+   * Release a link from its master (IFLA_MASTER 0).
+   *
+   * Equivalent to: `ip -n NS link set dev NAME nomaster`
+   * @example
+   * ```ts
+   * await ns.links.setNoMaster('veth0');
+   * ```
+   */
+  async setNoMaster(ref: LinkRef): Promise<void> {
+    await this.set(ref, { master: null });
+  }
+
+  /**
+   * Move a link into another namespace, optionally renaming it on the way, in one request that
+   * carries the target's fd (IFLA_NET_NS_FD): no thread ever enters either namespace. The link
+   * arrives down. Creating a veth peer directly in place (`add` with `peer.netns`) is much cheaper
+   * than creating it here and moving it.
+   *
+   * Equivalent to: `ip -n NS link set dev NAME netns TARGET [name NEWNAME]`
+   * @example
+   * ```ts
+   * await host.links.moveTo('veth1', container, { name: 'eth0' });
+   * ```
+   */
+  async moveTo(ref: LinkRef, target: NetnsHandle, opts: LinkMoveOptions = {}): Promise<void> {
+    validateLinkRef(ref, 'dev');
+    if (opts.name !== undefined) validateIfname(opts.name, 'name');
+    const fd = target?.fd;
+    if (typeof fd !== 'number') throw new ValidationError('target', target, 'must be an open Netns handle');
+    const op = this.op(`ip link set dev ${ref} netns ${target.name ?? 'fd:' + fd}${opts.name !== undefined ? ` name ${opts.name}` : ''}`);
+    let body: Buffer;
+    if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
+    else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
+    else body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
+    const conn = await this.ns.rtnl();
+    await conn.request(RTM_NEWLINK, 0, body, op);
+  }
+
+  /**
+   * Delete a link. Deleting either end of a veth deletes the pair.
+   *
+   * Equivalent to: `ip -n NS link delete dev NAME`
+   * @example
+   * ```ts
+   * await ns.links.delete('veth0');
+   * const existed = await ns.links.delete('veth0', { ifExists: true }); // false, no throw
+   * ```
+   * @returns true when a link was deleted; false when it did not exist and `ifExists` was set.
+   */
+  async delete(ref: LinkRef, opts: LinkDeleteOptions = {}): Promise<boolean> {
+    validateLinkRef(ref, 'dev');
+    const op = this.op(`ip link delete dev ${ref}`);
+    const body = encodeDeleteBody(ref);
+    const conn = await this.ns.rtnl();
+    try {
+      await conn.request(RTM_DELLINK, 0, body, op);
+      return true;
+    } catch (e) {
+      if (opts.ifExists && isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * The ifindex of a link (a number is returned as is).
+   *
+   * Equivalent to: `ip -n NS -j link show dev NAME | jq .[0].ifindex`
+   * @example
+   * ```ts
+   * const ifindex = await ns.links.index('eth0');
+   * ```
+   * @throws a {@link NetlinkError} with code 'ENODEV' when there is no such link.
+   */
+  async index(ref: LinkRef, operation?: string): Promise<number> {
+    if (typeof ref === 'number') return ref;
+    // Only the header is read: a bridge's full read-back (its options, counters) costs ~10x more JS.
+    return ifinfomsg.decode((await fetchLinkMessage(this.ns, ref, operation ?? this.op(`ip link show dev ${ref}`))).payload, 0).index;
+  }
+
+  private async fetch(ref: LinkRef, op: string): Promise<Link> {
+    return toLink(decodeLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
+  }
+
+  /** An operation in `ip` words, with `-n NAME` when the namespace has a name. */
+  private op(words: string): string {
+    return this.ns.op(words);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Links as read back from the kernel: the typed object built from one RTM_NEWLINK.
+ * @module
+ */
+import { kindOf, type KindInfoMap, type KnownKind } from '../../rtnl/link/kinds/index.js';
+import type { LinkRef } from '../../rtnl/link/kinds/kind.js';
+import {
+  IFF_LOWER_UP,
+  IFF_NAMES,
+  IFF_UP,
+  decodeRawLinkInfo,
+  type LinkMessage,
+} from '../../rtnl/link/index.js';
+import { decodeLinkStats64, type LinkStats } from '../../rtnl/link/stats.js';
+
+export type { LinkRef, LinkStats };
+
+/** Operational state names, indexed by IF_OPER_* (RFC 2863), as `ip link` prints them. */
+const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'] as const;
+export type OperState = (typeof OPERSTATES)[number];
+
+interface LinkInfoBase {
+  /** IFLA_INFO_DATA exactly as received, kept for attributes the decoder does not model. */
+  rawData?: Buffer;
+  /** Kind of the master this link is a port of (IFLA_INFO_SLAVE_KIND: 'bridge', 'bond'). */
+  slaveKind?: string;
+  /** IFLA_INFO_SLAVE_DATA as received (port attributes such as IFLA_BRPORT_*). */
+  slaveData?: Buffer;
+}
+
+/** IFLA_LINKINFO of a kind this library models: `data` is decoded. */
+export type KnownLinkInfo = {
+  [K in KnownKind]: LinkInfoBase & { kind: K; data?: KindInfoMap[K] };
+}[KnownKind];
+
+/**
+ * IFLA_LINKINFO of any other kind (or of a port without a kind of its own): only the raw bytes.
+ * `data` is always undefined here, so `if (info.kind === 'bridge') info.data?.stp` type-checks.
+ */
+export interface OtherLinkInfo extends LinkInfoBase {
+  kind?: string;
+  data?: undefined;
+}
+
+export type LinkInfo = KnownLinkInfo | OtherLinkInfo;
+
+/** A link as read back from the kernel (`ip -d -s link show`). */
+export interface Link {
+  /** ifindex. */
+  index: number;
+  name: string;
+  /** IFLA_INFO_KIND ('veth', 'bridge', ...); undefined for devices without one (lo, physical NICs). */
+  kind?: string;
+  /** Kind-specific configuration (IFLA_LINKINFO), decoded for the kinds in lib/rtnl/kinds. */
+  info?: LinkInfo;
+  /** Raw IFF_* flags. */
+  flags: number;
+  /** The flags as `ip link` names them (BROADCAST, MULTICAST, UP, LOWER_UP, ...). */
+  flagNames: string[];
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** Carrier present (IFF_LOWER_UP). */
+  lowerUp: boolean;
+  operState: OperState;
+  /** ARPHRD_* hardware type (1 = Ethernet, 772 = loopback). */
+  linkType: number;
+  mtu?: number;
+  minMtu?: number;
+  maxMtu?: number;
+  /** Hardware address, aa:bb:cc:dd:ee:ff. */
+  mac?: string;
+  broadcast?: string;
+  permanentMac?: string;
+  /** ifindex of the master (bridge, bond, vrf) this link is a port of. */
+  master?: number;
+  /**
+   * IFLA_LINK: for a veth, its peer's ifindex; for a macvlan or vlan, its parent's. When
+   * {@link linkNetnsid} is set, that index is in another namespace.
+   */
+  linkIndex?: number;
+  /** For a veth: the peer's ifindex (same value as {@link linkIndex}). */
+  peerIndex?: number;
+  /** IFLA_LINK_NETNSID: the namespace (by the NSID this namespace gave it) where linkIndex lives. */
+  linkNetnsid?: number;
+  txqueuelen?: number;
+  /** IFLA_IFALIAS (`ip link set dev X alias TEXT`). */
+  alias?: string;
+  qdisc?: string;
+  group?: number;
+  promiscuity?: number;
+  numTxQueues?: number;
+  numRxQueues?: number;
+  carrier?: boolean;
+  carrierChanges?: number;
+  /** Alternative names (`ip link property add dev X altname Y`). */
+  altNames?: string[];
+  /** 64-bit counters (IFLA_STATS64), as `ip -s link` shows them. */
+  stats?: LinkStats;
+}
+
+/** IFLA_PROP_LIST holds the alternative names. */
+const IFLA_PROP_LIST = 52;
+const IFLA_ALT_IFNAME = 53;
+
+/** Build a {@link Link} from a decoded RTM_NEWLINK. */
+export function toLink(m: LinkMessage): Link {
+  const a = m.attrs;
+  const flags = m.header.flags;
+  const link: Link = {
+    index: m.header.index,
+    name: a.ifname ?? '',
+    flags,
+    flagNames: IFF_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n),
+    up: (flags & IFF_UP) !== 0,
+    lowerUp: (flags & IFF_LOWER_UP) !== 0,
+    operState: OPERSTATES[a.operstate ?? 0] ?? 'UNKNOWN',
+    linkType: m.header.type,
+  };
+  const info = decodeInfo(m);
+  if (info) {
+    link.info = info;
+    if (info.kind !== undefined) link.kind = info.kind;
+  }
+  setIf(link, 'mtu', a.mtu);
+  setIf(link, 'minMtu', a.minMtu);
+  setIf(link, 'maxMtu', a.maxMtu);
+  setIf(link, 'mac', a.address);
+  setIf(link, 'broadcast', a.broadcast);
+  setIf(link, 'permanentMac', a.permAddress);
+  // IFLA_MASTER 0 would mean "no master"; the kernel omits it then, but be safe.
+  if (a.master) link.master = a.master;
+  setIf(link, 'linkIndex', a.link);
+  if (link.kind === 'veth' && a.link !== undefined) link.peerIndex = a.link;
+  setIf(link, 'linkNetnsid', a.linkNetnsid);
+  setIf(link, 'txqueuelen', a.txqlen);
+  setIf(link, 'alias', a.ifalias);
+  setIf(link, 'qdisc', a.qdisc);
+  setIf(link, 'group', a.group);
+  setIf(link, 'promiscuity', a.promiscuity);
+  setIf(link, 'numTxQueues', a.numTxQueues);
+  setIf(link, 'numRxQueues', a.numRxQueues);
+  if (a.carrier !== undefined) link.carrier = a.carrier !== 0;
+  setIf(link, 'carrierChanges', a.carrierChanges);
+  const props = m.raw.nested(IFLA_PROP_LIST);
+  if (props?.has(IFLA_ALT_IFNAME)) link.altNames = props.all(IFLA_ALT_IFNAME).map((b) => b.toString('utf8').replace(/\0.*$/s, ''));
+  if (a.stats64) {
+    const stats = decodeLinkStats64(a.stats64);
+    if (stats) link.stats = stats;
+  }
+  return link;
+}
+
+function setIf<K extends keyof Link>(link: Link, key: K, v: Link[K] | undefined): void {
+  if (v !== undefined) link[key] = v;
+}
+
+/** IFLA_LINKINFO with the kind's data decoded when the kind is modelled; raw bytes always kept. */
+function decodeInfo(m: LinkMessage): LinkInfo | undefined {
+  const raw = decodeRawLinkInfo(m.raw);
+  if (!raw) return undefined;
+  const info: LinkInfoBase & { kind?: string; data?: unknown } = {};
+  if (raw.kind !== undefined) info.kind = raw.kind;
+  if (raw.data) info.rawData = raw.data;
+  if (raw.slaveKind !== undefined) info.slaveKind = raw.slaveKind;
+  if (raw.slaveData) info.slaveData = raw.slaveData;
+  const codec = raw.kind !== undefined ? kindOf(raw.kind) : undefined;
+  if (codec) {
+    try {
+      // A kind without IFLA_INFO_DATA (veth, ifb) still gets its (empty) typed data.
+      info.data = codec.decode(raw.data ?? Buffer.alloc(0));
+    } catch {
+      // Malformed or from a future layout: the raw bytes are still there.
+    }
+  }
+  return info as LinkInfo;
+}
