@@ -146,6 +146,17 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof NetnsError && MISSING.has(err.code);
 }
 
+/**
+ * A request did not settle in time (code 'ETIMEDOUT') or its `AbortSignal` fired (code
+ * 'ABORT_ERR'). What the kernel may still do with a request already sent is described in
+ * docs/errors.md ("Every call settles").
+ */
+export class RequestAbortedError extends NetnsError {
+  constructor(code: 'ETIMEDOUT' | 'ABORT_ERR', operation: string | undefined, detail: string, cause?: unknown) {
+    super(`${operation ? `${operation}: ` : ''}${detail}`, { code, operation, cause });
+  }
+}
+
 /** Shape of errors made by the addon (see lib/native.ts). */
 interface NativeErrorLike extends Error {
   code: string;

@@ -21,6 +21,8 @@ export interface NativeError extends Error {
   syscall: string;
   /** The path involved, when there is one. */
   path?: string;
+  /** On a socket's onError: the socket is no longer read (its owner must close and reopen it). */
+  fatal?: boolean;
 }
 
 /** A namespace file descriptor with the identity of the namespace it refers to. */
@@ -220,6 +222,12 @@ export interface NativeAddon {
   netlinkSend(id: number, buf: Buffer, token: number): void;
   /** Close the socket. No callback is made for it afterwards. Idempotent. */
   netlinkClose(id: number): void;
+  /**
+   * Process-wide counters of the I/O thread: `dumpRaceErrors` counts the EINVALs recvmsg reported
+   * because a dump continuation lost the race with the dump's own start (docs/errors.md, "Concurrent
+   * dumps and EINVAL"); they are skipped, not treated as a broken socket.
+   */
+  netlinkStats(): { dumpRaceErrors: number };
 
   // ---- generic datagram sockets owned by the I/O loop (native/dgram_ops.cc) --------------------
   /**

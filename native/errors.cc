@@ -94,6 +94,7 @@ Napi::Error MakeError(Napi::Env env, const SysError& e) {
   if (!e.internal) obj.Set("errno", Napi::Number::New(env, e.err));
   obj.Set("syscall", e.syscall);
   if (!e.path.empty()) obj.Set("path", e.path);
+  if (e.fatal) obj.Set("fatal", Napi::Boolean::New(env, true));
   return error;
 }
 

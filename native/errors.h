@@ -28,6 +28,7 @@ struct SysError {
   // errno, never as an errno the kernel could have returned.
   static SysError Exception(const char* where, const char* what);
   bool internal = false;  // set by Exception(): MakeError leaves errno out
+  bool fatal = false;     // a socket error after which the socket is no longer read (error.fatal = true)
 };
 
 // 'EEXIST' for EEXIST, from the table given to SetErrnoNames; 'E<number>' before that or for

@@ -35,6 +35,8 @@ Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
                                           [owned](Napi::Env, uint8_t*) { delete owned; });
 }
 
+std::atomic<uint64_t> gDumpRaceErrors{0};
+
 // { data, address, sec, nsec } and, from an AF_PACKET socket, the sockaddr_ll fields a capture
 // needs: ifindex, pkttype (PACKET_HOST, PACKET_OUTGOING, ...) and protocol (host order ETH_P_*).
 Napi::Value DatagramObject(Napi::Env env, Napi::Value data, const Received& r) {
@@ -66,6 +68,8 @@ void CallReporting(Napi::Env env, F&& fn) {
 }
 
 }  // namespace
+
+uint64_t DumpRaceErrors() { return gDumpRaceErrors.load(std::memory_order_relaxed); }
 
 IoLoop::IoLoop(JsQueue& js) : js_(js) {}
 
@@ -274,9 +278,17 @@ void IoLoop::ReadSocket(const std::shared_ptr<LoopSocket>& sock) {
         addError(SysError::FromErrno("recvmsg"));
         break;
       }
-      bool overrun = errno == ENOBUFS;  // events were lost; the socket itself is fine
+      if (errno == EINVAL && netlink) {
+        // Not a broken socket: a dump continuation that lost a race with the dump's own start (see
+        // docs/errors.md, "Concurrent dumps and EINVAL"). The kernel reports it once and clears it;
+        // no datagram is lost.
+        gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      bool overrun = errno == ENOBUFS;  // answers were dropped; the socket itself is fine
       addError(SysError::FromErrno("recvmsg"));
       if (overrun) continue;
+      chunks.back().error.fatal = true;  // JS fails what is pending and reopens the connection
       broken = true;
       break;
     }
@@ -301,9 +313,14 @@ void IoLoop::ReadSocket(const std::shared_ptr<LoopSocket>& sock) {
         addError(SysError::FromErrno("recvmsg"));
         break;
       }
+      if (errno == EINVAL) {
+        gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
       bool overrun = errno == ENOBUFS;
       addError(SysError::FromErrno("recvmsg"));
       if (overrun) continue;
+      chunks.back().error.fatal = true;
       broken = true;
       break;
     }

@@ -29,6 +29,10 @@ struct Received {
   int64_t nsec = 0;
 };
 
+// How many times recvmsg on a netlink socket reported the EINVAL of a dump continuation that lost
+// the race with the dump's start (process-wide; tests read it through netlinkStats()).
+uint64_t DumpRaceErrors();
+
 class IoLoop {
  public:
   explicit IoLoop(JsQueue& js);

@@ -69,11 +69,18 @@ Napi::Value NetlinkSendFn(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value NetlinkStatsFn(const Napi::CallbackInfo& info) {
+  Napi::Object obj = Napi::Object::New(info.Env());
+  obj.Set("dumpRaceErrors", Napi::Number::New(info.Env(), static_cast<double>(DumpRaceErrors())));
+  return obj;
+}
+
 }  // namespace
 
 void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
   ExportAll(env, exports, state,
-            {{"netlinkOpen", NetlinkOpenFn}, {"netlinkSend", NetlinkSendFn}, {"netlinkClose", SocketCloseFn}});
+            {{"netlinkOpen", NetlinkOpenFn}, {"netlinkSend", NetlinkSendFn}, {"netlinkClose", SocketCloseFn},
+             {"netlinkStats", NetlinkStatsFn}});
 }
 
 }  // namespace netns

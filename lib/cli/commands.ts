@@ -31,9 +31,10 @@ async function open(name: string): Promise<Netns> {
   return Netns.open(name);
 }
 
-export async function ls(opts: CommonOptions & { orphans?: boolean }): Promise<void> {
+export async function ls(opts: CommonOptions & { orphans?: boolean; fds?: boolean }): Promise<void> {
   const { inventory } = await import('../observe/inventory.js');
-  const inv = await inventory();
+  // Reading every process's fd table costs more than the rest of `ls` together: only on request.
+  const inv = await inventory({ fds: opts.fds === true });
   const namespaces = opts.orphans ? inv.namespaces.filter((n) => n.state === 'pinned-no-process') : inv.namespaces;
   const c = colour();
   out(opts, { namespaces, stalePins: inv.stalePins }, () => {

@@ -10,6 +10,8 @@ import type { Route } from '../api/route/view.js';
 import type { ResolvConf } from '../process/dns.js';
 import { parseIp } from '../validate/ip.js';
 import { ValidationError } from '../errors.js';
+import { ping, type PingResult } from '../observe/ping.js';
+import { familiesOf } from '../topology/families.js';
 
 /** The ids of the checks, in the order they run. */
 export const CHECK_IDS = ['exists', 'lo-up', 'links-up', 'addresses', 'default-route', 'gateway', 'peer', 'mtu', 'forwarding', 'nat', 'dns-config', 'dns', 'target'] as const;
@@ -147,7 +149,7 @@ export async function doctor(name: string, opts: DoctorOptions = {}): Promise<Do
     if (!defaultOk) skip('gateway', 'no default route');
     else if (!gw) add('gateway', true, 'the default route has no gateway (a device route)');
     else if (peerBad.length) skip('gateway', 'peer failed');
-    else await pingCheck(add, skip, ns, 'gateway', gw, timeoutMs, `the gateway ${gw} does not answer: is it configured on the other side? ip -n ${name} neigh show ${gw}`);
+    else await pingCheck(add, ns, 'gateway', gw, timeoutMs, `the gateway ${gw} does not answer: is the address configured on the other end, is that end up? ip -n ${name} neigh show ${gw}`);
 
     const veths = [...peers.values()];
     add('peer', peerBad.length === 0, veths.length ? veths.map((p) => p.detail).join('; ') : 'no veth links', peerBad.map((p) => p.hint).join('; '));
@@ -177,7 +179,10 @@ export async function doctor(name: string, opts: DoctorOptions = {}): Promise<Do
     if (!(forward && global.length >= 2 && gw && gw.includes('.') && !isPrivateV4(gw))) {
       add('nat', true, gw && forward && global.length >= 2 ? `next hop ${gw} is private: no NAT needed` : 'does not forward to a public next hop: no NAT needed');
     } else {
-      skip('nat', `forwards to the public next hop ${gw}; reading NAT rules needs the firewall family (nft), not in this build`);
+      // Any source NAT in any table: this library's, nft's, or iptables-nft's (its MASQUERADE/SNAT targets).
+      const tables = await familiesOf(ns).firewall.ruleset();
+      const nat = tables.flatMap((t) => t.chains.flatMap((c) => c.rules.filter((r) => r.action && (r.action.kind === 'masquerade' || r.action.kind === 'snat' || (r.action.kind === 'xt' && /^(MASQUERADE|SNAT)$/.test(r.action.name)))).map((r) => `${t.family} ${t.name} ${c.name}: ${r.action!.kind}${r.match.source ? ` from ${r.match.source}` : ''}${r.match.outInterface ? ` out ${r.match.outInterface}` : ''}`)));
+      add('nat', nat.length > 0, nat.length ? `forwards to the public next hop ${gw}; source NAT: ${nat.join('; ')}` : `forwards to the public next hop ${gw} without any masquerade or SNAT rule: replies to private sources cannot come back`, `iptables -t nat -A POSTROUTING -s LAN/PREFIX -o ${defaults[0]?.dev ?? 'WAN'} -j MASQUERADE (netns-native: a nat: entry in a topology, ns.firewall.masquerade)`);
     }
 
     const conf = await ns.dns.get();
@@ -193,7 +198,7 @@ export async function doctor(name: string, opts: DoctorOptions = {}): Promise<Do
 
     if (!target) skip('target', 'no --target given');
     else if (broken) skip('target', `${broken.id} failed`);
-    else await targetCheck(add, skip, ns, name, target, timeoutMs);
+    else await targetCheck(add, ns, name, target, timeoutMs);
   } finally {
     await ns.close();
   }
@@ -201,7 +206,6 @@ export async function doctor(name: string, opts: DoctorOptions = {}): Promise<Do
 }
 
 type Add = (id: CheckId, ok: boolean | null, detail: string, hint?: string) => Check;
-type Skip = (id: CheckId, because: string) => Check;
 
 /** A veth's other end, as {@link peerStates} found it. */
 export interface PeerState {
@@ -308,17 +312,17 @@ async function dnsCheck(add: Add, ns: Netns, server: string, name: string, timeo
   }
 }
 
-/**
- * A ping check. The echo needs the observability family's ping (ICMP sockets inside the namespace);
- * until it is part of the build the check is reported as not run rather than replaced by another probe.
- */
-async function pingCheck(add: Add, skip: Skip, _ns: Netns, id: CheckId, ip: string, _timeoutMs: number, _hint: string): Promise<void> {
-  void add;
-  skip(id, `ping ${ip} needs the library's ping (observability family), not in this build`);
+/** A ping check: a few echo requests from inside the namespace (lib/observe/ping.ts); any reply passes. */
+async function pingCheck(add: Add, ns: Netns, id: CheckId, ip: string, timeoutMs: number, hint: string): Promise<PingResult> {
+  const r = await ping(ns, ip, { count: 3, intervalMs: 200, timeoutMs });
+  const rtt = r.rtt ? `, rtt avg ${r.rtt.avg.toFixed(2)} ms` : '';
+  const errors = r.errors.length ? `; ${r.errors[0]!.message}` : '';
+  add(id, r.received > 0, `ping ${ip}: ${r.transmitted} sent, ${r.received} received${rtt}${errors}`, hint);
+  return r;
 }
 
 /** `target`: route lookup, ping, and a TCP connect when a port is given. */
-async function targetCheck(add: Add, skip: Skip, ns: Netns, name: string, target: { ip: string; port?: number }, timeoutMs: number): Promise<void> {
+async function targetCheck(add: Add, ns: Netns, name: string, target: { ip: string; port?: number }, timeoutMs: number): Promise<void> {
   let route: Route;
   try {
     route = await ns.routes.get(target.ip);
@@ -327,8 +331,10 @@ async function targetCheck(add: Add, skip: Skip, ns: Netns, name: string, target
     return;
   }
   const via = `${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}${route.source ? ` src ${route.source}` : ''}`;
+  const echo = await ping(ns, target.ip, { count: 3, intervalMs: 200, timeoutMs });
+  const pinged = `ping ${echo.received}/${echo.transmitted}${echo.rtt ? ` (avg ${echo.rtt.avg.toFixed(2)} ms)` : ''}`;
   if (target.port === undefined) {
-    skip('target', `route to ${target.ip} ${via}; ping needs the library's ping (observability family), not in this build`);
+    add('target', echo.received > 0, `route ${via}; ${pinged}`, `no echo reply from ${target.ip}: check the path (forwarding, return route, NAT, firewall)`);
     return;
   }
   const t0 = performance.now();
@@ -339,5 +345,5 @@ async function targetCheck(add: Add, skip: Skip, ns: Netns, name: string, target
     result = (e as { code?: string }).code ?? (e as Error).message;
   }
   const ms = (performance.now() - t0).toFixed(1);
-  add('target', result === undefined, result === undefined ? `route ${via}; TCP ${target.ip}:${target.port} connected in ${ms} ms` : `route ${via}; TCP ${target.ip}:${target.port}: ${result}`, result === 'ECONNREFUSED' ? `nothing listens on ${target.ip}:${target.port}` : `check the path to ${target.ip} (firewall, return route, NAT)`);
+  add('target', result === undefined, result === undefined ? `route ${via}; ${pinged}; TCP ${target.ip}:${target.port} connected in ${ms} ms` : `route ${via}; ${pinged}; TCP ${target.ip}:${target.port}: ${result}`, result === 'ECONNREFUSED' ? `nothing listens on ${target.ip}:${target.port}` : `check the path to ${target.ip} (firewall, return route, NAT)`);
 }

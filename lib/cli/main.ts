@@ -65,6 +65,7 @@ Examples:
 
   common(p.command('ls').description('list network namespaces: name, inode, nsid, processes, orphan and stale flags (lsns -t net, ip netns list)'))
     .option('--orphans', 'only namespaces no process uses (pinned but empty) and stale pins')
+    .option('--fds', 'also find namespaces held only by an open fd, and who holds them (reads every /proc/PID/fd)')
     .action(lazy('ls'));
 
   common(p.command('show').argument('<ns>', 'namespace name (under /run/netns)').description('links (with each veth peer and where it lives), addresses and routes of a namespace (ip -n NS link/addr/route)'))

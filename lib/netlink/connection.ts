@@ -7,7 +7,7 @@
  * kernel in unit tests; {@link openNetlink} binds it to a socket made by the addon.
  * @module
  */
-import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, fromNative } from '../errors.js';
+import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, fromNative } from '../errors.js';
 import { native, type NativeError } from '../native.js';
 import {
   NETLINK_ROUTE,
@@ -44,6 +44,19 @@ export interface ConnectionOptions {
   dumpRetries?: number;
   /** Largest buffer handed to one sendmsg. */
   maxBatchBytes?: number;
+  /**
+   * Milliseconds after which a request that got no complete answer fails with 'ETIMEDOUT' (default
+   * 120,000: generous, since a request may wait behind RTNL or an RCU grace period). 0 disables it.
+   */
+  timeout?: number;
+}
+
+/** Per-call options of {@link NetlinkConnection.request} and {@link NetlinkConnection.dump}. */
+export interface RequestOptions {
+  /** Fail with 'ABORT_ERR' when this signal fires. */
+  signal?: AbortSignal;
+  /** Overrides the connection's timeout for this call (milliseconds; 0: none). */
+  timeout?: number;
 }
 
 interface Pending {
@@ -62,9 +75,17 @@ interface Pending {
   group?: Pending[];
   /** The error this member failed with (transactions only). */
   failedWith?: Error;
+  /** Absolute deadline (ms, performance.now()), or 0 for none. */
+  deadline: number;
+  /** Removes the AbortSignal listener once settled. */
+  cleanup?: () => void;
+  settled?: boolean;
 }
 
-const DEFAULTS: Required<ConnectionOptions> = { maxInFlight: 256, dumpRetries: 10, maxBatchBytes: 64 * 1024 };
+const DEFAULTS: Required<ConnectionOptions> = { maxInFlight: 256, dumpRetries: 10, maxBatchBytes: 64 * 1024, timeout: 120_000 };
+
+/** How often deadlines are checked (the timeout's resolution). */
+const SWEEP_MS = 250;
 
 /**
  * Datagrams handled per event-loop turn, across every connection of the process. The addon delivers
@@ -125,13 +146,27 @@ export class NetlinkConnection {
   /** Messages that answer no request of ours (seq 0, or a late answer), for callers that want them. */
   onUnsolicited?: (msg: NetlinkMessage) => void;
 
-  constructor(private readonly transport: Transport, opts: ConnectionOptions = {}) {
+  /** Set while a broken or overrun socket is being replaced: nothing is sent meanwhile. */
+  private reopening = false;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * @param reopen makes a fresh socket in the same namespace. With it, a socket that overran
+   *   (ENOBUFS) or broke is replaced: what was in flight fails, what was waiting is sent on the new
+   *   socket (docs/errors.md, "Every call settles"). Without it such a connection closes itself.
+   */
+  constructor(private transport: Transport, opts: ConnectionOptions = {}, private readonly reopen?: () => Promise<Transport>) {
     this.opts = { ...DEFAULTS, ...opts };
   }
 
   /** The socket's port id. */
   get portId(): number {
     return this.transport.portId;
+  }
+
+  /** Whether `t` is the socket currently in use. @internal */
+  isTransport(t: Transport): boolean {
+    return this.transport === t;
   }
 
   /** Requests waiting or in flight. */
@@ -147,13 +182,13 @@ export class NetlinkConnection {
    * Send a request with NLM_F_REQUEST|NLM_F_ACK and resolve with the messages it got before its ACK
    * (a GET's answer, an ECHO), or reject with the kernel's error.
    */
-  request(type: number, flags: number, body: Uint8Array, operation?: string): Promise<NetlinkMessage[]> {
-    return this.enqueue(type, NLM_F_REQUEST | NLM_F_ACK | flags, body, false, operation);
+  request(type: number, flags: number, body: Uint8Array, operation?: string, options?: RequestOptions): Promise<NetlinkMessage[]> {
+    return this.enqueue(type, NLM_F_REQUEST | NLM_F_ACK | flags, body, false, operation, options);
   }
 
   /** Send a dump request and resolve with every message of the dump (NLMSG_DONE excluded). */
-  dump(type: number, body: Uint8Array, operation?: string, flags = 0): Promise<NetlinkMessage[]> {
-    return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP | flags, body, true, operation);
+  dump(type: number, body: Uint8Array, operation?: string, flags = 0, options?: RequestOptions): Promise<NetlinkMessage[]> {
+    return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP | flags, body, true, operation, options);
   }
 
   /**
@@ -171,7 +206,7 @@ export class NetlinkConnection {
     const done = messages.map(
       (m) =>
         new Promise<NetlinkMessage[]>((resolve, reject) => {
-          group.push({ seq: 0, type: m.type, flags: NLM_F_REQUEST | NLM_F_ACK | m.flags, body: m.body, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, group });
+          group.push(this.track({ seq: 0, type: m.type, flags: NLM_F_REQUEST | NLM_F_ACK | m.flags, body: m.body, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, group, deadline: 0 }));
         }),
     );
     this.waiting.push(...group);
@@ -182,11 +217,17 @@ export class NetlinkConnection {
 
   /** Close the socket and reject everything pending with {@link ClosedError}. Idempotent. */
   close(): void {
+    this.shutDown((p) => new ClosedError('netlink connection', p.operation));
+  }
+
+  /** Close, failing everything pending with `errorFor(request)`. */
+  private shutDown(errorFor: (p: Pending) => Error): void {
     if (this.closed) return;
     this.closed = true;
-    const err = (p: Pending) => new ClosedError('netlink connection', p.operation);
-    for (const p of this.inFlight.values()) p.reject(err(p));
-    for (const p of this.waiting) p.reject(err(p));
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const p of this.inFlight.values()) p.reject(errorFor(p));
+    for (const p of this.waiting) p.reject(errorFor(p));
     this.inFlight.clear();
     this.waiting.length = 0;
     this.inbox = [];
@@ -195,13 +236,77 @@ export class NetlinkConnection {
     this.transport.close();
   }
 
-  private enqueue(type: number, flags: number, body: Uint8Array, dump: boolean, operation?: string): Promise<NetlinkMessage[]> {
+  private enqueue(type: number, flags: number, body: Uint8Array, dump: boolean, operation?: string, options: RequestOptions = {}): Promise<NetlinkMessage[]> {
     if (this.closed) return Promise.reject(new ClosedError('netlink connection', operation));
+    if (options.signal?.aborted) return Promise.reject(new RequestAbortedError('ABORT_ERR', operation, 'aborted before it was sent', options.signal.reason));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ seq: 0, type, flags, body, dump, operation, messages: [], interrupted: false, attempts: 0, resolve, reject });
+      const p = this.track({ seq: 0, type, flags, body, dump, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, deadline: 0 }, options);
+      this.waiting.push(p);
       this.updateRef();
       this.scheduleFlush();
     });
+  }
+
+  /**
+   * Give a request its deadline and abort listener, and make resolve/reject settle it once (a late
+   * answer after a timeout is ignored).
+   */
+  private track(p: Pending, options: RequestOptions = {}): Pending {
+    const timeout = options.timeout ?? this.opts.timeout;
+    if (timeout > 0) {
+      p.deadline = performance.now() + timeout;
+      if (!this.sweeper) {
+        this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_MS, timeout));
+        this.sweeper.unref();
+      }
+    }
+    const { resolve, reject } = p;
+    const settle = () => {
+      p.settled = true;
+      p.cleanup?.();
+    };
+    p.resolve = (m) => { if (!p.settled) { settle(); resolve(m); } };
+    p.reject = (e) => { if (!p.settled) { settle(); reject(e); } };
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = () => this.abandon(p, new RequestAbortedError('ABORT_ERR', p.operation, 'aborted', signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.cleanup = () => signal.removeEventListener('abort', onAbort);
+    }
+    return p;
+  }
+
+  /** Fail requests whose deadline passed. */
+  private sweep(): void {
+    const now = performance.now();
+    const late = [...this.waiting, ...this.inFlight.values()].filter((p) => p.deadline > 0 && p.deadline <= now);
+    for (const p of late) this.abandon(p, new RequestAbortedError('ETIMEDOUT', p.operation, 'no complete answer from the kernel within the timeout'));
+    if (this.pending === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /**
+   * Give up on a request (timeout, abort). Not sent yet: it is simply dropped. In flight: its late
+   * answer will be ignored; a dump still running in the kernel would make the socket's next dump
+   * fail (EBUSY), so the socket is replaced.
+   */
+  private abandon(p: Pending, err: Error): void {
+    if (p.settled) return;
+    const i = this.waiting.indexOf(p);
+    if (i >= 0) {
+      this.waiting.splice(i, 1);
+      p.reject(err);
+    } else if (this.inFlight.get(p.seq) === p) {
+      this.inFlight.delete(p.seq);
+      p.reject(err);
+      if (p.dump) {
+        this.dumpActive = false;
+        this.recover(err);
+      }
+    }
+    this.updateRef();
   }
 
   private scheduleFlush(): void {
@@ -223,7 +328,7 @@ export class NetlinkConnection {
   }
 
   private flush(): void {
-    if (this.closed) return;
+    if (this.closed || this.reopening) return;
     const parts: Buffer[] = [];
     const seqs: number[] = [];
     let bytes = 0;
@@ -409,12 +514,52 @@ export class NetlinkConnection {
     // What arrived before the error is handled first, whatever the budget: those answers are real.
     this.drainInbox(false);
     for (const p of [...this.inFlight.values()]) this.fail(p, fromNative(err, p.operation));
+    // While a netlink socket stays congested the kernel drops answers without reporting ENOBUFS
+    // again (it reports once per congestion), so requests sent now could wait forever: replace the
+    // socket. A fatal error means the addon stopped reading it.
+    if (err.fatal || err.code === 'ENOBUFS') this.recover(err);
     this.updateRef();
     if (this.waiting.length > 0) this.scheduleFlush();
   }
 
+  /**
+   * Replace the socket: everything in flight fails with `why`, waiting requests go out on the new
+   * socket. Without a way to reopen, or when reopening fails, the connection closes with the error.
+   */
+  private recover(why: Error): void {
+    if (this.closed || this.reopening) return;
+    for (const p of [...this.inFlight.values()]) this.fail(p, why instanceof NetnsError ? why : fromNative(why as NativeError, p.operation));
+    if (!this.reopen) {
+      this.shutDown((p) => (why instanceof NetnsError ? why : fromNative(why as NativeError, p.operation)));
+      return;
+    }
+    this.reopening = true;
+    this.dumpActive = false;
+    this.batches.clear();
+    this.inbox = [];
+    this.inboxHead = 0;
+    const old = this.transport;
+    old.close();
+    this.reopen().then(
+      (t) => {
+        this.reopening = false;
+        if (this.closed) {
+          t.close();
+          return;
+        }
+        this.transport = t;
+        this.flush();
+        this.updateRef();
+      },
+      (e: NativeError) => {
+        this.reopening = false;
+        this.shutDown((p) => fromNative(e, p.operation));
+      },
+    );
+  }
+
   private updateRef(): void {
-    const want = !this.closed && this.pending > 0;
+    const want = !this.closed && (this.pending > 0 || this.reopening);
     if (want === this.referenced) return;
     this.referenced = want;
     if (want) this.transport.ref();
@@ -441,10 +586,23 @@ export interface OpenNetlinkOptions extends ConnectionOptions {
 }
 
 /** Open a request/response connection on a socket created by the addon inside a namespace. */
-export function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConnection> {
-  const addon = native();
+export async function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConnection> {
   let conn: NetlinkConnection | undefined;
+  const open = () => openTransport(opts, () => conn);
+  conn = new NetlinkConnection(await open(), opts, open);
+  return conn;
+}
+
+/** One addon socket as a {@link Transport} whose datagrams and errors go to `target()`. */
+function openTransport(opts: OpenNetlinkOptions, target: () => NetlinkConnection | undefined): Promise<Transport> {
+  const addon = native();
   return new Promise((resolve, reject) => {
+    let transport: Transport | undefined;
+    // Callbacks of a replaced socket must not reach the connection: only the current one speaks.
+    const current = () => {
+      const c = target();
+      return c && transport && c.isTransport(transport) ? c : undefined;
+    };
     addon.netlinkOpen(
       {
         protocol: opts.protocol ?? NETLINK_ROUTE,
@@ -452,9 +610,9 @@ export function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConne
         groups: [],
         rcvbuf: opts.rcvbuf ?? 4 * 1024 * 1024,
         initialReadBuffer: opts.initialReadBuffer ?? 4096,
-        onData: (d) => conn?.feed(d),
-        onError: (e) => conn?.onSocketError(e),
-        onSendError: (t, e) => conn?.onSendError(t, e),
+        onData: (d) => current()?.feed(d),
+        onError: (e) => current()?.onSocketError(e),
+        onSendError: (t, e) => current()?.onSendError(t, e),
       },
       (err, sock) => {
         if (err || !sock) {
@@ -462,7 +620,7 @@ export function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConne
           return;
         }
         let closed = false;
-        const transport: Transport = {
+        transport = {
           portId: sock.portId,
           send: (buf, token) => addon.netlinkSend(sock.id, buf, token),
           close: () => {
@@ -473,8 +631,7 @@ export function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConne
           ref: () => addon.ref(),
           unref: () => addon.unref(),
         };
-        conn = new NetlinkConnection(transport, opts);
-        resolve(conn);
+        resolve(transport);
       },
     );
   });

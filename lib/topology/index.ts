@@ -18,9 +18,12 @@ import type { Route } from '../api/route/view.js';
 import { parseRoutePrefix } from '../validate/ip.js';
 import { formatIp } from '../netlink/wire_formats.js';
 import { formatSysctlValue } from '../validate/sysctl.js';
-import { canonicalCidr, validateTopology, type TopologyFile, type TopologyLink } from './spec.js';
+import { canonicalCidr, natKey, validateTopology, type TopologyFile, type TopologyLink } from './spec.js';
+import { familiesOf, type NsFamilies } from './families.js';
+import { ingressIfbName } from '../api/tc/index.js';
+import { parseRate } from '../validate/units.js';
 
-export type { TopologyFile, TopologyLink, TopologyNamespace, TopologyPeer } from './spec.js';
+export type { TopologyFile, TopologyLink, TopologyNamespace, TopologyPeer, TopologyNat } from './spec.js';
 
 /** What a step of a plan does: `create`/`change` are made by `up`, `delete` by `down`, `none` is already so. */
 export type PlanAction = 'create' | 'change' | 'delete' | 'none';
@@ -29,7 +32,7 @@ export type PlanAction = 'create' | 'change' | 'delete' | 'none';
 export interface PlanStep {
   action: PlanAction;
   /** What the step is about: namespace, link, link-up, address, route, sysctl, dns. */
-  kind: 'namespace' | 'link' | 'link-up' | 'link-set' | 'address' | 'route' | 'sysctl' | 'dns';
+  kind: 'namespace' | 'link' | 'link-up' | 'link-set' | 'address' | 'route' | 'sysctl' | 'dns' | 'tc' | 'nat';
   /** The real namespace name. */
   namespace: string;
   /** The command it stands for (`ip -n host addr add 10.0.2.1/24 dev br0`). */
@@ -99,6 +102,13 @@ interface NsState {
 /** Open handles by the file's namespace names, opened (or created) as a run needs them. */
 class Handles {
   private readonly byRole = new Map<string, Netns>();
+  private readonly families = new Map<string, NsFamilies>();
+  /** tc and firewall of a namespace (opened once per run). */
+  async familiesOf(role: string): Promise<NsFamilies> {
+    let f = this.families.get(role);
+    if (!f) this.families.set(role, (f = familiesOf(await this.get(role))));
+    return f;
+  }
   constructor(private readonly real: (role: string) => string) {}
   async get(role: string): Promise<Netns> {
     let ns = this.byRole.get(role);
@@ -112,11 +122,13 @@ class Handles {
     this.byRole.set(role, ns);
   }
   forget(role: string): void {
+    this.families.delete(role);
     const ns = this.byRole.get(role);
     this.byRole.delete(role);
     void ns?.close().catch(() => undefined);
   }
   async closeAll(): Promise<void> {
+    this.families.clear();
     await Promise.allSettled([...this.byRole.values()].map((ns) => ns.close()));
     this.byRole.clear();
   }
@@ -459,6 +471,34 @@ export class Topology {
         }, { outlivesNamespace: true });
       }
     }
+    for (const role of roles) {
+      const spec = this.file.namespaces[role]!;
+      const exists = states.get(role) !== undefined;
+      const n = label(role);
+      for (const [dev, shape] of Object.entries(spec.tc ?? {})) {
+        const now = exists ? await shapedAs(await handles.familiesOf(role), dev) : undefined;
+        const want = { egress: shape.egress === undefined ? undefined : parseRate('egress', shape.egress), ingress: shape.ingress === undefined ? undefined : parseRate('ingress', shape.ingress) };
+        const same = now !== undefined && now.egress === want.egress && now.ingress === want.ingress;
+        const shaped = now !== undefined && (now.egress !== undefined || now.ingress !== undefined);
+        const words = [shape.egress !== undefined ? `root tbf rate ${shape.egress}` : '', shape.ingress !== undefined ? `ingress ${shape.ingress} (ifb)` : ''].filter(Boolean).join(', ');
+        step(role, 'tc', same ? true : shaped ? 'change' : false, `tc -n ${n} qdisc replace dev ${dev} ${words}`, async (h) => {
+          const f = await h.familiesOf(role);
+          await f.tc.shape(dev, shape);
+          return () => f.tc.clear(dev);
+        }, shaped && !same ? { current: `egress ${now!.egress ?? '-'} B/s, ingress ${now!.ingress ?? '-'} B/s` } : {});
+      }
+      const rules = exists && spec.nat?.length ? await (await handles.familiesOf(role)).firewall.list() : [];
+      (spec.nat ?? []).forEach((rule, i) => {
+        const key = natKey(rule, i);
+        const [kind, body] = Object.entries(rule)[0] as [string, Record<string, unknown>];
+        const words = Object.entries(body).filter(([k]) => k !== 'comment').map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ');
+        step(role, 'nat', rules.some((r) => r.comment === key), `nft -n ${n} add rule inet netns_native ${kind} ${words} comment "${key}"`, async (h) => {
+          const f = await h.familiesOf(role);
+          const [made] = await f.firewall.add([{ [kind]: { ...body, comment: key } } as never]);
+          return () => f.firewall.delete(made!);
+        });
+      });
+    }
     return out;
   }
 
@@ -491,6 +531,34 @@ export class Topology {
       return have ? () => ns.links.setDown(dev) : undefined;
     } });
   }
+}
+
+/** The tbf rates (bytes/s) a link is shaped to now: its root qdisc, and the root of its ingress ifb. */
+async function shapedAs(f: NsFamilies, dev: string): Promise<{ egress?: number; ingress?: number }> {
+  const rate = (qs: { root: boolean; kind: string; options?: unknown }[]) => {
+    const q = qs.find((x) => x.root && x.kind === 'tbf');
+    return q ? (q.options as { rate: number }).rate : undefined;
+  };
+  let qdiscs;
+  try {
+    qdiscs = await f.tc.qdiscs.list(dev);
+  } catch (e) {
+    if (isNotFound(e)) return {};
+    throw e;
+  }
+  const out: { egress?: number; ingress?: number } = {};
+  const egress = rate(qdiscs);
+  if (egress !== undefined) out.egress = egress;
+  const ifindex = qdiscs[0]?.ifindex;
+  if (ifindex !== undefined) {
+    try {
+      const ingress = rate(await f.tc.qdiscs.list(ingressIfbName(ifindex)));
+      if (ingress !== undefined) out.ingress = ingress;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  return out;
 }
 
 function publicStep(a: Action): PlanStep {

@@ -12,6 +12,9 @@ import { formatIp } from '../netlink/wire_formats.js';
 import { formatSysctlValue, parseSysctlKey } from '../validate/sysctl.js';
 import { validateBoolean } from '../validate/link.js';
 import { formatResolvConf, type DnsConfig } from '../process/dns.js';
+import { parseRate, parseSize, parseTime } from '../validate/units.js';
+import type { ShapeOptions } from '../api/tc/index.js';
+import { compileDnat, compileMasquerade, compileSnat, type DnatSpec, type MasqueradeSpec, type SnatSpec } from '../api/firewall/spec.js';
 
 /** A veth's other end in a topology file: `netns` names a namespace of the file. */
 export interface TopologyPeer {
@@ -43,6 +46,22 @@ export interface TopologyNamespace {
   sysctls?: Record<string, string | number>;
   /** /etc/netns/NS/resolv.conf. */
   dns?: DnsConfig;
+  /** Bandwidth limits by link name, as `ns.tc.shape` takes them: `{ eth0: { egress: '10mbit' } }`. */
+  tc?: Record<string, ShapeOptions>;
+  /**
+   * NAT rules, in the library's nf_tables table: `[{ masquerade: { source: '10.0.10.0/24',
+   * outInterface: 'wan0' } }]`. Each is found again by its comment (default `topology nat[N]`).
+   */
+  nat?: TopologyNat[];
+}
+
+/** One NAT rule of a topology file. */
+export type TopologyNat = { masquerade: MasqueradeSpec } | { snat: SnatSpec } | { dnat: DnatSpec };
+
+/** The comment that identifies NAT rule `i` of a namespace (the rule's own comment when it has one). */
+export function natKey(rule: TopologyNat, i: number): string {
+  const spec = Object.values(rule)[0] as { comment?: string };
+  return spec.comment ?? `topology nat[${i}]`;
 }
 
 /** A whole topology file. */
@@ -54,7 +73,8 @@ export interface TopologyFile {
 }
 
 const FILE_KEYS = ['description', 'namespaces'];
-const NS_KEYS = ['loopback', 'links', 'addresses', 'routes', 'sysctls', 'dns'];
+const NS_KEYS = ['loopback', 'links', 'addresses', 'routes', 'sysctls', 'dns', 'tc', 'nat'];
+const TC_KEYS = ['egress', 'ingress', 'burst', 'latency'];
 const DNS_KEYS = ['nameservers', 'search', 'options'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -170,6 +190,33 @@ export function validateTopology(doc: unknown): TopologyFile {
       keysOf(`${at}.dns`, ns.dns, DNS_KEYS);
       formatResolvConf(ns.dns as unknown as DnsConfig, name);
     }
+    const tc = keysOf(`${at}.tc`, ns.tc ?? {}, Object.keys(isObject(ns.tc) ? ns.tc : {}));
+    for (const [dev, shape] of Object.entries(tc)) {
+      const f = `${at}.tc.${dev}`;
+      const o = keysOf(f, shape, TC_KEYS);
+      if (o.egress === undefined && o.ingress === undefined) throw new ValidationError(f, shape, 'needs egress, ingress or both');
+      if (o.egress !== undefined) parseRate(`${f}.egress`, o.egress);
+      if (o.ingress !== undefined) parseRate(`${f}.ingress`, o.ingress);
+      if (o.burst !== undefined) parseSize(`${f}.burst`, o.burst);
+      if (o.latency !== undefined) parseTime(`${f}.latency`, o.latency);
+      pending.push(() => {
+        if (!own.has(dev)) throw new ValidationError(f, dev, `is not a link of namespace ${name}`);
+      });
+    }
+    arrayOf(`${at}.nat`, ns.nat ?? []).forEach((rule, i) => {
+      const f = `${at}.nat[${i}]`;
+      const r = keysOf(f, rule, ['masquerade', 'snat', 'dnat']);
+      const kinds = Object.keys(r);
+      if (kinds.length !== 1) throw new ValidationError(f, rule, 'must have exactly one of masquerade, snat, dnat');
+      try {
+        if (r.masquerade !== undefined) compileMasquerade(r.masquerade as MasqueradeSpec);
+        if (r.snat !== undefined) compileSnat(r.snat as SnatSpec);
+        if (r.dnat !== undefined) compileDnat(r.dnat as DnatSpec);
+      } catch (e) {
+        if (e instanceof ValidationError) throw new ValidationError(f, rule, e.message);
+        throw e;
+      }
+    });
   }
   for (const check of pending) check();
   return top as unknown as TopologyFile;

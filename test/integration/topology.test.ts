@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Topology } from '../../lib/topology/index.js';
+import { parseRate } from '../../lib/validate/units.js';
 import { ipJson, run } from './helpers.js';
 import { assertBuilt, cli, etcNetns, pinned, topoPrefix } from './cli_helpers.js';
 
@@ -76,8 +77,25 @@ describe.each(EXAMPLES)('examples/%s', (file) => {
       const routes = ipJson<{ dst: string; gateway?: string }[]>(['route', 'show'], ns);
       for (const r of spec.routes ?? []) expect(routes).toContainEqual(expect.objectContaining({ dst: r.destination, ...(r.gateway ? { gateway: r.gateway } : {}) }));
       for (const [k, v] of Object.entries(spec.sysctls ?? {})) expect(run('ip', ['netns', 'exec', ns, 'sysctl', '-n', k]).trim()).toBe(String(v));
+      for (const [dev, shape] of Object.entries(spec.tc ?? {})) {
+        const q = JSON.parse(run('tc', ['-n', ns, '-j', 'qdisc', 'show', 'dev', dev])) as { kind: string; root?: boolean; options?: { rate?: number } }[];
+        expect(q.find((x) => x.root)).toMatchObject({ kind: 'tbf', options: { rate: parseRate('egress', shape.egress) } });
+      }
+      if (spec.nat?.length) {
+        const rules = (JSON.parse(run('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'ruleset'])).nftables as { rule?: { comment?: string; expr: Record<string, unknown>[] } }[]).flatMap((e) => (e.rule ? [e.rule] : []));
+        spec.nat.forEach((r, i) => {
+          const rule = rules.find((x) => x.comment === `topology nat[${i}]`);
+          expect(rule?.expr.some((e) => Object.keys(r).includes(Object.keys(e)[0]!)), `${ns} nat[${i}]`).toBe(true);
+        });
+      }
       if (spec.dns) expect(readFileSync(`/etc/netns/${ns}/resolv.conf`, 'utf8')).toContain(`nameserver ${spec.dns.nameservers[0]}`);
     }
+
+    // The tutorial's proofs: the container reaches the internet's server through the host's NAT,
+    // the LAN host the WAN host through the router's (neither far side has a route back).
+    const proofs: Record<string, [string, string]> = { 'container.yaml': ['container1', '203.0.113.10'], 'router.yaml': ['lan', '192.168.1.1'] };
+    const proof = proofs[file];
+    if (proof) expect(run('ip', ['netns', 'exec', t.nameOf(proof[0]), 'ping', '-n', '-c', '1', '-W', '2', proof[1]])).toMatch(/1 received/);
 
     const held = snapshot(t);
     const again = cli(['up', path, '--prefix', prefix, '--json']);

@@ -100,6 +100,8 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   private fdValue: number;
   /** Request connections by netlink protocol, opened on first use, closed with the handle. */
   private readonly conns = new Map<number, Promise<NetlinkConnection>>();
+  /** The opened connections, once resolved (to see synchronously that one closed itself). */
+  private readonly connValues = new Map<number, NetlinkConnection>();
 
   private constructor(info: NativeNsInfo, name?: string, path?: string) {
     this.fdValue = info.fd;
@@ -231,6 +233,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * @throws {@link NotANamespaceError} (code 'ENOTNETNS') when the path is not a network namespace.
    */
   static async open(nameOrPath: string): Promise<Netns> {
+    if (typeof nameOrPath === 'string' && nameOrPath.includes('\0')) throw new ValidationError('path', nameOrPath, 'must not contain NUL bytes');
     const isPath = typeof nameOrPath === 'string' && nameOrPath.includes('/');
     const name = isPath ? undefined : validateNetnsName(nameOrPath);
     const path = isPath ? nameOrPath : join(NETNS_RUN_DIR, nameOrPath);
@@ -370,12 +373,27 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * @internal
    */
   connection(protocol: number): Promise<NetlinkConnection> {
+    // `fd` throws ClosedError once close() has begun, so a request made in the same tick as close()
+    // can never open a socket that nobody would close (docs/errors.md, "After close()").
+    const fd = this.fd;
+    if (this.connValues.get(protocol)?.isClosed) {
+      // The connection closed itself (its socket broke and could not be replaced): start afresh.
+      this.conns.delete(protocol);
+      this.connValues.delete(protocol);
+    }
     let conn = this.conns.get(protocol);
     if (!conn) {
-      const fd = this.fd;
-      conn = openNetlink({ nsFd: fd, protocol });
-      this.conns.set(protocol, conn);
-      conn.catch(() => { this.conns.delete(protocol); });
+      const p = openNetlink({ nsFd: fd, protocol });
+      conn = p;
+      this.conns.set(protocol, p);
+      p.then(
+        (c) => {
+          if (this.conns.get(protocol) === p) this.connValues.set(protocol, c);
+        },
+        () => {
+          if (this.conns.get(protocol) === p) this.conns.delete(protocol);
+        },
+      );
     }
     return conn;
   }
@@ -582,8 +600,13 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   /** Release the fd and the netlink connection. Idempotent. */
   async close(): Promise<void> {
     if (this.fdValue < 0) return;
+    // Closed from this moment: later calls (even in this tick) reject with ClosedError instead of
+    // reopening a connection.
+    const fd = this.fdValue;
+    this.fdValue = -1;
     const conns = [...this.conns.values()];
     this.conns.clear();
+    this.connValues.clear();
     for (const conn of conns) {
       try {
         (await conn).close();
@@ -591,8 +614,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
         // The connection never opened; nothing to close.
       }
     }
-    native().closeFd(this.fdValue);
-    this.fdValue = -1;
+    native().closeFd(fd);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
