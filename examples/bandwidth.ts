@@ -8,6 +8,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Netns } from '../lib/index.js';
+import type { Report } from './report.js';
+import { LIMITED_HOST_END, limited, type Lab } from './topologies.js';
 
 /** What one transfer measured. */
 export interface Throughput {
@@ -99,4 +101,36 @@ function slope(points: ReadonlyArray<readonly [number, number]>): number {
 /** `9.57 Mbit/s` */
 export function formatRate(bps: number): string {
   return bps >= 1e9 ? `${(bps / 1e9).toFixed(2)} Gbit/s` : `${(bps / 1e6).toFixed(2)} Mbit/s`;
+}
+
+/** What the demo's bandwidth section checks: the tutorial's ±15 % around 10 Mbit/s, and unshaped at least 5x faster. */
+const TARGET_BPS = 10e6;
+
+/**
+ * The tutorial's "Bandwidth Limiting" in the demo: its limited topology in `lab`, a TCP transfer
+ * measured without a qdisc, with the tutorial's tbf on veth-limited (ns.tc), and with the host end's
+ * ingress shaped through an ifb (ns.tc.shape), each step timed in `report`; the qdiscs are removed again.
+ */
+export async function demoBandwidth(lab: Lab, report: Report): Promise<void> {
+  await limited.build(lab);
+  const [host, lim] = [lab.ns('host'), lab.ns('limited')];
+  const transfer = (from: Netns, to: Netns, addr: string) => measureThroughput(from, to, addr);
+  const unshaped = await report.timed('TCP limited -> host (10.0.3.1), no qdisc', () => measureThroughput(lim, host, '10.0.3.1', { warmupMs: 300, windowMs: 1000 }), (r) => ({
+    result: `${formatRate(r.bitsPerSecond)} over ${r.seconds.toFixed(2)} s`, ok: r.bitsPerSecond >= 5 * TARGET_BPS,
+  }));
+  const judge = (r: Throughput) => {
+    const ok = Math.abs(r.bitsPerSecond - TARGET_BPS) <= 0.15 * TARGET_BPS && unshaped.bitsPerSecond >= 5 * r.bitsPerSecond;
+    return { result: `${formatRate(r.bitsPerSecond)} over ${r.seconds.toFixed(2)} s (${(unshaped.bitsPerSecond / r.bitsPerSecond).toFixed(0)}x slower than unshaped)${ok ? '' : ': outside 10 Mbit/s ± 15 %'}`, ok };
+  };
+  await report.timed('ip netns exec limited tc qdisc add dev veth-limited root tbf rate 10mbit burst 32kbit latency 400ms', () =>
+    lim.tc.qdiscs.add('veth-limited', { kind: 'tbf', rate: '10mbit', burst: '32kbit', latency: '400ms' }));
+  await report.timed('TCP limited -> host through the tbf', () => transfer(lim, host, '10.0.3.1'), judge);
+  await report.timed('ip netns exec limited tc -s qdisc show dev veth-limited', async () => (await lim.tc.qdiscs.list('veth-limited'))[0], (q) => ({
+    result: `${q.kind} rate ${formatRate((q.options as { rate: number }).rate * 8)}: sent ${q.stats?.bytes} bytes ${q.stats?.packets} pkt, overlimits ${q.stats?.overlimits}, dropped ${q.stats?.drops}`, ok: q.kind === 'tbf',
+  }));
+  await report.timed('ip netns exec limited tc qdisc del dev veth-limited root', () => lim.tc.qdiscs.delete('veth-limited'));
+  await report.timed(`ingress of ${LIMITED_HOST_END} to 10mbit: ns.tc.shape (ifb + ingress qdisc + u32/mirred redirect + tbf)`, () =>
+    host.tc.shape(LIMITED_HOST_END, { ingress: '10mbit' }), (s) => ({ result: `through ${s.ingress?.ifb}`, ok: true }));
+  await report.timed('TCP limited -> host, shaped where the host receives it', () => transfer(lim, host, '10.0.3.1'), judge);
+  await report.timed(`ns.tc.clear(${LIMITED_HOST_END})`, () => host.tc.clear(LIMITED_HOST_END));
 }

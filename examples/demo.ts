@@ -1,8 +1,10 @@
 /**
  * `npm run demo`: builds the tutorial's topologies and its router scenario with the library, shows
  * what the kernel then reports, proves that traffic flows with TCP sockets made inside the
- * namespaces, switches forwarding in the router and shows what it changes, prints how long each step
- * took, and removes everything, even when a step fails. It starts no process.
+ * namespaces, switches forwarding in the router and shows what it changes, limits a namespace's
+ * bandwidth as the tutorial does (tbf by ns.tc, then ingress through an ifb) and measures it with TCP
+ * transfers, prints how long each step took, and removes everything, even when a step fails. It
+ * starts no process.
  *
  * Every namespace is named `demo-<pid>-<role>`, so runs never collide; the process's own namespace
  * is only read (its links and its net.ipv4.ip_forward are read before and after, to show it was
@@ -12,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { Netns } from '../lib/index.js';
 import { PROOF_METHOD, proveConnectivity, type Proof } from './connectivity.js';
+import { demoBandwidth } from './bandwidth.js';
 import { inventory } from './inventory.js';
 import { monitoring } from './monitoring.js';
 import { Report } from './report.js';
@@ -106,30 +109,40 @@ async function buildAndProve(lab: Lab, report: Report): Promise<void> {
   await monitoring(lab, report, PREFIX);
 }
 
+/** The tutorial's "Bandwidth Limiting": its own namespaces (a second host), so it runs in a lab of its own. */
+async function bandwidth(lab: Lab, report: Report): Promise<void> {
+  report.section("bandwidth limiting: the tutorial's tbf by ns.tc, then ingress shaping through an ifb; TCP bulk transfers between the namespaces, no iperf3");
+  await demoBandwidth(lab, report);
+}
+
 async function main(): Promise<number> {
   console.log(`netns-native demo: the tutorial's topologies and router scenario through netlink and in-namespace sockets, no process spawned; namespaces are named ${PREFIX}<role>`);
   const before = await ownLinks();
   const forwardBefore = ownForwarding();
   const report = new Report();
   const lab = new Lab((role) => PREFIX + role, report.step);
+  const bwLab = new Lab((role) => `${PREFIX}bw-${role}`, report.step);
   let failure: unknown;
   try {
     await buildAndProve(lab, report);
+    await bandwidth(bwLab, report);
   } catch (e) {
     failure = e;
   } finally {
     report.section('teardown');
-    try {
-      await lab.teardown();
-    } catch (e) {
-      failure ??= e;
+    for (const l of [lab, bwLab]) {
+      try {
+        await l.teardown();
+      } catch (e) {
+        failure ??= e;
+      }
     }
   }
   const left = await leftovers();
   const after = await ownLinks();
   const forwardAfter = ownForwarding();
-  const [all, traffic, teardown] = [report.total(), report.total('connectivity'), report.total('teardown')];
-  report.note(`${report.steps} steps, ${all.toFixed(1)} ms in all: build ${(all - traffic - teardown).toFixed(1)} ms, connectivity ${traffic.toFixed(1)} ms, teardown ${teardown.toFixed(1)} ms`);
+  const [all, traffic, shaping, teardown] = [report.total(), report.total('connectivity'), report.total('bandwidth'), report.total('teardown')];
+  report.note(`${report.steps} steps, ${all.toFixed(1)} ms in all: build ${(all - traffic - shaping - teardown).toFixed(1)} ms, connectivity ${traffic.toFixed(1)} ms, bandwidth ${shaping.toFixed(1)} ms (mostly timed transfers), teardown ${teardown.toFixed(1)} ms`);
   report.note(left.length === 0 ? `left behind: nothing (no ${PREFIX}* namespace in /run/netns)` : `LEFT BEHIND: ${left.join(' ')}`);
   report.note(before === after ? `this process's own namespace untouched: links before and after are [${after}]` : `OWN NAMESPACE CHANGED: links were [${before}], now [${after}]`);
   report.note(forwardBefore === forwardAfter

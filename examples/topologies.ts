@@ -220,11 +220,11 @@ export const LIMITED_HOST_END = 'veth-lim-host';
 /**
  * The "limited" namespace's links and addresses: a veth to the namespace playing the host,
  * 10.0.3.10/24 inside, 10.0.3.1/24 on the host end ({@link LIMITED_HOST_END}). The tutorial's
- * `tc qdisc ... tbf` bandwidth limit is not part of it yet: traffic control comes with a later issue.
+ * `tc qdisc ... tbf` bandwidth limit is applied and measured on top of it by ./bandwidth.ts.
  */
 export const limited: Topology = {
   id: 'limited',
-  title: 'limited: a veth to the host (its tc bandwidth limit comes with traffic control)',
+  title: 'limited: a veth to the host (its tc bandwidth limit: see the bandwidth section)',
   roles: ['host', 'limited'],
   checks: [
     { from: 'limited', to: '10.0.3.1', at: 'host', what: 'limited to the host end' },

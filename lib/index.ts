@@ -65,6 +65,43 @@ export {
   type NeighbourFlag,
 } from './api/neighbour/index.js';
 export { Nsids, type NsidEntry, type PeerNamespace } from './api/nsid/index.js';
+export {
+  Tc,
+  Qdiscs,
+  Classes,
+  Filters,
+  ingressIfbName,
+  type QdiscRef,
+  type ShapeOptions,
+  type ShapeResult,
+  type Qdisc,
+  type TcClass,
+  type TcFilter,
+  type TcFilterAction,
+  type TcStats,
+  type TbfOptions,
+  type HtbOptions,
+  type HtbClassXstats,
+  type U32Key,
+} from './api/tc/index.js';
+export {
+  type QdiscSpec,
+  type TbfSpec,
+  type HtbQdiscSpec,
+  type FifoSpec,
+  type PlainQdiscSpec,
+  type OtherQdiscSpec,
+  type ClassSpec,
+  type HtbClassSpec,
+  type TcFilterSpec,
+  type U32FilterSpec,
+  type U32Match,
+  type U32IpMatch,
+  type MirredAction,
+  type TcFilterRef,
+  type TcHandle,
+} from './api/tc/spec.js';
+export { parseRate, parseSize, parseTime, type Rate, type Size, type Time } from './validate/units.js';
 export { NetnsProcess, DEFAULT_PATH, type SpawnOptions, type ExecOptions, type ExecResult, type ExitStatus, type StdioMode } from './process/spawn.js';
 export { Dns, NETNS_ETC_DIR, type DnsConfig, type ResolvConf } from './process/dns.js';
 export { Sysctl } from './process/sysctl.js';

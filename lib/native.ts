@@ -9,7 +9,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { errnoNames } from './errors.js';
+import { NetnsError, errnoNames } from './errors.js';
 
 /** An error shaped like Node's own fs errors. */
 export interface NativeError extends Error {
@@ -296,14 +296,25 @@ let cached: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (cached) return cached;
   if (process.platform !== 'linux') {
-    throw new Error(`netns-native works only on Linux (this is ${process.platform})`);
+    throw new NetnsError(`netns-native works only on Linux (this is ${process.platform})`, { code: 'ERR_PLATFORM' });
   }
   const require = createRequire(import.meta.url);
-  const bindings = require('bindings') as (opts: { bindings: string; module_root: string }) => NativeAddon;
-  const root = new URL('../..', import.meta.url);
-  // dist/lib/native.js and lib/native.ts both sit two levels below the package root... except lib/.
-  const moduleRoot = import.meta.url.includes('/dist/lib/') ? root : new URL('..', import.meta.url);
-  const addon = bindings({ bindings: 'netns_native', module_root: decodeURIComponent(moduleRoot.pathname) });
+  // dist/lib/native.js sits two levels below the package root, lib/native.ts (tests) one.
+  const root = decodeURIComponent(new URL(import.meta.url.includes('/dist/lib/') ? '../..' : '..', import.meta.url).pathname);
+  let addon: NativeAddon;
+  try {
+    // node-gyp-build: build/Release (a local build) first, then the prebuilt binary shipped in
+    // prebuilds/linux-x64/ (docs/packaging.md).
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(root);
+  } catch (e) {
+    throw new NetnsError(
+      `the netns-native addon is not available for ${process.platform}-${process.arch} (Node ${process.versions.node}): ` +
+        `no prebuilt binary matches and it was not built. Build it with \`npm rebuild netns-native\` ` +
+        `(needs python3, make and g++), or reinstall without --ignore-scripts. (${(e as Error).message.split('\n')[0]})`,
+      { code: 'ERR_ADDON_MISSING', cause: e },
+    );
+  }
   addon.setErrnoNames(errnoNames());
   cached = addon;
   return cached;

@@ -244,6 +244,8 @@ describe('transactions', () => {
   it('flush removes only the library table; iptables-nft tables stay', async () => {
     expect(await fw.flush()).toBe(true);
     expect(await fw.flush()).toBe(false);
+    expect(await fw.list()).toEqual([]); // no table: nothing, not an error
+    await expect(fw.delete(5)).rejects.toBeInstanceOf(ValidationError);
     const tables = (await fw.ruleset()).map((t) => `${t.family} ${t.name}`);
     expect(tables).toEqual(['ip filter']);
     expect(run('ip', ['netns', 'exec', ns.name!, 'iptables', '-S', 'INPUT'])).toContain('-A INPUT -p tcp -m tcp --dport 22 -j DROP');

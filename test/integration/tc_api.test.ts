@@ -8,7 +8,7 @@ import { NetlinkError, ValidationError } from '../../lib/errors.js';
 import { Netns } from '../../lib/api/netns/index.js';
 import type { Tc } from '../../lib/api/tc/index.js';
 import { nsName, run } from './helpers.js';
-import { tc, tcJson, tcOf, tcText } from './tc_helpers.js';
+import { tc, tcJson, tcText } from './tc_helpers.js';
 
 let lib: Netns;
 let ref: Netns;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   lib = await Netns.create(nsName('tclib'));
   ref = await Netns.create(nsName('tcref'));
   await Promise.all([devices(lib), devices(ref)]);
-  t = tcOf(lib);
+  t = lib.tc;
 });
 
 afterAll(async () => {

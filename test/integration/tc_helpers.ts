@@ -1,15 +1,7 @@
 /**
- * Traffic-control test plumbing: a Tc bound to a namespace handle, and `tc` as the oracle with its
- * output normalized (statistics and kernel-chosen handles removed) for equivalence checks.
+ * Traffic-control test plumbing: `tc` as the oracle, with its output normalized (statistics and kernel-chosen handles removed) for equivalence checks.
  */
-import type { Netns } from '../../lib/api/netns/index.js';
-import { Tc } from '../../lib/api/tc/index.js';
 import { run } from './helpers.js';
-
-/** The namespace's tc family. */
-export function tcOf(ns: Netns): Tc {
-  return new Tc({ label: ns.name ? `ip -n ${ns.name}` : '', rtnl: () => ns.rtnl(), linkIndex: (r) => ns.links.index(r) });
-}
 
 /** `tc -n NS ARGS` output. */
 export function tc(ns: string, ...args: string[]): string {

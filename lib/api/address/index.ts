@@ -15,6 +15,7 @@ import { checkKeys } from '../../validate/options.js';
 import { checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js';
 import type { LinkRef } from '../link/index.js';
 import type { NsContext } from '../context.js';
+import { withIndexes } from '../link/index_cache.js';
 
 export type { AddressOptions, AddressSetFlag, Lifetime } from './spec.js';
 export type { Address, AddressFlag } from './view.js';
@@ -156,9 +157,9 @@ export class Addresses {
   private async modify(dev: LinkRef, address: string, opts: AddressOptions, flags: number, verb: string): Promise<void> {
     checkLinkRef(dev);
     const req = buildRequest(address, opts, typeof dev === 'string' ? dev : undefined);
-    const index = await ifindexOf(this.ns, dev);
+    const op = `ip address ${verb} ${address} dev ${dev}`;
     const conn = await this.ns.rtnl();
-    await conn.request(RTM_NEWADDR, flags, encodeAddrBody({ ...req.header, index }, req.attrs), `ip address ${verb} ${address} dev ${dev}`);
+    await withIndexes(this.ns, [dev], undefined, (index) => conn.request(RTM_NEWADDR, flags, encodeAddrBody({ ...req.header, index: index(dev) }, req.attrs), op));
   }
 
   private async deleteRaw(family: IpFamily, index: number, prefixlen: number, local: string, operation: string): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { ValidationError } from '../../errors.js';
 import type { NetlinkConnection } from '../../netlink/connection.js';
+import type { NsContext } from '../context.js';
 import { NETLINK_NETFILTER } from '../../netlink/constants.js';
 import { sendBatch } from '../../nfnl/batch.js';
 import * as C from '../../nfnl/constants.js';
@@ -22,13 +23,11 @@ export type { FirewallChain, FirewallRule, FirewallTable, RuleAction, RuleMatch 
 /** The table the library uses when the caller names none: it says whose it is. */
 export const DEFAULT_TABLE = 'netns_native';
 
-/** What the firewall needs from a namespace handle (a subset of the handle's context). */
-export interface FirewallContext {
-  /** `ip -n NAME` prefix for messages ('' for the own namespace). */
-  readonly label: string;
-  /** A request connection of another netlink protocol, opened in the namespace, closed with the handle. */
-  connection(protocol: number): Promise<NetlinkConnection>;
-}
+/**
+ * What the firewall needs from a namespace handle: its label for messages and its netfilter
+ * connection (a subset of the handle's internal context, so code holding only a connection can build one too).
+ */
+export type FirewallContext = Pick<NsContext, 'label' | 'connection'>;
 
 /** Options of {@link Firewall.table}. */
 export interface FirewallTableOptions {

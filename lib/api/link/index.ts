@@ -23,7 +23,9 @@ import {
   type LinkSpec,
 } from './spec.js';
 import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
-import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage } from './resolve.js';
+import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage, requestLinkMessage } from './resolve.js';
+import { forgetIndex, rememberIndex, withIndexes } from './index_cache.js';
+import type { NetlinkMessage } from '../../netlink/message.js';
 
 export { toLink };
 export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState } from './view.js';
@@ -144,11 +146,29 @@ export class Links {
     // where the link will live.
     const refs = new Map<LinkRef, number>();
     for (const r of specRefs(spec)) refs.set(r, await this.index(r, op));
-    const home = spec.netns ? new Links(spec.netns[NS_CONTEXT]) : this;
-    const master = spec.master === undefined ? undefined : await home.index(spec.master, op);
-    const body = encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) });
+    const homeCtx = spec.netns ? spec.netns[NS_CONTEXT] : this.ns;
+    const home = spec.netns ? new Links(homeCtx) : this;
     const conn = await this.ns.rtnl();
-    await conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, op);
+    // When nothing has to happen between creating the link and reading it back, and both go through
+    // this connection, the read-back is queued in the same tick, so it travels in the same sendmsg and
+    // the kernel answers it right after the creation: one round trip instead of two
+    // (docs/performance.md, "Levers of the request path").
+    const sameTrip = !spec.netns && !(spec.kind === 'veth' && spec.peer.up);
+    let readBack: Promise<NetlinkMessage> | undefined;
+    const send = (master: number | undefined) => {
+      const body = encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) });
+      const created = conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, op);
+      if (sameTrip) {
+        readBack = requestLinkMessage(conn, spec.name, this.op(`ip link show dev ${spec.name}`));
+        readBack.catch(() => undefined); // only read once the creation succeeded
+      }
+      return created;
+    };
+    if (spec.master === undefined) await send(undefined);
+    else {
+      const masterRef = spec.master;
+      await withIndexes(homeCtx, [masterRef], op, (index) => send(index(masterRef)));
+    }
     if (spec.kind === 'veth' && spec.peer.up) {
       // The kernel cannot open the peer inside the creating request (ENOTCONN), so this is a
       // second request; if it fails, the pair goes away again rather than stay half configured.
@@ -159,7 +179,13 @@ export class Links {
         throw e;
       }
     }
-    return home.get(spec.name);
+    // (After a retry in withIndexes, `readBack` is the one sent with the retried creation.)
+    const link = readBack ? toLink(decodeLinkMessage((await readBack).payload)) : await home.get(spec.name);
+    rememberIndex(homeCtx, spec.name, link.index);
+    // A veth's IFLA_LINK is its peer's ifindex in the peer's namespace: the pod's first address
+    // then needs no lookup.
+    if (spec.kind === 'veth' && link.peerIndex !== undefined) rememberIndex(spec.peer.netns ? spec.peer.netns[NS_CONTEXT] : this.ns, spec.peer.name, link.peerIndex);
+    return link;
   }
 
   /**
@@ -190,6 +216,7 @@ export class Links {
       body = encodeSetBody(await this.index(ref, op), changes, master);
     }
     const conn = await this.ns.rtnl();
+    if (changes.name !== undefined) forgetIndex(this.ns, ref);
     await conn.request(RTM_NEWLINK, 0, body, op);
   }
 
@@ -334,6 +361,7 @@ export class Links {
     else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
     else body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
     const conn = await this.ns.rtnl();
+    forgetIndex(this.ns, ref);
     await conn.request(RTM_NEWLINK, 0, body, op);
   }
 
@@ -353,6 +381,7 @@ export class Links {
     const op = this.op(`ip link delete dev ${ref}`);
     const body = encodeDeleteBody(ref);
     const conn = await this.ns.rtnl();
+    forgetIndex(this.ns, ref);
     try {
       await conn.request(RTM_DELLINK, 0, body, op);
       return true;

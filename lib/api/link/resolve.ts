@@ -5,6 +5,7 @@
  */
 import { NetnsError, isNotFound } from '../../errors.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
+import type { NetlinkConnection } from '../../netlink/connection.js';
 import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
 import type { LinkRef } from '../../rtnl/link/kinds/kind.js';
 import { IFLA_ADDRESS, RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody } from '../../rtnl/link/index.js';
@@ -29,7 +30,11 @@ export function ifindexOf(ns: NsContext, ref: LinkRef): Promise<number> {
 
 /** The kernel's RTM_NEWLINK for one link, undecoded (callers that need one field skip the rest). */
 export async function fetchLinkMessage(ns: NsContext, ref: LinkRef, op: string = ns.op(`ip link show dev ${ref}`)): Promise<NetlinkMessage> {
-  const conn = await ns.rtnl();
+  return requestLinkMessage(await ns.rtnl(), ref, op);
+}
+
+/** The same on a connection at hand; the request is queued synchronously, so it can share a sendmsg. */
+export async function requestLinkMessage(conn: NetlinkConnection, ref: LinkRef, op: string): Promise<NetlinkMessage> {
   const body = typeof ref === 'number'
     ? encodeLinkBody({ family: AF_UNSPEC, index: ref }, { extMask: LINK_EXT_MASK })
     : encodeLinkBody({ family: AF_UNSPEC }, { extMask: LINK_EXT_MASK, ifname: ref });

@@ -19,6 +19,7 @@ import { Addresses } from '../address/index.js';
 import { Neighbours } from '../neighbour/index.js';
 import { Nsids } from '../nsid/index.js';
 import { Routes } from '../route/index.js';
+import { Tc } from '../tc/index.js';
 import { Dns } from '../../process/dns.js';
 import { execIn, spawnIn, type ExecOptions, type ExecResult, type NetnsProcess, type SpawnOptions } from '../../process/spawn.js';
 import type dgram from 'node:dgram';
@@ -87,6 +88,8 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   readonly dns: Dns;
   /** sysctls under `net.` of this namespace (`ip netns exec NAME sysctl ...`). */
   readonly sysctl: Sysctl;
+  /** Traffic control of this namespace: qdiscs, classes, filters, shaping (`tc -n NAME ...`). */
+  readonly tc: Tc;
   /** nf_tables firewall and NAT of the namespace (`nft`, `iptables -t nat`): masquerade, SNAT, DNAT, filters, the whole ruleset read back. */
   readonly firewall: Firewall;
   /** Link, address, route and neighbour changes (`ip -n NAME monitor`). */
@@ -126,6 +129,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     this.nsids = new Nsids(ctx);
     this.dns = new Dns(ctx);
     this.sysctl = new Sysctl(ctx);
+    this.tc = new Tc(ctx);
     this.firewall = new Firewall(ctx);
     this.events = new Events(ctx);
     this.stats = new Stats(ctx);

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { NetnsError, ValidationError, isNotFound } from '../../errors.js';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REPLACE } from '../../netlink/constants.js';
-import type { NetlinkConnection } from '../../netlink/connection.js';
+import type { NsContext } from '../context.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
 import {
   AF_UNSPEC,
@@ -42,19 +42,14 @@ import { parseRate, parseSize, parseTime, type Rate, type Size, type Time } from
 import { encodeAddBody, encodeDeleteBody } from '../link/spec.js';
 import { checkKeys } from '../../validate/options.js';
 import type { LinkRef } from '../link/index.js';
-import { classRequest, filterDeleteRequest, filterRequest, qdiscRequest, type ClassSpec, type FilterRef, type FilterSpec, type QdiscSpec, type TcHandle } from './spec.js';
-import { isIngressHook, toClass, toFilter, toQdisc, type Filter, type Qdisc, type TcClass } from './view.js';
+import { classRequest, filterDeleteRequest, filterRequest, qdiscRequest, type ClassSpec, type TcFilterRef, type TcFilterSpec, type QdiscSpec, type TcHandle } from './spec.js';
+import { isIngressHook, toClass, toFilter, toQdisc, type TcFilter, type Qdisc, type TcClass } from './view.js';
 
 export type * from './spec.js';
-export type { Qdisc, TcClass, Filter, FilterAction, TcStats, TbfOptions, HtbOptions, HtbClassXstats, U32Key } from './view.js';
+export type { Qdisc, TcClass, TcFilter, TcFilterAction, TcStats, TbfOptions, HtbOptions, HtbClassXstats, U32Key } from './view.js';
 
-/** What the tc family needs from a namespace handle (a subset of the NsContext of docs/architecture.md). */
-export interface TcContext {
-  /** `ip -n NAME` style prefix of operation texts ('' for the process's own namespace). */
-  readonly label: string;
-  rtnl(): Promise<NetlinkConnection>;
-  linkIndex(ref: LinkRef): Promise<number>;
-}
+/** What the tc family uses of its namespace's context. @internal */
+export type TcContext = Pick<NsContext, 'label' | 'rtnl' | 'linkIndex'>;
 
 let clockPromise: Promise<PschedClock> | undefined;
 
@@ -114,6 +109,20 @@ class TcBase {
   protected async send(type: number, flags: number, body: Buffer, op: string): Promise<NetlinkMessage[]> {
     const conn = await this.ctx.rtnl();
     return conn.request(type, flags, body, op);
+  }
+
+  /**
+   * Send a NEW request with NLM_F_ECHO, so the kernel answers with the object as it made it (handle
+   * filled in) before its ACK; read it back with a dump if no echo came.
+   */
+  protected async sendAndRead<T>(
+    type: number, flags: number, body: Buffer, op: string,
+    how: { decode: (m: NetlinkMessage) => T; isIt: (x: T) => boolean; reread: () => Promise<T[]>; what: string },
+  ): Promise<T> {
+    const answers = await this.send(type, flags | NLM_F_ECHO, body, op);
+    const found = answers.filter((m) => m.type === type).map(how.decode).find(how.isIt) ?? (await how.reread()).find(how.isIt);
+    if (found === undefined) throw new NetnsError(`${op}: the kernel acknowledged but the ${how.what} is not there`, { code: 'ERR_NO_ANSWER', operation: op });
+    return found;
   }
 
   protected async dump(type: number, ifindex: number, parent: number, op: string): Promise<NetlinkMessage[]> {
@@ -176,12 +185,9 @@ export class Qdiscs extends TcBase {
     const r = qdiscRequest(spec);
     const op = this.op(`qdisc ${verb} dev ${dev} ${r.words}`);
     const [ifindex, clock] = await Promise.all([this.ctx.linkIndex(dev), pschedClock()]);
-    const answers = await this.send(RTM_NEWQDISC, QDISC_FLAGS[verb] | NLM_F_ECHO, r.body(ifindex, clock), op);
-    const echoed = answers.filter((m) => m.type === RTM_NEWQDISC).map((m) => toQdisc(m, clock)).find((q) => q.parentId === r.parent);
-    if (echoed) return echoed;
-    const found = (await this.listIndex(ifindex, op, clock)).find((q) => q.parentId === r.parent);
-    if (!found) throw new NetnsError(`${op}: the kernel acknowledged but the qdisc is not there`, { code: 'ERR_NO_ANSWER', operation: op });
-    return found;
+    return this.sendAndRead(RTM_NEWQDISC, QDISC_FLAGS[verb], r.body(ifindex, clock), op, {
+      decode: (m) => toQdisc(m, clock), isIt: (q) => q.parentId === r.parent, reread: () => this.listIndex(ifindex, op, clock), what: 'qdisc',
+    });
   }
 
   /**
@@ -211,7 +217,9 @@ export class Qdiscs extends TcBase {
       if (which.handle !== undefined) handle = parseParent('handle', which.handle);
       if (!parent && !handle) parent = TC_H_ROOT;
     }
-    const op = this.op(`qdisc del dev ${dev} ${typeof which === 'string' ? which : JSON.stringify(which)}`);
+    const words = typeof which === 'string' ? which
+      : [which.parent === undefined ? '' : `parent ${which.parent}`, which.handle === undefined ? '' : `handle ${which.handle}`].filter(Boolean).join(' ') || 'root';
+    const op = this.op(`qdisc del dev ${dev} ${words}`);
     const ifindex = await this.ctx.linkIndex(dev);
     await this.send(RTM_DELQDISC, 0, encodeTcBody({ family: AF_UNSPEC, ifindex, parent, handle }, {}), op);
   }
@@ -287,12 +295,9 @@ export class Classes extends TcBase {
     const r = classRequest(spec);
     const op = this.op(`class ${verb} dev ${dev} ${r.words}`);
     const [ifindex, clock] = await Promise.all([this.ctx.linkIndex(dev), pschedClock()]);
-    const answers = await this.send(RTM_NEWTCLASS, CLASS_FLAGS[verb] | NLM_F_ECHO, r.body(ifindex, clock), op);
-    const echoed = answers.filter((m) => m.type === RTM_NEWTCLASS).map((m) => toClass(m, clock)).find((c) => c.classidId === r.classid);
-    if (echoed) return echoed;
-    const found = (await this.listIndex(ifindex, op, clock)).find((c) => c.classidId === r.classid);
-    if (!found) throw new NetnsError(`${op}: the kernel acknowledged but the class is not there`, { code: 'ERR_NO_ANSWER', operation: op });
-    return found;
+    return this.sendAndRead(RTM_NEWTCLASS, CLASS_FLAGS[verb], r.body(ifindex, clock), op, {
+      decode: (m) => toClass(m, clock), isIt: (c) => c.classidId === r.classid, reread: () => this.listIndex(ifindex, op, clock), what: 'class',
+    });
   }
 
   /**
@@ -356,7 +361,7 @@ export class Filters extends TcBase {
    * ```
    * @returns every filter of that parent after the change (u32 also lists its hash tables).
    */
-  add(dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  add(dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     return this.modify('add', dev, spec);
   }
 
@@ -369,7 +374,7 @@ export class Filters extends TcBase {
    * await ns.tc.filters.replace('eth0', { kind: 'u32', parent: '1:', prio: 1, handle: 0x800800, match: { ip: { dst: '10.0.1.0/24' } }, classid: '1:20' });
    * ```
    */
-  replace(dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  replace(dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     return this.modify('replace', dev, spec);
   }
 
@@ -384,11 +389,11 @@ export class Filters extends TcBase {
    * await ns.tc.filters.change('eth0', { kind: 'u32', parent: '1:', protocol: 'ip', prio: 1, handle: 0x800800, match: { ip: { dst: '10.0.2.0/24' } }, classid: '1:10' });
    * ```
    */
-  change(dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  change(dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     return this.modify('change', dev, spec);
   }
 
-  private async modify(verb: Verb, dev: LinkRef, spec: FilterSpec): Promise<Filter[]> {
+  private async modify(verb: Verb, dev: LinkRef, spec: TcFilterSpec): Promise<TcFilter[]> {
     validateLinkRef(dev, 'dev');
     const r = filterRequest(spec);
     const op = this.op(`filter ${verb} dev ${dev} ${r.words}`);
@@ -410,7 +415,7 @@ export class Filters extends TcBase {
    * await ns.tc.filters.delete('eth0', { parent: '1:', prio: 1 });
    * ```
    */
-  async delete(dev: LinkRef, which: FilterRef): Promise<void> {
+  async delete(dev: LinkRef, which: TcFilterRef): Promise<void> {
     validateLinkRef(dev, 'dev');
     const r = filterDeleteRequest(which);
     const op = this.op(`filter del dev ${dev} ${r.words}`);
@@ -429,7 +434,7 @@ export class Filters extends TcBase {
    * console.log(f.options?.actions[0].mirred, f.options?.actions[0].stats?.packets);
    * ```
    */
-  async list(dev: LinkRef, parent?: TcHandle | 'ingress' | 'egress'): Promise<Filter[]> {
+  async list(dev: LinkRef, parent?: TcHandle | 'ingress' | 'egress'): Promise<TcFilter[]> {
     validateLinkRef(dev, 'dev');
     const p = parent === undefined ? undefined : parseFilterParent('parent', parent);
     const op = this.op(`-s filter show dev ${dev}${parent === undefined ? '' : ` parent ${parent}`}`);
@@ -440,12 +445,12 @@ export class Filters extends TcBase {
       if (q.kind === 'clsact') parents.push(TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS));
       else if (q.handleId) parents.push(q.handleId);
     }
-    const out: Filter[] = [];
+    const out: TcFilter[] = [];
     for (const parentId of parents) out.push(...(await this.listParent(ifindex, parentId, op, clock)));
     return out;
   }
 
-  private async listParent(ifindex: number, parent: number, op: string, clock: PschedClock): Promise<Filter[]> {
+  private async listParent(ifindex: number, parent: number, op: string, clock: PschedClock): Promise<TcFilter[]> {
     const msgs = await this.dump(RTM_GETTFILTER, ifindex, parent, op);
     return msgs.filter((m) => m.type === RTM_NEWTFILTER).map((m) => toFilter(m, clock));
   }

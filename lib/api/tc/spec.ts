@@ -174,10 +174,10 @@ export interface U32FilterSpec {
   handle?: number;
 }
 
-export type FilterSpec = U32FilterSpec;
+export type TcFilterSpec = U32FilterSpec;
 
 /** Which filter `filters.delete` removes: all of a priority, or one by handle (then kind too). */
-export interface FilterRef {
+export interface TcFilterRef {
   parent: TcHandle | 'ingress' | 'egress';
   prio?: number;
   protocol?: 'all' | 'ip' | 'ipv6' | number;
@@ -409,7 +409,7 @@ export interface FilterRequest {
   body(ifindex: number, mirredIfindex?: number): Buffer;
 }
 
-export function filterRequest(input: FilterSpec): FilterRequest {
+export function filterRequest(input: TcFilterSpec): FilterRequest {
   const s = object('spec', input) as unknown as U32FilterSpec;
   if (s.kind !== 'u32') throw new ValidationError('kind', s.kind, 'must be u32 (this kernel has no matchall, flower or bpf filters modelled here)');
   checkKeys('', s, FILTER_KEYS);
@@ -452,8 +452,8 @@ export function filterRequest(input: FilterSpec): FilterRequest {
 }
 
 /** The body of a filter delete (`tc filter del dev X parent P [protocol T] [prio N] [handle H u32]`). */
-export function filterDeleteRequest(input: FilterRef): { words: string; body(ifindex: number): Buffer } {
-  const r = object('filter', input) as unknown as FilterRef;
+export function filterDeleteRequest(input: TcFilterRef): { words: string; body(ifindex: number): Buffer } {
+  const r = object('filter', input) as unknown as TcFilterRef;
   checkKeys('filter', r, ['parent', 'prio', 'protocol', 'handle', 'kind']);
   const parent = parseFilterParent('parent', r.parent);
   const prio = r.prio === undefined ? 0 : validateIntRange('prio', r.prio, 1, 0xffff);

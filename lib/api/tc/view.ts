@@ -75,7 +75,7 @@ export interface TcClass {
 }
 
 /** An action of a filter, read back. */
-export interface FilterAction {
+export interface TcFilterAction {
   /** 1-based position. */
   order: number;
   kind: string;
@@ -86,7 +86,7 @@ export interface FilterAction {
 }
 
 /** A filter as `tc -s -d filter show` reports it. The kernel also lists u32's hash tables (no `keys`). */
-export interface Filter {
+export interface TcFilter {
   ifindex: number;
   kind: string;
   parent: string;
@@ -106,7 +106,7 @@ export interface Filter {
     terminal?: boolean;
     hashTable?: string;
     divisor?: number;
-    actions: FilterAction[];
+    actions: TcFilterAction[];
   };
   rawOptions?: Buffer;
 }
@@ -179,11 +179,11 @@ export function formatU32Handle(h: number): string {
   return s;
 }
 
-export function toFilter(m: NetlinkMessage, clock: PschedClock): Filter {
+export function toFilter(m: NetlinkMessage, clock: PschedClock): TcFilter {
   const { header, attrs } = decodeTcMessage(m.payload);
   const kind = attrs.kind ?? '';
   const proto = header.info & 0xffff;
-  const f: Filter = {
+  const f: TcFilter = {
     ifindex: header.ifindex,
     kind,
     parent: parentName(header.parent),
@@ -200,7 +200,7 @@ export function toFilter(m: NetlinkMessage, clock: PschedClock): Filter {
     f.options = {
       keys: o.keys,
       actions: o.actions.map((a) => {
-        const out: FilterAction = { order: a.order, kind: a.kind };
+        const out: TcFilterAction = { order: a.order, kind: a.kind };
         if (a.index !== undefined) out.index = a.index;
         if (a.mirred) {
           const e = a.mirred.eaction;
