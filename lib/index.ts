@@ -144,6 +144,21 @@ export {
 } from './errors.js';
 export { NetlinkConnection, openNetlink, type ConnectionOptions, type OpenNetlinkOptions, type Transport } from './netlink/connection.js';
 export {
+  Topology,
+  TopologyError,
+  type TopologyOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type PlanStep,
+  type PlanAction,
+  type TopologyFile,
+  type TopologyNamespace,
+  type TopologyLink,
+  type TopologyPeer,
+  type TopologyNat,
+} from './topology/index.js';
+export { doctor, CHECK_IDS, type Check as DoctorCheck, type CheckId as DoctorCheckId, type DoctorReport, type DoctorOptions } from './cli/doctor.js';
+export {
   watchEvents,
   EventStream,
   type WatchOptions,

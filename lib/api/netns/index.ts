@@ -4,6 +4,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { ClosedError, NetnsError, ValidationError, isNotFound } from '../../errors.js';
 import { native, type NativeNsInfo } from '../../native.js';
 import { openNetlink, type NetlinkConnection } from '../../netlink/connection.js';
@@ -101,6 +102,8 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   /** What the families see of this handle. @internal */
   readonly [NS_CONTEXT]: NsContext;
   private fdValue: number;
+  /** Deleted, not just closed, at dispose (see {@link Netns.temporary}). */
+  private temporary = false;
   /** Request connections by netlink protocol, opened on first use, closed with the handle. */
   private readonly conns = new Map<number, Promise<NetlinkConnection>>();
   /** The opened connections, once resolved (to see synchronously that one closed itself). */
@@ -621,7 +624,46 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     native().closeFd(fd);
   }
 
+  /**
+   * Dispose: a handle from {@link Netns.temporary} deletes its namespace; any other closes the handle.
+   * (`await using` is TypeScript 5.2+ or Node 24+ syntax: in plain JavaScript on Node 20, call
+   * `await ns[Symbol.asyncDispose]()` or `ns.delete()` in a `finally`.)
+   */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    if (this.temporary && this.name) await this.delete({ ifExists: true });
+    else await this.close();
+  }
+
+  /**
+   * A named namespace that is deleted when the handle is disposed: for tests and scratch work.
+   * The name is `PREFIX-PID-RANDOM`, valid and unique.
+   *
+   * Equivalent to: `ip netns add PREFIX-...` now and `ip netns delete PREFIX-...` at dispose.
+   * @example
+   * ```ts
+   * const ns = await Netns.temporary('test');
+   * try {
+   *   await ns.links.setUp('lo');
+   * } finally {
+   *   await ns[Symbol.asyncDispose](); // deletes it (or: await using ns = ... in TypeScript)
+   * }
+   * ```
+   */
+  static async temporary(prefix = 'netns-native'): Promise<Netns> {
+    const name = validateNetnsName(`${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, 'prefix');
+    const ns = await Netns.create(name);
+    ns.temporary = true;
+    return ns;
+  }
+
+  /** What `console.log(ns)` prints: `Netns { name, inode, closed }`, not the internal state. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, insp: typeof inspect): string {
+    const shown = { name: this.name, inode: this.identity.ino, closed: this.closed };
+    return depth < 0 ? `Netns ${this.name ?? `net:[${this.identity.ino}]`}` : `Netns ${insp(shown, { ...options, depth: (options.depth ?? 2) - 1 })}`;
+  }
+
+  /** JSON of a handle: what identifies it. */
+  toJSON(): { name: string | undefined; path: string | undefined; dev: number; inode: number; closed: boolean } {
+    return { name: this.name, path: this.path, dev: this.identity.dev, inode: this.identity.ino, closed: this.closed };
   }
 }
