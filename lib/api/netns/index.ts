@@ -13,6 +13,7 @@ import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, ty
 import { homeConnection, queryNsid } from '../nsid/query.js';
 import { NETNS_RUN_DIR } from './paths.js';
 import { validateNetnsName } from '../../validate/names.js';
+import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
 import { Links } from '../link/index.js';
@@ -27,6 +28,12 @@ import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { Sysctl } from '../../process/sysctl.js';
 import { Firewall } from '../firewall/index.js';
+import { Events } from '../events/index.js';
+import { Stats } from '../stats/index.js';
+import { Diag } from '../diag/index.js';
+import { ping, type PingOptions, type PingResult } from '../../observe/ping.js';
+import { capture, captureToFile, type CaptureOptions, type CaptureStream, type CaptureSummary } from '../../observe/capture.js';
+import { cleanupOrphans, inventory, type Inventory, type InventoryOptions, type OrphanCleanupOptions, type OrphanRemoval } from '../../observe/inventory.js';
 import { pinnedNamesOf } from '../../process/identify.js';
 import { connectIn, createServerIn, createUdpSocketIn, listenIn, type NsConnectOptions, type NsListenOptions, type NsServerOptions, type NsUdpOptions } from '../../process/sockets.js';
 
@@ -87,6 +94,12 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   readonly tc: Tc;
   /** nf_tables firewall and NAT of the namespace (`nft`, `iptables -t nat`): masquerade, SNAT, DNAT, filters, the whole ruleset read back. */
   readonly firewall: Firewall;
+  /** Link, address, route and neighbour changes (`ip -n NAME monitor`). */
+  readonly events: Events;
+  /** Link counters and rates over time (`watch ip -n NAME -s link`). */
+  readonly stats: Stats;
+  /** TCP and UDP sockets of the namespace (`ip netns exec NAME ss -tunap`, `ss -s`). */
+  readonly diag: Diag;
   /** What the families see of this handle. @internal */
   readonly [NS_CONTEXT]: NsContext;
   private fdValue: number;
@@ -122,6 +135,79 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     this.sysctl = new Sysctl(ctx);
     this.tc = new Tc(ctx);
     this.firewall = new Firewall(ctx);
+    this.events = new Events(ctx);
+    this.stats = new Stats(ctx);
+    this.diag = new Diag(ctx);
+  }
+
+  /**
+   * ICMP echo (IPv4 or IPv6) from inside this namespace, with per-reply RTTs and ping's summary.
+   * No process is started: an ICMP socket is made in the namespace (see {@link ping}).
+   *
+   * Equivalent to: `ip netns exec NAME ping -c 3 ADDRESS`
+   * @example
+   * ```ts
+   * const r = await ns.ping('10.0.0.2', { count: 3, intervalMs: 200 });
+   * if (r.lossPercent > 0) console.log(`${r.lossPercent}% loss`);
+   * ```
+   */
+  ping(address: string, options: PingOptions = {}): Promise<PingResult> {
+    return ping(this, address, options);
+  }
+
+  /**
+   * Capture packets on an interface of this namespace (or all), as an async iterator; see
+   * {@link capture}.
+   *
+   * Equivalent to: `ip netns exec NAME tcpdump -i DEV 'EXPR'`
+   * @example
+   * ```ts
+   * const cap = await ns.capture({ dev: 'eth0', count: 10 });
+   * for await (const p of cap) console.log(p.length);
+   * ```
+   */
+  capture(options: CaptureOptions = {}): Promise<CaptureStream> {
+    return capture(this, options);
+  }
+
+  /**
+   * Capture packets into a pcap file readable by `tcpdump -r`; see {@link captureToFile}.
+   *
+   * Equivalent to: `ip netns exec NAME tcpdump -i DEV -w FILE -c COUNT 'EXPR'`
+   * @example
+   * ```ts
+   * const s = await ns.captureToFile('/tmp/eth0.pcap', { dev: 'eth0', durationMs: 5000 });
+   * ```
+   */
+  captureToFile(file: string, options: CaptureOptions = {}): Promise<CaptureSummary> {
+    return captureToFile(this, file, options);
+  }
+
+  /**
+   * Every network namespace of the machine, classified (in use, pinned with no process, held by an
+   * fd) with the stale pins; see {@link inventory}.
+   *
+   * Equivalent to: `lsns -t net` plus `ip netns list`
+   * @example
+   * ```ts
+   * const { namespaces } = await Netns.inventory();
+   * ```
+   */
+  static inventory(options: InventoryOptions = {}): Promise<Inventory> {
+    return inventory(options);
+  }
+
+  /**
+   * Remove orphaned pins chosen by names, prefix or age (dry run available); see {@link cleanupOrphans}.
+   *
+   * Equivalent to: the tutorial's loop deleting namespaces with no process
+   * @example
+   * ```ts
+   * await Netns.cleanupOrphans({ prefix: 'ci-', olderThanMs: 3600_000, dryRun: true });
+   * ```
+   */
+  static cleanupOrphans(options: OrphanCleanupOptions): Promise<OrphanRemoval[]> {
+    return cleanupOrphans(options);
   }
 
   /**
@@ -259,14 +345,38 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * @returns true when a namespace was deleted, false when it did not exist and `ifExists` was set.
    */
   static async delete(name: string, opts: DeleteOptions = {}): Promise<boolean> {
+    checkKeys('', opts, ['ifExists']);
     validateNetnsName(name);
     const path = join(NETNS_RUN_DIR, name);
     try {
+      await Netns.deleteVeths(name);
       await namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
       throw e;
+    }
+  }
+
+  /**
+   * Delete the veths inside a namespace before it goes. The kernel removes a dying namespace's links
+   * asynchronously (milliseconds after the last reference is gone), so the host ends' names would
+   * still be taken when delete() resolves; RTM_DELLINK removes a pair synchronously. CNI plugins
+   * delete the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
+   */
+  private static async deleteVeths(name: string): Promise<void> {
+    let ns: Netns;
+    try {
+      ns = await Netns.open(name);
+    } catch (e) {
+      if (isNotFound(e)) return; // nsDelete reports it
+      throw e;
+    }
+    try {
+      const veths = await ns.links.list({ kind: 'veth' });
+      await Promise.all(veths.map((l) => ns.links.delete(l.index, { ifExists: true })));
+    } finally {
+      await ns.close();
     }
   }
 
