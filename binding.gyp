@@ -22,7 +22,9 @@
         "native/sysctl_ops.cc",
         "native/inet_ops.cc",
         "native/pids_ops.cc",
-        "native/ns_misc_bindings.cc"
+        "native/ns_misc_bindings.cc",
+        "native/file_lock_ops.cc",
+        "native/file_lock_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

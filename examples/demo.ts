@@ -16,6 +16,7 @@ import { Netns } from '../lib/index.js';
 import { PROOF_METHOD, proveConnectivity, type Proof } from './connectivity.js';
 import { demoBandwidth } from './bandwidth.js';
 import { inventory } from './inventory.js';
+import { monitoring } from './monitoring.js';
 import { Report } from './report.js';
 import { Lab, ROUTED, blue, bridgedContainer, redGreenDirect, router, type Check, type Topology } from './topologies.js';
 
@@ -105,6 +106,7 @@ async function buildAndProve(lab: Lab, report: Report): Promise<void> {
   }
   await proveForwarding(lab, report);
   await proveNat(lab, report);
+  await monitoring(lab, report, PREFIX);
 }
 
 /** The tutorial's "Bandwidth Limiting": its own namespaces (a second host), so it runs in a lab of its own. */

@@ -143,3 +143,76 @@ export {
   type NetlinkRequestInfo,
 } from './errors.js';
 export { NetlinkConnection, openNetlink, type ConnectionOptions, type OpenNetlinkOptions, type Transport } from './netlink/connection.js';
+export {
+  Topology,
+  TopologyError,
+  type TopologyOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type PlanStep,
+  type PlanAction,
+  type TopologyFile,
+  type TopologyNamespace,
+  type TopologyLink,
+  type TopologyPeer,
+  type TopologyNat,
+} from './topology/index.js';
+export { doctor, CHECK_IDS, type Check as DoctorCheck, type CheckId as DoctorCheckId, type DoctorReport, type DoctorOptions } from './cli/doctor.js';
+export {
+  watchEvents,
+  EventStream,
+  type WatchOptions,
+  type NetnsEvent,
+  type EventKind,
+  type EventAction,
+  type LinkEvent,
+  type AddressEvent,
+  type RouteEvent,
+  type NeighbourEvent,
+  type ResyncEvent,
+  type EventSnapshot,
+} from './observe/events.js';
+export { sampleStats, linkRates, type StatsOptions, type StatsSample, type LinkSample, type LinkRates } from './observe/stats.js';
+export {
+  listSockets,
+  socketSummary,
+  type SocketEntry,
+  type SocketEndpoint,
+  type SocketOwner,
+  type SocketListOptions,
+  type SocketSummary,
+  type SocketState,
+} from './observe/sockets.js';
+export { formatSsLine, ssFields } from './format/ss.js';
+export { ping, type PingOptions, type PingResult, type PingReply } from './observe/ping.js';
+export {
+  capture,
+  captureToFile,
+  parseBpf,
+  CaptureStream,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_LINUX_SLL,
+  type CaptureOptions,
+  type CapturedPacket,
+  type CaptureSummary,
+  type BpfInstruction,
+} from './observe/capture.js';
+export {
+  inventory,
+  cleanupOrphans,
+  type Inventory,
+  type InventoryOptions,
+  type NamespaceEntry,
+  type NamespaceState,
+  type NamespaceProcess,
+  type NamespaceFdHolder,
+  type StalePin,
+  type OrphanCleanupOptions,
+  type OrphanRemoval,
+} from './observe/inventory.js';
+export { Events } from './api/events/index.js';
+export { Stats } from './api/stats/index.js';
+export { Diag } from './api/diag/index.js';
+/** The CNI plugin in-process (`cni.add(config, runtime)`, ...): see docs/cni.md. */
+export * as cni from './cni/index.js';
+export { CniError, CNI_ERR, type CniResult, type CniRuntime, type NetConf as CniNetConf } from './cni/index.js';

@@ -268,6 +268,8 @@ export interface NativeAddon {
   inetSocket(nsFd: number, opts: NativeInetSocketOptions, cb: Callback<number>): void;
   /** PIDs whose network namespace is the one behind `nsFd`, checked through pidfds (sorted). */
   nsPids(nsFd: number, cb: Callback<number[]>): void;
+  /** flock(fd, LOCK_EX) on a worker (blocks until granted); unlock by closing the fd. */
+  fileLock(fd: number, cb: Callback<void>): void;
 
   // ---- processes inside a namespace (native/spawn_ops.cc, native/spawn_bindings.cc) -----------------
   /**

@@ -166,6 +166,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportNetlinkFunctions(env, exports, state);
   ExportSpawnFunctions(env, exports, state);
   ExportNsMiscFunctions(env, exports, state);
+  ExportFileLockFunctions(env, exports, state);
   ExportDgramFunctions(env, exports, state);
   return exports;
 }

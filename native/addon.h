@@ -42,6 +42,7 @@ void ExportNsFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportSpawnFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportFileLockFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportDgramFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 
 }  // namespace netns

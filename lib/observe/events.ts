@@ -8,8 +8,11 @@
  * @module
  */
 import { NetnsError, type SystemError } from '../errors.js';
-import type { Netns } from '../api/netns/index.js';
-import { NS_CONTEXT } from '../api/context.js';
+import { contextOf, type NetnsHandle, type NsContext } from './target.js';
+import { Links } from '../api/link/index.js';
+import { Addresses } from '../api/address/index.js';
+import { Routes } from '../api/route/index.js';
+import { Neighbours } from '../api/neighbour/index.js';
 import type { Link } from '../api/link/view.js';
 import { toLink } from '../api/link/view.js';
 import { toAddress, type Address } from '../api/address/view.js';
@@ -106,7 +109,7 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
 
   /** @internal */
   constructor(
-    private readonly ns: Netns,
+    private readonly ns: NsContext,
     private readonly kinds: ReadonlySet<EventKind>,
     private readonly maxQueue: number,
     private names: Map<number, string>,
@@ -122,6 +125,11 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
   /** @internal Names known before the first link event; names learned from events win. */
   seedNames(names: Map<number, string>): void {
     for (const [i, n] of names) if (!this.names.has(i)) this.names.set(i, n);
+  }
+
+  /** True while a resync's dump is being taken (its item comes next). */
+  get resyncPending(): boolean {
+    return this.resync !== undefined;
   }
 
   /** Events waiting for the consumer. */
@@ -267,12 +275,12 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
   }
 }
 
-async function takeSnapshot(ns: Netns, kinds: ReadonlySet<EventKind>): Promise<EventSnapshot> {
+async function takeSnapshot(ns: NsContext, kinds: ReadonlySet<EventKind>): Promise<EventSnapshot> {
   const [links, addresses, routes, neighbours] = await Promise.all([
-    kinds.has('link') ? ns.links.list() : undefined,
-    kinds.has('address') ? ns.addresses.list() : undefined,
-    kinds.has('route') ? ns.routes.list({ table: 'all' }) : undefined,
-    kinds.has('neighbour') ? ns.neighbours.list() : undefined,
+    kinds.has('link') ? new Links(ns).list() : undefined,
+    kinds.has('address') ? new Addresses(ns).list() : undefined,
+    kinds.has('route') ? new Routes(ns).list({ table: 'all' }) : undefined,
+    kinds.has('neighbour') ? new Neighbours(ns).list() : undefined,
   ]);
   const s: EventSnapshot = {};
   if (links) s.links = links;
@@ -299,7 +307,8 @@ async function takeSnapshot(ns: Netns, kinds: ReadonlySet<EventKind>): Promise<E
  * ```
  * @throws {@link ValidationError} for bad options (nothing is opened).
  */
-export async function watchEvents(ns: Netns, options: WatchOptions = {}): Promise<EventStream> {
+export async function watchEvents(target: NetnsHandle | NsContext, options: WatchOptions = {}): Promise<EventStream> {
+  const ns = contextOf(target);
   checkKeys('', options, ['kinds', 'signal', 'maxQueue', 'rcvbuf']);
   const kinds = options.kinds ?? ALL_KINDS;
   if (!Array.isArray(kinds) || kinds.length === 0 || kinds.some((k) => !ALL_KINDS.includes(k))) {
@@ -316,11 +325,11 @@ export async function watchEvents(ns: Netns, options: WatchOptions = {}): Promis
   if (options.signal?.aborted) {
     throw new NetnsError('ip monitor: aborted before it started', { code: 'ABORT_ERR' });
   }
-  const sub = await Subscription.open({ nsFd: ns.fd, groups, rcvbuf }, { onMessages: (m) => stream.onMessages(m), onError: (e) => stream.onError(e) });
+  const sub = await Subscription.open({ nsFd: ns.fd(), groups, rcvbuf }, { onMessages: (m) => stream.onMessages(m), onError: (e) => stream.onError(e) });
   stream.attach(sub);
   try {
     // Names for the `dev` of address/route/neighbour events; link events keep them current.
-    const names = await linkNames(ns[NS_CONTEXT]);
+    const names = await linkNames(ns);
     stream.seedNames(names);
   } catch (e) {
     stream.close();

@@ -6,7 +6,7 @@
  * @module
  */
 import { ValidationError, type SystemError } from '../errors.js';
-import type { Netns } from '../api/netns/index.js';
+import { contextOf, inNamespace, type NetnsHandle, type NsContext } from './target.js';
 import { checkKeys } from '../validate/options.js';
 import { validateLinkRef } from '../validate/link.js';
 import { parseIp } from '../validate/ip.js';
@@ -94,7 +94,8 @@ export interface PingOptions {
  * @throws {@link ValidationError} for a bad address or options (nothing is sent); a
  *   {@link SystemError} when no ICMP socket can be made in the namespace.
  */
-export async function ping(ns: Netns, destination: string, options: PingOptions = {}): Promise<PingResult> {
+export async function ping(target: NetnsHandle | NsContext, destination: string, options: PingOptions = {}): Promise<PingResult> {
+  const ns = contextOf(target);
   checkKeys('', options, ['count', 'intervalMs', 'timeoutMs', 'size', 'dev', 'onReply', 'signal']);
   const { bytes: dst, family } = parseIp(destination, 'destination');
   const count = intOption('count', options.count, 3, 1, 65_535); // icmp_seq is 16 bits
@@ -107,7 +108,7 @@ export async function ping(ns: Netns, destination: string, options: PingOptions 
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ValidationError('signal', signal, 'must be an AbortSignal');
 
-  const op = `ping ${destination}${ns.name ? ` (netns ${ns.name})` : ''}`;
+  const op = `ping ${destination}${inNamespace(ns)}`;
   const domain = family === 4 ? AF_INET : AF_INET6;
   const protocol = family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
   const sockOpts = options.dev ? [{ level: SOL_SOCKET, name: SO_BINDTODEVICE, value: Buffer.from(options.dev + '\0') }] : undefined;
@@ -134,11 +135,11 @@ export async function ping(ns: Netns, destination: string, options: PingOptions 
   const handlers = { onData, onError: (e: SystemError) => errors.push(e) };
   let sock: DgramSocket;
   try {
-    sock = await DgramSocket.open({ nsFd: ns.fd, domain, type: SOCK_DGRAM, protocol, options: sockOpts }, handlers, op);
+    sock = await DgramSocket.open({ nsFd: ns.fd(), domain, type: SOCK_DGRAM, protocol, options: sockOpts }, handlers, op);
   } catch (e) {
     if ((e as SystemError).code !== 'EACCES') throw e;
     kind = 'raw';
-    sock = await DgramSocket.open({ nsFd: ns.fd, domain, type: SOCK_RAW, protocol, options: sockOpts }, handlers, op);
+    sock = await DgramSocket.open({ nsFd: ns.fd(), domain, type: SOCK_RAW, protocol, options: sockOpts }, handlers, op);
   }
 
   const to = sockaddrOf(family, dst);

@@ -7,7 +7,6 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { ValidationError } from '../errors.js';
 import { NETLINK_SOCK_DIAG } from '../netlink/constants.js';
-import { openNetlink, type NetlinkConnection } from '../netlink/connection.js';
 import {
   ALL_STATES,
   IPPROTO_TCP,
@@ -21,17 +20,9 @@ import {
 } from '../diag/inet_diag.js';
 import { callNative } from '../native_call.js';
 import { checkKeys } from '../validate/options.js';
+import { contextOf, inNamespace, type NetnsHandle, type NsContext } from './target.js';
 
 export type { SocketState };
-
-/** What the socket functions need of a namespace handle (a {@link Netns} is one). */
-export interface DiagTarget {
-  /** The namespace fd. */
-  readonly fd: number;
-  readonly name?: string;
-  /** A connection of another netlink protocol inside the namespace, when the handle keeps one. */
-  connection?(protocol: number): Promise<NetlinkConnection>;
-}
 
 /** One end of a socket. */
 export interface SocketEndpoint {
@@ -127,10 +118,11 @@ const AF_INET6 = 10;
  * for (const s of listeners) console.log(s.local.port, s.processes.map((p) => p.command));
  * ```
  */
-export async function listSockets(target: DiagTarget, options: SocketListOptions = {}): Promise<SocketEntry[]> {
+export async function listSockets(target: NetnsHandle | NsContext, options: SocketListOptions = {}): Promise<SocketEntry[]> {
+  const ctx = contextOf(target);
   const f = checkOptions(options);
-  const op = `ss -tuna${f.processes ? 'p' : ''}${target.name ? ` (netns ${target.name})` : ''}`;
-  const entries = await dumpSockets(target, f.protocols, f.families, f.states, op);
+  const op = `ss -tuna${f.processes ? 'p' : ''}${inNamespace(ctx)}`;
+  const entries = await dumpSockets(ctx, f.protocols, f.families, f.states, op);
   const out = entries.filter(
     (s) =>
       (f.port === undefined || s.local.port === f.port || s.peer.port === f.port) &&
@@ -138,7 +130,7 @@ export async function listSockets(target: DiagTarget, options: SocketListOptions
       (f.peerPort === undefined || s.peer.port === f.peerPort),
   );
   if (f.processes) {
-    const owners = await socketOwners(target);
+    const owners = await socketOwners(ctx);
     for (const s of out) if (s.inode !== 0) s.processes = owners.get(s.inode) ?? [];
   }
   return out;
@@ -155,8 +147,8 @@ export async function listSockets(target: DiagTarget, options: SocketListOptions
  * console.log(`TCP: ${tcp.total} (estab ${tcp.established}, timewait ${tcp.timeWait}), UDP: ${udp.total}`);
  * ```
  */
-export async function socketSummary(target: DiagTarget): Promise<SocketSummary> {
-  const all = await dumpSockets(target, ['tcp', 'udp'], [4, 6], ALL_STATES, 'ss -s');
+export async function socketSummary(target: NetnsHandle | NsContext): Promise<SocketSummary> {
+  const all = await dumpSockets(contextOf(target), ['tcp', 'udp'], [4, 6], ALL_STATES, 'ss -s');
   const s: SocketSummary = {
     tcp: { total: 0, hashed: { total: 0, ipv4: 0, ipv6: 0 }, established: 0, listen: 0, timeWait: 0, closed: 0, byState: {} },
     udp: { total: 0, ipv4: 0, ipv6: 0 },
@@ -184,29 +176,25 @@ export async function socketSummary(target: DiagTarget): Promise<SocketSummary> 
 }
 
 async function dumpSockets(
-  target: DiagTarget,
+  ctx: NsContext,
   protocols: ReadonlyArray<'tcp' | 'udp'>,
   families: ReadonlyArray<4 | 6>,
   states: number,
   op: string,
 ): Promise<SocketEntry[]> {
-  const own = !target.connection;
-  const conn = target.connection ? await target.connection(NETLINK_SOCK_DIAG) : await openNetlink({ protocol: NETLINK_SOCK_DIAG, nsFd: target.fd });
-  try {
-    const out: SocketEntry[] = [];
-    // One dump at a time per socket (the kernel's rule); the connection queues them in order.
-    const dumps = protocols.flatMap((protocol) =>
-      families.map(async (family) => {
-        const proto = protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
-        const msgs = await conn.dump(SOCK_DIAG_BY_FAMILY, encodeInetDiagRequest(family === 4 ? AF_INET : AF_INET6, proto, states), op);
-        return msgs.filter((m) => m.type === SOCK_DIAG_BY_FAMILY).map((m) => toEntry(protocol, decodeInetDiagMessage(m.payload)));
-      }),
-    );
-    for (const list of await Promise.all(dumps)) out.push(...list);
-    return out;
-  } finally {
-    if (own) conn.close();
-  }
+  // The handle's sock_diag connection: opened on first use, closed with the handle.
+  const conn = await ctx.connection(NETLINK_SOCK_DIAG);
+  const out: SocketEntry[] = [];
+  // One dump at a time per socket (the kernel's rule); the connection queues them in order.
+  const dumps = protocols.flatMap((protocol) =>
+    families.map(async (family) => {
+      const proto = protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
+      const msgs = await conn.dump(SOCK_DIAG_BY_FAMILY, encodeInetDiagRequest(family === 4 ? AF_INET : AF_INET6, proto, states), op);
+      return msgs.filter((m) => m.type === SOCK_DIAG_BY_FAMILY).map((m) => toEntry(protocol, decodeInetDiagMessage(m.payload)));
+    }),
+  );
+  for (const list of await Promise.all(dumps)) out.push(...list);
+  return out;
 }
 
 function toEntry(protocol: 'tcp' | 'udp', m: ReturnType<typeof decodeInetDiagMessage>): SocketEntry {
@@ -230,8 +218,8 @@ function toEntry(protocol: 'tcp' | 'udp', m: ReturnType<typeof decodeInetDiagMes
 }
 
 /** socket inode -> holders, over the processes in the namespace and this process. */
-async function socketOwners(target: DiagTarget): Promise<Map<number, SocketOwner[]>> {
-  const fd = target.fd;
+async function socketOwners(ctx: NsContext): Promise<Map<number, SocketOwner[]>> {
+  const fd = ctx.fd();
   const pids = new Set(await callNative<number[]>('ip netns pids', (a, cb) => a.nsPids(fd, cb)));
   pids.add(process.pid);
   const out = new Map<number, SocketOwner[]>();

@@ -5,7 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ValidationError } from '../errors.js';
-import type { Netns } from '../api/netns/index.js';
+import { contextOf, type NetnsHandle, type NsContext } from './target.js';
 import { checkKeys } from '../validate/options.js';
 import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../rtnl/constants.js';
 import { RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody } from '../rtnl/link/index.js';
@@ -93,7 +93,8 @@ export function linkRates(prev: LinkStats, cur: LinkStats, seconds: number): Lin
  * ```
  * @throws {@link ValidationError} for bad options, when the iteration starts (nothing is sent).
  */
-export async function* sampleStats(ns: Netns, options: StatsOptions = {}): AsyncGenerator<StatsSample, void, undefined> {
+export async function* sampleStats(target: NetnsHandle | NsContext, options: StatsOptions = {}): AsyncGenerator<StatsSample, void, undefined> {
+  const ns = contextOf(target);
   checkKeys('', options, ['intervalMs', 'links', 'count', 'signal']);
   const intervalMs = options.intervalMs ?? 1000;
   if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 10) throw new ValidationError('intervalMs', intervalMs, 'must be a number of milliseconds, at least 10');
@@ -107,7 +108,7 @@ export async function* sampleStats(ns: Netns, options: StatsOptions = {}): Async
 
   // IFLA_STATS64 always comes; RTEXT_FILTER_SKIP_STATS only skips the per-VF and per-AF extras.
   const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: RTEXT_FILTER_SKIP_STATS });
-  const op = `ip -s link show${ns.name ? ` (netns ${ns.name})` : ''}`;
+  const op = ns.op('ip -s link show');
   let prev = new Map<number, LinkStats>();
   let prevT: number | undefined;
   const start = performance.now();

@@ -69,7 +69,8 @@ function mirrorAddresses(stream: EventStream, mirror: Map<string, Address>, sett
   const arm = () => {
     if (!settling) return;
     clearTimeout(idle);
-    idle = setTimeout(() => stream.close(), settleMs);
+    // A resync's dump of thousands of addresses may take a while on a busy machine: not idle.
+    idle = setTimeout(() => (stream.resyncPending || stream.queued > 0 ? arm() : stream.close()), settleMs);
   };
   const done = (async () => {
     for await (const e of stream) {

@@ -12,7 +12,7 @@ import { ClosedError, Netns, NetnsError } from '../../lib/index.js';
 import { openNetlink } from '../../lib/netlink/connection.js';
 import { NLM_F_ECHO } from '../../lib/netlink/constants.js';
 import { RTM_GETLINK } from '../../lib/rtnl/constants.js';
-import { nsName, settledFdCount } from './helpers.js';
+import { ipJson, nsName, settledFdCount } from './helpers.js';
 
 const execFileP = promisify(execFile);
 const child = fileURLToPath(new URL('./child_dumps.mjs', import.meta.url));
@@ -84,5 +84,60 @@ describe('item 7: every error is a NetnsError', () => {
     await expect(Netns.open('/run/netns/a\0b')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
     await expect(Netns.open('/run/netns/a\0b')).rejects.toBeInstanceOf(NetnsError);
     await expect(Netns.open('a\0b')).rejects.toBeInstanceOf(NetnsError);
+  });
+});
+
+describe('item 4: a failed move changes nothing', () => {
+  it('moveTo(link, ns, { name }) with the name taken in the target fails EEXIST and the link stays where it was', async () => {
+    const a = await Netns.create(nsName('mva'));
+    const b = await Netns.create(nsName('mvb'));
+    try {
+      await a.links.add({ name: 'mv0', kind: 'veth', peer: { name: 'mvp0' } });
+      await b.links.add({ name: 'eth0', kind: 'bridge' });
+      await expect(a.links.moveTo('mv0', b, { name: 'eth0' })).rejects.toMatchObject({ code: 'EEXIST' });
+      expect(ipJson(['link', 'show', 'mv0'], a.name).map((l: { ifname: string }) => l.ifname)).toEqual(['mv0']);
+      expect(ipJson(['link', 'show'], b.name).map((l: { ifname: string }) => l.ifname).sort()).toEqual(['eth0', 'lo']);
+      // And a free name still moves it, renamed.
+      await a.links.moveTo('mv0', b, { name: 'eth1' });
+      expect(ipJson(['link', 'show', 'eth1'], b.name)).toHaveLength(1);
+    } finally {
+      await a.delete();
+      await b.delete();
+    }
+  });
+});
+
+describe('item 5: names are free once Netns.delete() resolves', () => {
+  it('20 rounds: a pod with a veth whose host end is in another namespace is deleted and the same veth is re-added at once', async () => {
+    const host = await Netns.create(nsName('host'));
+    try {
+      for (let i = 0; i < 20; i++) {
+        const pod = await Netns.create(nsName('pod'));
+        await host.links.add({ name: 'vh0', kind: 'veth', peer: { name: 'eth0', netns: pod } });
+        await pod.delete();
+        // Without deleting the veth first this failed EEXIST: the kernel frees the pair 4-39 ms later.
+        expect(ipJson(['link', 'show'], host.name).map((l: { ifname: string }) => l.ifname)).toEqual(['lo']);
+        await host.links.add({ name: 'vh0', kind: 'veth', peer: { name: 'vp0' } });
+        await host.links.delete('vh0');
+      }
+    } finally {
+      await host.delete();
+    }
+  });
+});
+
+describe('item 6: options objects reject unknown keys', () => {
+  it('typos are ValidationErrors and nothing is done', async () => {
+    const ns = await Netns.create(nsName('keys'));
+    try {
+      await ns.links.add({ name: 'k0', kind: 'bridge' });
+      await expect(ns.links.delete('k0', { ifExist: true } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+      await expect(ns.links.list({ knd: 'bridge' } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+      await expect(ns.links.moveTo('k0', ns, { nmae: 'x' } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+      await expect(Netns.delete(ns.name!, { ifexists: true } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+      expect(ipJson(['link', 'show', 'k0'], ns.name)).toHaveLength(1);
+    } finally {
+      await ns.delete();
+    }
   });
 });

@@ -2,7 +2,8 @@
  * Links of one namespace (`ip link`): list, get, add, set, move, delete.
  * @module
  */
-import { ValidationError, isNotFound } from '../../errors.js';
+import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../errors.js';
+import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
 import { decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../../rtnl/link/index.js';
@@ -68,6 +69,7 @@ export class Links {
    * ```
    */
   async list(opts: LinkListOptions = {}): Promise<Link[]> {
+    checkKeys('', opts, ['kind', 'master']);
     const op = this.op('ip link show');
     const master = opts.master === undefined ? undefined : await this.index(validateLinkRef(opts.master, 'master'), op);
     const conn = await this.ns.rtnl();
@@ -351,6 +353,7 @@ export class Links {
    * ```
    */
   async moveTo(ref: LinkRef, target: NetnsHandle, opts: LinkMoveOptions = {}): Promise<void> {
+    checkKeys('', opts, ['name']);
     validateLinkRef(ref, 'dev');
     if (opts.name !== undefined) validateIfname(opts.name, 'name');
     const fd = target?.fd;
@@ -360,9 +363,37 @@ export class Links {
     if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
     else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
     else body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
+    const renamed = opts.name !== undefined && opts.name !== ref;
+    const there = renamed ? new Links(target[NS_CONTEXT]) : undefined;
+    // The kernel moves the link first and renames it afterwards: with the new name taken in the
+    // target it answers EEXIST with the link already moved under its old name. Check first, so a
+    // failed move changes nothing (docs/errors.md, "A failed move").
+    if (there && (await there.exists(opts.name!))) {
+      throw new SystemError(`${op}: ${errnoMessage(17)} (EEXIST): ${opts.name} exists in the target namespace`, { code: 'EEXIST', errno: 17, operation: op });
+    }
     const conn = await this.ns.rtnl();
     forgetIndex(this.ns, ref);
-    await conn.request(RTM_NEWLINK, 0, body, op);
+    try {
+      await conn.request(RTM_NEWLINK, 0, body, op);
+    } catch (e) {
+      // Lost a race with a link created meanwhile: put the link back where it was.
+      if (there && typeof ref === 'string' && (e as { code?: string }).code === 'EEXIST' && (await there.exists(ref))) {
+        await (await target[NS_CONTEXT].rtnl()).request(RTM_NEWLINK, 0, encodeMoveBody(0, this.ns.fd(), ref), op);
+      }
+      throw e;
+    }
+  }
+
+  /** Whether a link of that name exists here. */
+  private async exists(name: string): Promise<boolean> {
+    forgetIndex(this.ns, name); // a cached index could name a link deleted since
+    try {
+      await this.ns.linkIndex(name);
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
   }
 
   /**
@@ -377,6 +408,7 @@ export class Links {
    * @returns true when a link was deleted; false when it did not exist and `ifExists` was set.
    */
   async delete(ref: LinkRef, opts: LinkDeleteOptions = {}): Promise<boolean> {
+    checkKeys('', opts, ['ifExists']);
     validateLinkRef(ref, 'dev');
     const op = this.op(`ip link delete dev ${ref}`);
     const body = encodeDeleteBody(ref);

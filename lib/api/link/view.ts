@@ -2,6 +2,7 @@
  * Links as read back from the kernel: the typed object built from one RTM_NEWLINK.
  * @module
  */
+import { withJson } from '../json.js';
 import { kindOf, type KindInfoMap, type KnownKind } from '../../rtnl/link/kinds/index.js';
 import type { LinkRef } from '../../rtnl/link/kinds/kind.js';
 import {
@@ -147,7 +148,7 @@ export function toLink(m: LinkMessage): Link {
     const stats = decodeLinkStats64(a.stats64);
     if (stats) link.stats = stats;
   }
-  return link;
+  return withJson(link);
 }
 
 function setIf<K extends keyof Link>(link: Link, key: K, v: Link[K] | undefined): void {

@@ -4,6 +4,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { ClosedError, NetnsError, ValidationError, isNotFound } from '../../errors.js';
 import { native, type NativeNsInfo } from '../../native.js';
 import { openNetlink, type NetlinkConnection } from '../../netlink/connection.js';
@@ -12,6 +13,7 @@ import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, ty
 import { homeConnection, queryNsid } from '../nsid/query.js';
 import { NETNS_RUN_DIR } from './paths.js';
 import { validateNetnsName } from '../../validate/names.js';
+import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
 import { Links } from '../link/index.js';
@@ -26,6 +28,12 @@ import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { Sysctl } from '../../process/sysctl.js';
 import { Firewall } from '../firewall/index.js';
+import { Events } from '../events/index.js';
+import { Stats } from '../stats/index.js';
+import { Diag } from '../diag/index.js';
+import { ping, type PingOptions, type PingResult } from '../../observe/ping.js';
+import { capture, captureToFile, type CaptureOptions, type CaptureStream, type CaptureSummary } from '../../observe/capture.js';
+import { cleanupOrphans, inventory, type Inventory, type InventoryOptions, type OrphanCleanupOptions, type OrphanRemoval } from '../../observe/inventory.js';
 import { pinnedNamesOf } from '../../process/identify.js';
 import { connectIn, createServerIn, createUdpSocketIn, listenIn, type NsConnectOptions, type NsListenOptions, type NsServerOptions, type NsUdpOptions } from '../../process/sockets.js';
 
@@ -86,9 +94,17 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   readonly tc: Tc;
   /** nf_tables firewall and NAT of the namespace (`nft`, `iptables -t nat`): masquerade, SNAT, DNAT, filters, the whole ruleset read back. */
   readonly firewall: Firewall;
+  /** Link, address, route and neighbour changes (`ip -n NAME monitor`). */
+  readonly events: Events;
+  /** Link counters and rates over time (`watch ip -n NAME -s link`). */
+  readonly stats: Stats;
+  /** TCP and UDP sockets of the namespace (`ip netns exec NAME ss -tunap`, `ss -s`). */
+  readonly diag: Diag;
   /** What the families see of this handle. @internal */
   readonly [NS_CONTEXT]: NsContext;
   private fdValue: number;
+  /** Deleted, not just closed, at dispose (see {@link Netns.temporary}). */
+  private temporary = false;
   /** Request connections by netlink protocol, opened on first use, closed with the handle. */
   private readonly conns = new Map<number, Promise<NetlinkConnection>>();
   /** The opened connections, once resolved (to see synchronously that one closed itself). */
@@ -119,6 +135,79 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     this.sysctl = new Sysctl(ctx);
     this.tc = new Tc(ctx);
     this.firewall = new Firewall(ctx);
+    this.events = new Events(ctx);
+    this.stats = new Stats(ctx);
+    this.diag = new Diag(ctx);
+  }
+
+  /**
+   * ICMP echo (IPv4 or IPv6) from inside this namespace, with per-reply RTTs and ping's summary.
+   * No process is started: an ICMP socket is made in the namespace (see {@link ping}).
+   *
+   * Equivalent to: `ip netns exec NAME ping -c 3 ADDRESS`
+   * @example
+   * ```ts
+   * const r = await ns.ping('10.0.0.2', { count: 3, intervalMs: 200 });
+   * if (r.lossPercent > 0) console.log(`${r.lossPercent}% loss`);
+   * ```
+   */
+  ping(address: string, options: PingOptions = {}): Promise<PingResult> {
+    return ping(this, address, options);
+  }
+
+  /**
+   * Capture packets on an interface of this namespace (or all), as an async iterator; see
+   * {@link capture}.
+   *
+   * Equivalent to: `ip netns exec NAME tcpdump -i DEV 'EXPR'`
+   * @example
+   * ```ts
+   * const cap = await ns.capture({ dev: 'eth0', count: 10 });
+   * for await (const p of cap) console.log(p.length);
+   * ```
+   */
+  capture(options: CaptureOptions = {}): Promise<CaptureStream> {
+    return capture(this, options);
+  }
+
+  /**
+   * Capture packets into a pcap file readable by `tcpdump -r`; see {@link captureToFile}.
+   *
+   * Equivalent to: `ip netns exec NAME tcpdump -i DEV -w FILE -c COUNT 'EXPR'`
+   * @example
+   * ```ts
+   * const s = await ns.captureToFile('/tmp/eth0.pcap', { dev: 'eth0', durationMs: 5000 });
+   * ```
+   */
+  captureToFile(file: string, options: CaptureOptions = {}): Promise<CaptureSummary> {
+    return captureToFile(this, file, options);
+  }
+
+  /**
+   * Every network namespace of the machine, classified (in use, pinned with no process, held by an
+   * fd) with the stale pins; see {@link inventory}.
+   *
+   * Equivalent to: `lsns -t net` plus `ip netns list`
+   * @example
+   * ```ts
+   * const { namespaces } = await Netns.inventory();
+   * ```
+   */
+  static inventory(options: InventoryOptions = {}): Promise<Inventory> {
+    return inventory(options);
+  }
+
+  /**
+   * Remove orphaned pins chosen by names, prefix or age (dry run available); see {@link cleanupOrphans}.
+   *
+   * Equivalent to: the tutorial's loop deleting namespaces with no process
+   * @example
+   * ```ts
+   * await Netns.cleanupOrphans({ prefix: 'ci-', olderThanMs: 3600_000, dryRun: true });
+   * ```
+   */
+  static cleanupOrphans(options: OrphanCleanupOptions): Promise<OrphanRemoval[]> {
+    return cleanupOrphans(options);
   }
 
   /**
@@ -256,14 +345,38 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * @returns true when a namespace was deleted, false when it did not exist and `ifExists` was set.
    */
   static async delete(name: string, opts: DeleteOptions = {}): Promise<boolean> {
+    checkKeys('', opts, ['ifExists']);
     validateNetnsName(name);
     const path = join(NETNS_RUN_DIR, name);
     try {
+      await Netns.deleteVeths(name);
       await namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
       throw e;
+    }
+  }
+
+  /**
+   * Delete the veths inside a namespace before it goes. The kernel removes a dying namespace's links
+   * asynchronously (milliseconds after the last reference is gone), so the host ends' names would
+   * still be taken when delete() resolves; RTM_DELLINK removes a pair synchronously. CNI plugins
+   * delete the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
+   */
+  private static async deleteVeths(name: string): Promise<void> {
+    let ns: Netns;
+    try {
+      ns = await Netns.open(name);
+    } catch (e) {
+      if (isNotFound(e)) return; // nsDelete reports it
+      throw e;
+    }
+    try {
+      const veths = await ns.links.list({ kind: 'veth' });
+      await Promise.all(veths.map((l) => ns.links.delete(l.index, { ifExists: true })));
+    } finally {
+      await ns.close();
     }
   }
 
@@ -536,7 +649,46 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     native().closeFd(fd);
   }
 
+  /**
+   * Dispose: a handle from {@link Netns.temporary} deletes its namespace; any other closes the handle.
+   * (`await using` is TypeScript 5.2+ or Node 24+ syntax: in plain JavaScript on Node 20, call
+   * `await ns[Symbol.asyncDispose]()` or `ns.delete()` in a `finally`.)
+   */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    if (this.temporary && this.name) await this.delete({ ifExists: true });
+    else await this.close();
+  }
+
+  /**
+   * A named namespace that is deleted when the handle is disposed: for tests and scratch work.
+   * The name is `PREFIX-PID-RANDOM`, valid and unique.
+   *
+   * Equivalent to: `ip netns add PREFIX-...` now and `ip netns delete PREFIX-...` at dispose.
+   * @example
+   * ```ts
+   * const ns = await Netns.temporary('test');
+   * try {
+   *   await ns.links.setUp('lo');
+   * } finally {
+   *   await ns[Symbol.asyncDispose](); // deletes it (or: await using ns = ... in TypeScript)
+   * }
+   * ```
+   */
+  static async temporary(prefix = 'netns-native'): Promise<Netns> {
+    const name = validateNetnsName(`${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, 'prefix');
+    const ns = await Netns.create(name);
+    ns.temporary = true;
+    return ns;
+  }
+
+  /** What `console.log(ns)` prints: `Netns { name, inode, closed }`, not the internal state. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, insp: typeof inspect): string {
+    const shown = { name: this.name, inode: this.identity.ino, closed: this.closed };
+    return depth < 0 ? `Netns ${this.name ?? `net:[${this.identity.ino}]`}` : `Netns ${insp(shown, { ...options, depth: (options.depth ?? 2) - 1 })}`;
+  }
+
+  /** JSON of a handle: what identifies it. */
+  toJSON(): { name: string | undefined; path: string | undefined; dev: number; inode: number; closed: boolean } {
+    return { name: this.name, path: this.path, dev: this.identity.dev, inode: this.identity.ino, closed: this.closed };
   }
 }

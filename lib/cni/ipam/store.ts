@@ -1,0 +1,146 @@
+/**
+ * The host-local IPAM store, in the reference plugin's on-disk layout so either implementation can
+ * take over the other's data directory: `DATADIR/NETWORK/` holds one file per allocated address,
+ * named by the address (`10.1.0.5`, `fd00::5`) and holding `CONTAINERID\r\nIFNAME`;
+ * `last_reserved_ip.N` holds the last address handed out from range set N; `lock` is the file
+ * every invocation flock(2)s while it reads or changes the directory.
+ * @module
+ */
+import { constants } from 'node:fs';
+import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { callNative } from '../../native_call.js';
+
+/** Where the reference keeps its stores when `dataDir` is not given. */
+export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
+/** Separator between container id and interface name in an allocation file. */
+export const LINE_BREAK = '\r\n';
+export const LAST_IP_PREFIX = 'last_reserved_ip.';
+const LOCK_FILE = 'lock';
+// Names the reference never creates (addresses never start with a dot); skipped when listing.
+const TMP_PREFIX = '.netns-native-tmp.';
+
+// flock conflicts between open file descriptions, so two holders inside one process would also
+// exclude each other; but each waiter would tie up one addon worker while it waits. Waiters of one
+// process queue here first, so at most one of them sits in flock per directory.
+const inProcess = new Map<string, Promise<void>>();
+
+/** One network's allocation directory, opened and locked. Call {@link close} to unlock. */
+export class IpamStore {
+  private constructor(readonly dir: string, private readonly lock: FileHandle, private readonly unqueue: () => void) {}
+
+  /** mkdir -p DATADIR/NETWORK, then take the lock (waits while another invocation holds it). */
+  static async open(network: string, dataDir = DEFAULT_DATA_DIR): Promise<IpamStore> {
+    const dir = join(dataDir || DEFAULT_DATA_DIR, network);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const previous = inProcess.get(dir) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => { release = r; });
+    const tail = previous.then(() => mine);
+    inProcess.set(dir, tail);
+    await previous;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(join(dir, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
+      const fd = fh.fd;
+      await callNative<void>(`flock ${join(dir, LOCK_FILE)}`, (a, cb) => a.fileLock(fd, cb));
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      release();
+      if (inProcess.get(dir) === tail) inProcess.delete(dir);
+      throw e;
+    }
+    const done = () => {
+      release();
+      if (inProcess.get(dir) === tail) inProcess.delete(dir);
+    };
+    const store = new IpamStore(dir, fh, done);
+    await store.removeStaleTemporaries();
+    return store;
+  }
+
+  /** Unlock (closing the fd releases the flock). */
+  async close(): Promise<void> {
+    try {
+      await this.lock.close();
+    } finally {
+      this.unqueue();
+    }
+  }
+
+  /**
+   * Create the file of `ip` exclusively; false when it is taken. Records it as range set `rangeId`'s
+   * last. The content is written to a temporary file first and linked to the address's name, so a
+   * holder killed mid-way never leaves an empty allocation file that no DEL could match (temporary
+   * files of dead holders are removed by the next {@link open}).
+   */
+  async reserve(id: string, ifName: string, ip: string, rangeId: number): Promise<boolean> {
+    const path = join(this.dir, ip);
+    const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${ip}`);
+    await writeFile(tmp, id.trim() + LINE_BREAK + ifName, { mode: 0o644 });
+    try {
+      await link(tmp, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+    const lastTmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${LAST_IP_PREFIX}${rangeId}`);
+    await writeFile(lastTmp, ip, { mode: 0o644 });
+    await rename(lastTmp, join(this.dir, LAST_IP_PREFIX + rangeId));
+    return true;
+  }
+
+  /** Temporary files can only be a dead holder's: they exist only while the lock is held. */
+  private async removeStaleTemporaries(): Promise<void> {
+    for (const name of await readdir(this.dir)) if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
+  }
+
+  /** The last address handed out from range set `rangeId`, if recorded. */
+  async lastReserved(rangeId: number): Promise<string | undefined> {
+    try {
+      return (await readFile(join(this.dir, LAST_IP_PREFIX + rangeId), 'utf8')).trim();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** Every allocation: address file name → trimmed content. */
+  async entries(): Promise<Map<string, string>> {
+    const names = (await readdir(this.dir)).filter((n) => n !== LOCK_FILE && !n.startsWith(LAST_IP_PREFIX) && !n.startsWith(TMP_PREFIX));
+    // Read in parallel: the lock is held, so the set of files cannot change meanwhile.
+    const contents = await Promise.all(names.map((n) => readFile(join(this.dir, n), 'utf8').then((c) => c.trim(), () => undefined)));
+    const out = new Map<string, string>();
+    names.forEach((n, i) => { if (contents[i] !== undefined) out.set(n, contents[i]!); });
+    return out;
+  }
+
+  /** Addresses held by (id, ifName), also in the reference's older id-only format. */
+  async findById(id: string, ifName: string): Promise<string[]> {
+    const match = id.trim() + LINE_BREAK + ifName;
+    const old = id.trim();
+    const out: string[] = [];
+    for (const [ip, content] of await this.entries()) if (content === match || content === old) out.push(ip);
+    return out;
+  }
+
+  /** Remove (id, ifName)'s allocations; the id-only format only when the full one matched nothing. */
+  async releaseById(id: string, ifName: string): Promise<string[]> {
+    const entries = await this.entries();
+    const match = id.trim() + LINE_BREAK + ifName;
+    let hit = [...entries].filter(([, c]) => c === match).map(([ip]) => ip);
+    if (hit.length === 0) hit = [...entries].filter(([, c]) => c === id.trim()).map(([ip]) => ip);
+    for (const ip of hit) await unlink(join(this.dir, ip)).catch(() => undefined);
+    return hit;
+  }
+
+  /** Remove an allocation file by address. */
+  async release(ip: string): Promise<void> {
+    await unlink(join(this.dir, ip)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+}
+

@@ -1,0 +1,184 @@
+/**
+ * CNI test plumbing: plugins are run exactly as a runtime runs them (environment + stdin, stdout
+ * read back), with their "host" side in a namespace of the test (`ip netns exec HOST plugin`), never
+ * the machine's own; the spec's result shape is checked field by field.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, expect } from 'vitest';
+
+export const REFERENCE_DIR = '/usr/lib/cni';
+export const OUR_BIN = resolve(import.meta.dirname, '../../dist/lib/cni/bin/bridge.js');
+export const OUR_IPAM_BIN = resolve(import.meta.dirname, '../../dist/lib/cni/bin/host_local.js');
+
+/** Whether the executable was built (`npm run build`, which `npm ci` runs). */
+export function assertBuilt(): void {
+  if (!existsSync(OUR_BIN)) throw new Error(`${OUR_BIN} missing: run npm run build first`);
+}
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temp dir removed after the file's tests. */
+export function tempDir(tag: string): string {
+  const d = mkdtempSync(join(tmpdir(), `cni-${tag}-`));
+  dirs.push(d);
+  return d;
+}
+
+/** A CNI_PATH directory holding `netns-native-bridge` and `netns-native-host-local`, as an installer would link them. */
+export function ourCniPath(): string {
+  const d = tempDir('bin');
+  mkdirSync(join(d, 'bin'));
+  symlinkSync(OUR_BIN, join(d, 'bin', 'netns-native-bridge'));
+  symlinkSync(OUR_IPAM_BIN, join(d, 'bin', 'netns-native-host-local'));
+  return join(d, 'bin');
+}
+
+export interface PluginRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed, when it is JSON. */
+  json: any;
+  ms: number;
+}
+
+export interface PluginCall {
+  /** Executable to run (full path). */
+  plugin: string;
+  /** Namespace playing the host. */
+  hostNs: string;
+  command: string;
+  containerId?: string;
+  netns?: string;
+  ifName?: string;
+  args?: string;
+  cniPath: string;
+  config: unknown;
+  /** Called with the child right after it started (to kill it mid-way). */
+  onSpawn?: (child: ReturnType<typeof spawn>) => void;
+}
+
+/** `ip netns exec HOST plugin` with the CNI_* environment and the configuration on stdin. */
+export function runPlugin(call: PluginCall): Promise<PluginRun> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: call.command, CNI_PATH: call.cniPath };
+  if (call.containerId !== undefined) env.CNI_CONTAINERID = call.containerId;
+  if (call.netns !== undefined) env.CNI_NETNS = call.netns;
+  if (call.ifName !== undefined) env.CNI_IFNAME = call.ifName;
+  if (call.args !== undefined) env.CNI_ARGS = call.args;
+  const t0 = performance.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('ip', ['netns', 'exec', call.hostNs, call.plugin], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    call.onSpawn?.(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      let json: unknown;
+      try {
+        json = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolvePromise({ code, signal, stdout, stderr, json, ms: performance.now() - t0 });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(typeof call.config === 'string' ? call.config : JSON.stringify(call.config));
+  });
+}
+
+const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const IP4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const isIp = (s: unknown) => typeof s === 'string' && (IP4.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s)));
+const isCidr = (s: unknown) => typeof s === 'string' && (CIDR4.test(s) || /^[0-9a-f:.]+\/\d{1,3}$/i.test(s));
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+
+function keysWithin(o: object, allowed: string[], where: string): void {
+  for (const k of Object.keys(o)) expect(allowed, `${where}: unexpected key ${k}`).toContain(k);
+}
+
+/**
+ * The spec's "Success" result shape for `version` (1.0.0/1.1.0: no `version` in ips; before 1.0.0
+ * it is required): every key known, every type right, every interface index in range.
+ */
+export function expectSpecResult(r: any, version: string): void {
+  expect(typeof r).toBe('object');
+  keysWithin(r, ['cniVersion', 'interfaces', 'ips', 'routes', 'dns'], 'result');
+  expect(r.cniVersion).toBe(version);
+  const ifs = r.interfaces ?? [];
+  expect(Array.isArray(ifs)).toBe(true);
+  for (const i of ifs) {
+    keysWithin(i, ['name', 'mac', 'sandbox', ...(version === '1.1.0' ? ['mtu', 'socketPath', 'pciID'] : [])], 'interface');
+    expect(typeof i.name).toBe('string');
+    if (i.mac !== undefined) expect(i.mac).toMatch(MAC);
+    if (i.sandbox !== undefined) expect(typeof i.sandbox).toBe('string');
+  }
+  for (const ip of r.ips ?? []) {
+    keysWithin(ip, ['address', 'gateway', 'interface', ...(version < '1.0.0' ? ['version'] : [])], 'ip');
+    expect(isCidr(ip.address), ip.address).toBe(true);
+    if (ip.gateway !== undefined) expect(isIp(ip.gateway), ip.gateway).toBe(true);
+    if (ip.interface !== undefined) {
+      expect(Number.isInteger(ip.interface)).toBe(true);
+      expect(ip.interface).toBeGreaterThanOrEqual(0);
+      expect(ip.interface).toBeLessThan(ifs.length);
+    }
+    if (version < '1.0.0') expect(ip.version).toBe(ip.address.includes(':') ? '6' : '4');
+  }
+  for (const rt of r.routes ?? []) {
+    keysWithin(rt, ['dst', 'gw', ...(version === '1.1.0' ? ['mtu', 'advmss', 'priority', 'table', 'scope'] : [])], 'route');
+    expect(isCidr(rt.dst), rt.dst).toBe(true);
+    if (rt.gw !== undefined) expect(isIp(rt.gw), rt.gw).toBe(true);
+  }
+  if (r.dns !== undefined) {
+    keysWithin(r.dns, ['nameservers', 'domain', 'search', 'options'], 'dns');
+    for (const k of ['nameservers', 'search', 'options']) if (r.dns[k] !== undefined) expect(Array.isArray(r.dns[k])).toBe(true);
+  }
+}
+
+/** The spec's error shape. */
+export function expectSpecError(r: any): void {
+  expect(typeof r).toBe('object');
+  keysWithin(r, ['cniVersion', 'code', 'msg', 'details'], 'error');
+  expect(Number.isInteger(r.code)).toBe(true);
+  expect(typeof r.msg).toBe('string');
+}
+
+/** A TCP greeting from inside `from` to a server inside `at` on `host`; resolves with the address the server saw. */
+export async function tcpPeer(from: import('../../lib/index.js').Netns, at: import('../../lib/index.js').Netns, host: string, timeout = 10_000): Promise<string> {
+  const seen: string[] = [];
+  const server = await at.createServer({ host, port: 0 }, (s) => {
+    seen.push(s.remoteAddress ?? '?');
+    s.on('error', () => undefined);
+    s.pipe(s);
+  });
+  try {
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const sock = await from.connect({ host, port, connectTimeout: timeout, noDelay: true });
+    try {
+      const back = await new Promise<string>((res, rej) => {
+        let got = '';
+        const t = setTimeout(() => rej(new Error('no echo')), timeout);
+        sock.on('data', (d) => {
+          got += d;
+          if (got === 'hello') { clearTimeout(t); res(got); }
+        });
+        sock.on('error', rej);
+        sock.write('hello');
+      });
+      expect(back).toBe('hello');
+    } finally {
+      sock.destroy();
+    }
+    return seen[0];
+  } finally {
+    server.close();
+  }
+}
