@@ -12,6 +12,8 @@ import { ipJson, nsName, run } from './helpers.js';
 let a: Netns;
 let b: Netns;
 let server: net.Server;
+/** Payload the server read, timestamped: what crossed the veth (the sender's side would count bytes still queued in its socket buffer). */
+const received: Array<{ t: number; bytes: number }> = [];
 
 beforeAll(async () => {
   a = await Netns.create(nsName('sa'));
@@ -21,7 +23,7 @@ beforeAll(async () => {
   run('ip', ['-n', b.name!, 'address', 'add', '10.88.0.2/24', 'dev', 'b0']);
   run('ip', ['-n', a.name!, 'link', 'set', 'a0', 'up']);
   run('ip', ['-n', b.name!, 'link', 'set', 'b0', 'up']);
-  server = await b.createServer({ host: '10.88.0.2', port: 5001 }, (s) => s.resume());
+  server = await b.createServer({ host: '10.88.0.2', port: 5001 }, (s) => s.on('data', (d: Buffer) => received.push({ t: performance.now(), bytes: d.length })));
 });
 afterAll(async () => {
   server?.close();
@@ -33,12 +35,10 @@ describe('sampleStats', () => {
   it('rates are within ±10 % of a known paced transfer', async () => {
     const sock = await a.connect({ host: '10.88.0.2', port: 5001 });
     const chunk = Buffer.alloc(100 * 1024, 7); // 100 KiB every 10 ms: about 10 MB/s
-    const sent: Array<{ t: number; bytes: number }> = [];
     let sending = true;
     const sender = (async () => {
       while (sending) {
-        // Timed when libuv has handed the bytes to the kernel, not when they were queued.
-        sock.write(chunk, () => sent.push({ t: performance.now(), bytes: chunk.length }));
+        sock.write(chunk);
         await sleep(10);
       }
     })();
@@ -52,13 +52,13 @@ describe('sampleStats', () => {
     expect(ticks.map((t) => t.links.map((l) => l.name))).toEqual([['a0'], ['a0'], ['a0'], ['a0']]);
     expect(ticks[0].links[0].rates).toBeUndefined();
     for (let i = 1; i < ticks.length; i++) {
-      // The sampler's own clock spans [previous tick, this tick]; the payload the sender wrote in
+      // The sampler's own clock spans [previous tick, this tick]; the payload the receiver read in
       // that window, per second, is the known rate. Headers add under 1 % at MTU 9000.
       const from = ticks[i].t - ticks[i].elapsedMs;
-      const bytes = sent.filter((s) => s.t > from && s.t <= ticks[i].t).reduce((n, s) => n + s.bytes, 0);
+      const bytes = received.filter((s) => s.t > from && s.t <= ticks[i].t).reduce((n, s) => n + s.bytes, 0);
       const known = bytes / (ticks[i].elapsedMs / 1000);
       const rate = ticks[i].links[0].rates!.txBytesPerSec;
-      console.log(`tick ${i}: sampler ${(rate / 1e6).toFixed(3)} MB/s, sent ${(known / 1e6).toFixed(3)} MB/s, ${(((rate - known) / known) * 100).toFixed(2)} %`);
+      console.log(`tick ${i}: sampler ${(rate / 1e6).toFixed(3)} MB/s, received ${(known / 1e6).toFixed(3)} MB/s, ${(((rate - known) / known) * 100).toFixed(2)} %`);
       expect(Math.abs(rate - known) / known).toBeLessThan(0.1);
       expect(ticks[i].elapsedMs).toBeGreaterThan(1400);
       expect(ticks[i].links[0].rates!.txPacketsPerSec).toBeGreaterThan(0);
@@ -83,10 +83,10 @@ describe('sampleStats', () => {
   it('stops on abort, and a counter reset gives no rates', async () => {
     const ac = new AbortController();
     let n = 0;
-    setTimeout(() => ac.abort(), 150);
+    setTimeout(() => ac.abort(), 400); // room for a first dump on a loaded machine
     for await (const _ of sampleStats(a, { intervalMs: 50, signal: ac.signal })) n++;
     expect(n).toBeGreaterThanOrEqual(2);
-    expect(n).toBeLessThan(10);
+    expect(n).toBeLessThan(20);
     const s = { rxBytes: 10n, txBytes: 10n, rxPackets: 1n, txPackets: 1n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n } as never;
     const t = { rxBytes: 5n, txBytes: 20n, rxPackets: 1n, txPackets: 2n, rxErrors: 0n, txErrors: 0n, rxDropped: 0n, txDropped: 0n } as never;
     expect(linkRates(s, t, 1)).toBeUndefined();
