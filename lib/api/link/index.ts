@@ -6,7 +6,8 @@ import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../er
 import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
-import { decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../../rtnl/link/index.js';
+import { encodeLinkBody, ifinfomsg, linkKindOf, readLinkMessage, writeLinkInfo } from '../../rtnl/link/index.js';
+import type { NetlinkConnection } from '../../netlink/connection.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import { toLink, type Link, type LinkRef } from './view.js';
@@ -53,6 +54,30 @@ export interface LinkMoveOptions {
   name?: string;
 }
 
+/**
+ * Delete every veth of the namespace `conn` speaks to (either end deletes the pair): the sweep
+ * `Netns.delete` makes before it unpins (docs/errors.md, "Names after delete"). One dump that the
+ * kernel filters by kind, as `ip link show type veth` asks for it (the kind is checked again here, in
+ * case a kernel without the veth module ignores the filter), of which only the header and the kind
+ * are read; then one RTM_DELLINK per veth, all in one sendmsg. A pair already gone (both ends in this
+ * namespace) is not an error.
+ */
+export async function deleteVethsOn(conn: NetlinkConnection, op: (words: string) => string): Promise<void> {
+  const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK }, (a) => writeLinkInfo(a, 'veth'));
+  const msgs = await conn.dump(RTM_GETLINK, body, op('ip link show type veth'));
+  const veths: number[] = [];
+  for (const m of msgs) if (m.type === RTM_NEWLINK && linkKindOf(m.payload) === 'veth') veths.push(ifinfomsg.decode(m.payload, 0).index);
+  await Promise.all(
+    veths.map(async (index) => {
+      try {
+        await conn.request(RTM_DELLINK, 0, encodeDeleteBody(index), op(`ip link delete dev ${index}`));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }),
+  );
+}
+
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
   constructor(private readonly ns: NsContext) {}
@@ -77,7 +102,7 @@ export class Links {
     const msgs = await conn.dump(RTM_GETLINK, body, op);
     return msgs
       .filter((m) => m.type === RTM_NEWLINK)
-      .map((m) => toLink(decodeLinkMessage(m.payload)))
+      .map((m) => toLink(readLinkMessage(m.payload)))
       .filter((l) => (opts.kind === undefined || l.kind === opts.kind) && (master === undefined || l.master === master));
   }
 
@@ -182,7 +207,7 @@ export class Links {
       }
     }
     // (After a retry in withIndexes, `readBack` is the one sent with the retried creation.)
-    const link = readBack ? toLink(decodeLinkMessage((await readBack).payload)) : await home.get(spec.name);
+    const link = readBack ? toLink(readLinkMessage((await readBack).payload)) : await home.get(spec.name);
     rememberIndex(homeCtx, spec.name, link.index);
     // A veth's IFLA_LINK is its peer's ifindex in the peer's namespace: the pod's first address
     // then needs no lookup.
@@ -440,7 +465,7 @@ export class Links {
   }
 
   private async fetch(ref: LinkRef, op: string): Promise<Link> {
-    return toLink(decodeLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
+    return toLink(readLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
   }
 
   /** An operation in `ip` words, with `-n NAME` when the namespace has a name. */

@@ -16,7 +16,7 @@ import { validateNetnsName } from '../../validate/names.js';
 import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
-import { Links } from '../link/index.js';
+import { Links, deleteVethsOn } from '../link/index.js';
 import { Addresses } from '../address/index.js';
 import { Neighbours } from '../neighbour/index.js';
 import { Nsids } from '../nsid/index.js';
@@ -365,18 +365,24 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * delete the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
    */
   private static async deleteVeths(name: string): Promise<void> {
-    let ns: Netns;
+    const path = join(NETNS_RUN_DIR, name);
+    let info: NativeNsInfo;
     try {
-      ns = await Netns.open(name);
+      info = await callNative<NativeNsInfo>(`open namespace ${path}`, (a, cb) => a.nsOpenPath(path, cb));
     } catch (e) {
       if (isNotFound(e)) return; // nsDelete reports it
       throw e;
     }
+    // A bare fd and socket, not a Netns handle: the sweep needs neither the families nor a full
+    // read of each link (docs/performance.md, "Levers of the request path").
+    let conn: NetlinkConnection | undefined;
     try {
-      const veths = await ns.links.list({ kind: 'veth' });
-      await Promise.all(veths.map((l) => ns.links.delete(l.index, { ifExists: true })));
+      conn = await openNetlink({ nsFd: info.fd });
+      const { op } = describeNamespace(name, path, { dev: info.dev, ino: info.ino });
+      await deleteVethsOn(conn, op);
     } finally {
-      await ns.close();
+      conn?.close();
+      native().closeFd(info.fd);
     }
   }
 
