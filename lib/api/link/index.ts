@@ -232,19 +232,22 @@ export class Links {
     validateLinkRef(ref, 'dev');
     validateChanges(changes);
     const op = this.op(describeSet(ref, changes));
-    const master = changes.master === undefined ? undefined : changes.master === null ? 0 : await this.index(changes.master, op);
-    let body: Buffer;
-    if (typeof ref === 'number') body = encodeSetBody(ref, changes, master);
-    else if (changes.name === undefined || changes.name === ref) {
-      // Without ifindex the kernel finds the device by IFLA_IFNAME, saving a lookup.
-      body = encodeSetBody(0, { ...changes, name: ref }, master);
-    } else {
-      // A rename needs IFLA_IFNAME for the new name, so the device is named by its ifindex.
-      body = encodeSetBody(await this.index(ref, op), changes, master);
-    }
+    // Without ifindex the kernel finds the device by IFLA_IFNAME, saving a lookup. A rename needs
+    // IFLA_IFNAME for the new name, so the device is named by its ifindex, looked up afresh (a stale
+    // index would rename whatever link has it now). A master's index comes from the handle's cache,
+    // kept true by retry-on-failure (docs/performance.md, "Levers of the request path").
+    let index = 0;
+    if (typeof ref === 'number') index = ref;
+    else if (changes.name !== undefined && changes.name !== ref) index = await this.index(ref, op);
+    const named = index === 0 ? { ...changes, name: ref as string } : changes;
     const conn = await this.ns.rtnl();
     if (changes.name !== undefined) forgetIndex(this.ns, ref);
-    await conn.request(RTM_NEWLINK, 0, body, op);
+    const master = changes.master;
+    if (master === undefined || master === null) {
+      await conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, master === null ? 0 : undefined), op);
+      return;
+    }
+    await withIndexes(this.ns, [master], op, (ifindex) => conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, ifindex(master)), op));
   }
 
   /**
@@ -387,7 +390,11 @@ export class Links {
     let body: Buffer;
     if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
     else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
-    else body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
+    else {
+      // Named by ifindex (IFLA_IFNAME carries the new name). Looked up afresh, not from the cache: a
+      // stale index would move whatever link now has it, and a move cannot simply be retried.
+      body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
+    }
     const renamed = opts.name !== undefined && opts.name !== ref;
     const there = renamed ? new Links(target[NS_CONTEXT]) : undefined;
     // The kernel moves the link first and renames it afterwards: with the new name taken in the
