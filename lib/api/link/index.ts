@@ -55,27 +55,26 @@ export interface LinkMoveOptions {
 }
 
 /**
- * Delete every veth of the namespace `conn` speaks to (either end deletes the pair): the sweep
- * `Netns.delete` makes before it unpins (docs/errors.md, "Names after delete"). One dump that the
- * kernel filters by kind, as `ip link show type veth` asks for it (the kind is checked again here, in
- * case a kernel without the veth module ignores the filter), of which only the header and the kind
- * are read; then one RTM_DELLINK per veth, all in one sendmsg. A pair already gone (both ends in this
- * namespace) is not an error.
+ * The veths of the namespace `conn` speaks to, by ifindex: what `Netns.delete` sweeps before it unpins
+ * (docs/errors.md, "Names after delete"). One dump that the kernel filters by kind, as
+ * `ip link show type veth` asks for it (the kind is checked again here, in case a kernel without the
+ * veth module ignores the filter), of which only the header and the kind are read.
  */
-export async function deleteVethsOn(conn: NetlinkConnection, op: (words: string) => string): Promise<void> {
+export async function vethIndexes(conn: NetlinkConnection, op: (words: string) => string): Promise<number[]> {
   const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK }, (a) => writeLinkInfo(a, 'veth'));
   const msgs = await conn.dump(RTM_GETLINK, body, op('ip link show type veth'));
   const veths: number[] = [];
   for (const m of msgs) if (m.type === RTM_NEWLINK && linkKindOf(m.payload) === 'veth') veths.push(ifinfomsg.decode(m.payload, 0).index);
-  await Promise.all(
-    veths.map(async (index) => {
-      try {
-        await conn.request(RTM_DELLINK, 0, encodeDeleteBody(index), op(`ip link delete dev ${index}`));
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
-    }),
-  );
+  return veths;
+}
+
+/**
+ * Delete links by ifindex through `conn`, all requests in one sendmsg; a link already gone (the other
+ * end of a veth pair deleted first) is not an error. Settles once every request has.
+ */
+export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly number[], op: (words: string) => string): Promise<void> {
+  const results = await Promise.allSettled(indexes.map((index) => conn.request(RTM_DELLINK, 0, encodeDeleteBody(index), op(`ip link delete dev ${index}`))));
+  for (const r of results) if (r.status === 'rejected' && !isNotFound(r.reason)) throw r.reason;
 }
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */

@@ -16,7 +16,7 @@ import { validateNetnsName } from '../../validate/names.js';
 import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
-import { Links, deleteVethsOn } from '../link/index.js';
+import { Links, deleteIndexes, vethIndexes } from '../link/index.js';
 import { Addresses } from '../address/index.js';
 import { Neighbours } from '../neighbour/index.js';
 import { Nsids } from '../nsid/index.js';
@@ -349,8 +349,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     validateNetnsName(name);
     const path = join(NETNS_RUN_DIR, name);
     try {
-      await Netns.deleteVeths(name);
-      await namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
+      await Netns.sweepAndUnpin(name, path);
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
@@ -359,27 +358,34 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   }
 
   /**
-   * Delete the veths inside a namespace before it goes. The kernel removes a dying namespace's links
+   * Delete the veths inside a namespace, and unpin it. The kernel removes a dying namespace's links
    * asynchronously (milliseconds after the last reference is gone), so the host ends' names would
    * still be taken when delete() resolves; RTM_DELLINK removes a pair synchronously. CNI plugins
    * delete the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
+   *
+   * Once the veths are known (nothing has changed if listing them fails), their deletion and the
+   * unpinning run together: the fd and socket held here keep the namespace alive until both are
+   * done. A bare fd and socket, not a Netns handle: the sweep needs neither the families nor a full
+   * read of each link (docs/performance.md, "Levers of the request path").
    */
-  private static async deleteVeths(name: string): Promise<void> {
-    const path = join(NETNS_RUN_DIR, name);
+  private static async sweepAndUnpin(name: string, path: string): Promise<void> {
+    const unpin = () => namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
     let info: NativeNsInfo;
     try {
       info = await callNative<NativeNsInfo>(`open namespace ${path}`, (a, cb) => a.nsOpenPath(path, cb));
     } catch (e) {
-      if (isNotFound(e)) return; // nsDelete reports it
+      if (isNotFound(e)) return unpin(); // nsDelete reports it
       throw e;
     }
-    // A bare fd and socket, not a Netns handle: the sweep needs neither the families nor a full
-    // read of each link (docs/performance.md, "Levers of the request path").
     let conn: NetlinkConnection | undefined;
     try {
       conn = await openNetlink({ nsFd: info.fd });
       const { op } = describeNamespace(name, path, { dev: info.dev, ino: info.ino });
-      await deleteVethsOn(conn, op);
+      const veths = await vethIndexes(conn, op);
+      if (veths.length === 0) return await unpin();
+      const [swept, unpinned] = await Promise.allSettled([deleteIndexes(conn, veths, op), unpin()]);
+      if (unpinned.status === 'rejected') throw unpinned.reason;
+      if (swept.status === 'rejected') throw swept.reason;
     } finally {
       conn?.close();
       native().closeFd(info.fd);
