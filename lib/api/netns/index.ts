@@ -225,7 +225,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   static async create(name: string): Promise<Netns> {
     validateNetnsName(name);
     const info = await namespaceLane.run(() => callNative<NativeNsInfo>(`ip netns add ${name}`, (a, cb) => a.nsCreate(NETNS_RUN_DIR, name, cb)));
-    return new Netns(info, name, join(NETNS_RUN_DIR, name));
+    return new Netns(info, name, join(NETNS_RUN_DIR, name)).openingRtnl();
   }
 
   /**
@@ -289,7 +289,19 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    */
   static async anonymous(): Promise<Netns> {
     const info = await namespaceLane.run(() => callNative<NativeNsInfo>('create anonymous namespace', (a, cb) => a.nsAnonymous(cb)));
-    return new Netns(info);
+    return new Netns(info).openingRtnl();
+  }
+
+  /**
+   * Start opening the rtnetlink connection of a namespace just made: the first thing done with a new
+   * namespace is nearly always a link request (`lo` up, a veth's peer), and the caller's next await
+   * (typically a request elsewhere) overlaps with the socket's opening on an addon thread instead of
+   * the first request waiting for it (docs/performance.md, "Levers of the request path"). A failure
+   * is left for the first request to meet again; close() closes what was opened.
+   */
+  private openingRtnl(): this {
+    this.rtnl().catch(() => undefined);
+    return this;
   }
 
   /**
