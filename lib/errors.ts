@@ -72,17 +72,17 @@ export class NetnsError extends Error {
   /** Stable machine-readable code: an errno name ('EEXIST') or an 'ERR_*' code of this library. */
   readonly code: string;
   /** Positive errno value when the failure came from the kernel. */
-  readonly errno?: number;
+  declare readonly errno?: number;
   /** The system call that failed, for failures of a syscall made by the addon. */
-  readonly syscall?: string;
+  declare readonly syscall?: string;
   /** The file involved, when there is one. */
-  readonly path?: string;
+  declare readonly path?: string;
   /** What the library was doing, in the words of the equivalent command (`ip link add ...`). */
-  readonly operation?: string;
+  declare readonly operation?: string;
 
   constructor(message: string, props: { code: string; errno?: number; syscall?: string; path?: string; operation?: string; cause?: unknown }) {
     super(message, props.cause === undefined ? undefined : { cause: props.cause });
-    this.name = new.target.name;
+    Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true, writable: true });
     this.code = props.code;
     if (props.errno !== undefined) this.errno = props.errno;
     if (props.syscall !== undefined) this.syscall = props.syscall;
@@ -125,11 +125,11 @@ export interface NetlinkRequestInfo {
 export class NetlinkError extends NetnsError {
   declare readonly errno: number;
   /** The kernel's extended-ack text ("mtu greater than device maximum"), when it sent one. */
-  readonly kernelMessage?: string;
+  declare readonly kernelMessage?: string;
   /** Offset in the request of the attribute the kernel objected to (NLMSGERR_ATTR_OFFS). */
-  readonly badAttributeOffset?: number;
+  declare readonly badAttributeOffset?: number;
   /** Attribute type the kernel reported missing (NLMSGERR_ATTR_MISS_TYPE). */
-  readonly missingAttributeType?: number;
+  declare readonly missingAttributeType?: number;
   /** The request that failed. */
   readonly request: NetlinkRequestInfo;
 
