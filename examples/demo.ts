@@ -19,7 +19,7 @@ import { demoBandwidth } from './bandwidth.js';
 import { inventory } from './inventory.js';
 import { monitoring } from './monitoring.js';
 import { Report } from './report.js';
-import { Lab, ROUTED, blue, bridgedContainer, redGreenDirect, router, type Check, type Topology } from './topologies.js';
+import { Lab, ROUTED, ROUTER_WAN, blue, bridgedContainer, redGreenDirect, router, type Check, type Topology } from './topologies.js';
 
 const PREFIX = `demo-${process.pid}-`;
 const TOPOLOGIES: Topology[] = [blue, redGreenDirect, bridgedContainer, router];
@@ -77,7 +77,7 @@ async function proveForwarding(lab: Lab, report: Report): Promise<void> {
 async function proveNat(lab: Lab, report: Report): Promise<void> {
   report.section('connectivity through the router with NAT: ns.firewall.masquerade inside the router namespace only');
   const [router, wan] = [lab.ns('router'), lab.ns('wan')];
-  await report.timed('ip -n wan route del 10.0.10.0/24 via 192.168.1.2 (the WAN knows no way back to the LAN)', () => wan.routes.delete({ destination: '10.0.10.0/24', gateway: '192.168.1.2' }));
+  await report.timed(`ip -n wan route del 10.0.10.0/24 via ${ROUTER_WAN} (the WAN knows no way back to the LAN)`, () => wan.routes.delete({ destination: '10.0.10.0/24', gateway: ROUTER_WAN }));
   await report.timed(`${label(ROUTED)}, connectTimeout ${BLOCKED_TIMEOUT_MS} ms`, () => proveConnectivity(lab, ROUTED, BLOCKED_TIMEOUT_MS), (p) =>
     p.ok || (p.code !== 'ETIMEDOUT' && p.code !== 'EHOSTUNREACH')
       ? { result: `UNEXPECTED without NAT and without a route back: ${p.detail}`, ok: false }
@@ -85,7 +85,7 @@ async function proveNat(lab: Lab, report: Report): Promise<void> {
   await report.timed('ip netns exec router iptables -t nat -A POSTROUTING -s 10.0.10.0/24 -o veth-wan-ns -j MASQUERADE', () =>
     router.firewall.masquerade({ source: '10.0.10.0/24', outInterface: 'veth-wan-ns', comment: 'demo' }));
   await report.timed(label(ROUTED), () => proveConnectivity(lab, ROUTED), (p) =>
-    p.ok && p.peer !== '192.168.1.2'
+    p.ok && p.peer !== ROUTER_WAN
       ? { result: `${p.detail}: expected the router's WAN address`, ok: false }
       : { result: p.ok ? `${p.detail} (translated: the router's WAN address)` : p.detail, ok: p.ok });
   const rules = await report.timed('ip netns exec router iptables -t nat -L POSTROUTING -n -v', () => router.firewall.list());
