@@ -66,7 +66,7 @@ export class Report {
   }
 
   /** The report as a {@link StepRunner} for the topology builders. */
-  readonly step: StepRunner = (label, fn) => this.timed(label, fn);
+  readonly step: StepRunner = (label, fn, describe) => this.timed(label, fn, describe);
 
   /** A line printed after the table. */
   note(line: string): void {

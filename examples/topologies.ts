@@ -24,7 +24,7 @@ function exampleFile(name: string): string {
 }
 
 /** Runs one step of a build, labelled with the `ip` command it replaces. The demo times each step. */
-export type StepRunner = <T>(label: string, fn: () => Promise<T>) => Promise<T>;
+export type StepRunner = <T>(label: string, fn: () => Promise<T>, describe?: (value: T) => { result: string; ok: boolean }) => Promise<T>;
 
 /** A {@link StepRunner} that just runs the step. */
 export const untimed: StepRunner = (_label, fn) => fn();
@@ -60,13 +60,18 @@ export class Lab {
     const rename = (role: string): string => names.get(role) ?? names.set(role, this.naming(role)).get(role)!;
     const topo = typeof source === 'string' ? await Declared.load(exampleFile(source), { rename }) : Declared.from(source, { rename });
     const roles = Object.keys(topo.file.namespaces);
+    const roleOf = (real: string): string => [...names].find(([, n]) => n === real)?.[0] ?? real;
     // Like create(): the lab makes its namespaces, it never takes over existing ones.
     const existing = new Set((await Netns.list()).map((e) => e.name));
     for (const role of roles) {
       if (this.byRole.has(role)) throw new Error(`this lab already has a namespace playing ${role}`);
       if (existing.has(topo.nameOf(role))) throw new Error(`namespace ${topo.nameOf(role)} exists already`);
     }
-    await this.step(`netns-native up ${typeof source === 'string' ? `examples/${source}` : `{ ${roles.join(', ')} }`}`, () => topo.up());
+    // One step in the demo's report, with the commands it stands for (`Topology.up` makes them in order).
+    await this.step(`netns-native up ${typeof source === 'string' ? `examples/${source}` : `{ ${roles.join(', ')} }`}`, () => topo.up(), (r) => ({
+      result: `${r.changed.length} steps: ${r.changed.map((c) => c.command.split(' ').map(roleOf).join(' ')).join('; ')}`,
+      ok: true,
+    }));
     for (const role of roles) this.byRole.set(role, await Netns.open(topo.nameOf(role)));
   }
 

@@ -390,7 +390,7 @@ export class Topology {
         if (have && have.kind !== link.kind) {
           throw new ValidationError(`namespaces.${role}.links`, link.name, `exists in ${n} as a ${have.kind ?? 'device'} link, the file declares a ${link.kind}`);
         }
-        step(role, 'link', have !== undefined, `ip -n ${n} link add ${link.name} type ${link.kind}${link.peer ? ` peer name ${link.peer.name}${link.peer.netns ? ` netns ${label(link.peer.netns)}` : ''}` : ''}`, async (h) => {
+        step(role, 'link', have !== undefined, `ip -n ${n} link add ${link.name}${link.master ? ` master ${link.master}` : ''}${link.up ? ' up' : ''} type ${link.kind}${link.peer ? ` peer name ${link.peer.name}${link.peer.netns ? ` netns ${label(link.peer.netns)}` : ''}` : ''}`, async (h) => {
           const ns = await h.get(role);
           await ns.links.add(await this.linkSpec(link, h));
           return () => ns.links.delete(link.name, { ifExists: true });
