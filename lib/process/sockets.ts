@@ -108,7 +108,9 @@ function fromNodeError(err: unknown, operation: string): NetnsError {
   if (err instanceof NetnsError) return err;
   const e = err as NodeJS.ErrnoException;
   const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
-  const code = typeof e?.code === 'string' ? e.code : errno !== undefined ? errnoName(errno) : 'ERR_SOCKET';
+  // The kernel's errno name (Node says ENOTSUP for 95, docs/errors.md "Errno names"); Node's own
+  // ERR_* codes stay on `cause`, so `code` is always one of NetnsErrorCode.
+  const code = errno !== undefined ? errnoName(errno) : 'ERR_SOCKET';
   return new SystemError(`${operation}: ${e?.message ?? String(err)}`, { code, errno, syscall: e?.syscall, operation, cause: err });
 }
 
