@@ -4,6 +4,7 @@
  * (`operation`). See docs/errors.md for the catalogue.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
@@ -76,6 +77,36 @@ const WORDING: Record<number, string> = { 95: 'operation not supported' };
 export function errnoMessage(errno: number): string {
   const n = Math.abs(errno);
   return WORDING[n] ?? getSystemErrorMap().get(-n)?.[1] ?? `errno ${n}`;
+}
+
+/** System calls whose EPERM means CAP_SYS_ADMIN is missing (namespace entry, creation, pins). */
+const SYS_ADMIN_CALLS = new Set(['setns', 'unshare', 'mount', 'umount2']);
+/** Bit numbers in CapEff, as in linux/capability.h. */
+const CAP_NET_ADMIN = 12;
+const CAP_SYS_ADMIN = 21;
+
+/** Whether the JS thread (the main thread: /proc/self) holds capability `bit`; true when unknown. */
+function hasCapability(bit: number): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex === undefined || ((BigInt(`0x${hex}`) >> BigInt(bit)) & 1n) === 1n;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * What a permission error lacks, appended to its message (the kernel only says "not permitted"):
+ * EPERM anywhere, and EACCES on a /proc/sys file (a sysctl write), when the process really lacks
+ * the capability (a root process refused for another reason, such as a table owned by another
+ * socket, gets no hint). Read only when such an error happens. Reads of the caller's own namespace
+ * need neither (docs/errors.md, "Permissions").
+ */
+export function privilegeHint(code: string, syscall?: string, path?: string): string {
+  if (code !== 'EPERM' && !(code === 'EACCES' && path?.startsWith('/proc/sys/'))) return '';
+  const sysAdmin = syscall !== undefined && SYS_ADMIN_CALLS.has(syscall);
+  if (hasCapability(sysAdmin ? CAP_SYS_ADMIN : CAP_NET_ADMIN)) return '';
+  return `; needs root or ${sysAdmin ? 'CAP_SYS_ADMIN' : 'CAP_NET_ADMIN'}`;
 }
 
 /** Base class of everything thrown by netns-native. */
@@ -153,7 +184,7 @@ export class NetlinkError extends NetnsError {
 
   constructor(errno: number, request: NetlinkRequestInfo, ext: { message?: string; offset?: number; missingType?: number }, operation?: string) {
     const code = errnoName(errno);
-    const why = ext.message ? `${ext.message} (${code})` : `${errnoMessage(errno)} (${code})`;
+    const why = (ext.message ? `${ext.message} (${code})` : `${errnoMessage(errno)} (${code})`) + privilegeHint(code);
     super(operation ? `${operation}: ${why}` : why, { code, errno, operation });
     if (ext.message !== undefined) this.kernelMessage = ext.message;
     if (ext.offset !== undefined) this.badAttributeOffset = ext.offset;
@@ -236,7 +267,7 @@ interface NativeErrorLike extends Error {
 /** Wrap an addon error, adding what was being done. */
 export function fromNative(err: NativeErrorLike, operation?: string): SystemError {
   const Cls = err.code === 'ENOTNETNS' ? NotANamespaceError : SystemError;
-  const msg = operation ? `${operation}: ${err.message}` : err.message;
+  const msg = (operation ? `${operation}: ${err.message}` : err.message) + privilegeHint(err.code, err.syscall, err.path);
   return new Cls(msg, { code: err.code as NetnsErrorCode, errno: err.errno, syscall: err.syscall, path: err.path, operation });
 }
 
