@@ -6,9 +6,9 @@
  * every invocation flock(2)s while it reads or changes the directory.
  * @module
  */
-import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { callNative } from '../../native_call.js';
 
 /** Where the reference keeps its stores when `dataDir` is not given. */
@@ -25,9 +25,22 @@ const TMP_PREFIX = '.netns-native-tmp.';
 // process queue here first, so at most one of them sits in flock per directory.
 const inProcess = new Map<string, Promise<void>>();
 
+// node:fs's callback API promisified rather than node:fs/promises: the executables load
+// node:fs/promises only when something uses it, and loading it costs them a noticeable share of a
+// start-up (docs/cni.md "Speed"). The calls are the same, on libuv's pool either way.
+const mkdir = promisify(fs.mkdir);
+const open = promisify(fs.open);
+const close = promisify(fs.close);
+const readFile = promisify(fs.readFile);
+const readdir = promisify(fs.readdir);
+const rename = promisify(fs.rename);
+const unlink = promisify(fs.unlink);
+const writeFile = promisify(fs.writeFile);
+const link = promisify(fs.link);
+
 /** One network's allocation directory, opened and locked. Call {@link close} to unlock. */
 export class IpamStore {
-  private constructor(readonly dir: string, private readonly lock: FileHandle, private readonly unqueue: () => void) {}
+  private constructor(readonly dir: string, private readonly lockFd: number, private readonly unqueue: () => void) {}
 
   /** mkdir -p DATADIR/NETWORK, then take the lock (waits while another invocation holds it). */
   static async open(network: string, dataDir = DEFAULT_DATA_DIR): Promise<IpamStore> {
@@ -39,13 +52,13 @@ export class IpamStore {
     const tail = previous.then(() => mine);
     inProcess.set(dir, tail);
     await previous;
-    let fh: FileHandle | undefined;
+    let fd: number | undefined;
     try {
-      fh = await open(join(dir, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
-      const fd = fh.fd;
-      await callNative<void>(`flock ${join(dir, LOCK_FILE)}`, (a, cb) => a.fileLock(fd, cb));
+      fd = await open(join(dir, LOCK_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+      const lockFd = fd;
+      await callNative<void>(`flock ${join(dir, LOCK_FILE)}`, (a, cb) => a.fileLock(lockFd, cb));
     } catch (e) {
-      await fh?.close().catch(() => undefined);
+      if (fd !== undefined) await close(fd).catch(() => undefined);
       release();
       if (inProcess.get(dir) === tail) inProcess.delete(dir);
       throw e;
@@ -54,7 +67,7 @@ export class IpamStore {
       release();
       if (inProcess.get(dir) === tail) inProcess.delete(dir);
     };
-    const store = new IpamStore(dir, fh, done);
+    const store = new IpamStore(dir, fd, done);
     await store.removeStaleTemporaries();
     return store;
   }
@@ -62,7 +75,7 @@ export class IpamStore {
   /** Unlock (closing the fd releases the flock). */
   async close(): Promise<void> {
     try {
-      await this.lock.close();
+      await close(this.lockFd);
     } finally {
       this.unqueue();
     }
