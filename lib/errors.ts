@@ -4,6 +4,7 @@
  * docs/errors.md for the catalogue.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
@@ -36,22 +37,52 @@ export function errnoMessage(errno: number): string {
   return getSystemErrorMap().get(-Math.abs(errno))?.[1] ?? `errno ${errno}`;
 }
 
+/** System calls whose EPERM means CAP_SYS_ADMIN is missing (namespace entry, creation, pins). */
+const SYS_ADMIN_CALLS = new Set(['setns', 'unshare', 'mount', 'umount2']);
+/** Bit numbers in CapEff, as in linux/capability.h. */
+const CAP_NET_ADMIN = 12;
+const CAP_SYS_ADMIN = 21;
+
+/** Whether the JS thread (the main thread: /proc/self) holds capability `bit`; true when unknown. */
+function hasCapability(bit: number): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex === undefined || ((BigInt(`0x${hex}`) >> BigInt(bit)) & 1n) === 1n;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * What a permission error lacks, appended to its message (the kernel only says "not permitted"):
+ * EPERM anywhere, and EACCES on a /proc/sys file (a sysctl write), when the process really lacks
+ * the capability (a root process refused for another reason, such as a table owned by another
+ * socket, gets no hint). Read only when such an error happens. Reads of the caller's own namespace
+ * need neither (docs/errors.md, "Permissions").
+ */
+export function privilegeHint(code: string, syscall?: string, path?: string): string {
+  if (code !== 'EPERM' && !(code === 'EACCES' && path?.startsWith('/proc/sys/'))) return '';
+  const sysAdmin = syscall !== undefined && SYS_ADMIN_CALLS.has(syscall);
+  if (hasCapability(sysAdmin ? CAP_SYS_ADMIN : CAP_NET_ADMIN)) return '';
+  return `; needs root or ${sysAdmin ? 'CAP_SYS_ADMIN' : 'CAP_NET_ADMIN'}`;
+}
+
 /** Base class of everything thrown by netns-native. */
 export class NetnsError extends Error {
   /** Stable machine-readable code: an errno name ('EEXIST') or an 'ERR_*' code of this library. */
   readonly code: string;
   /** Positive errno value when the failure came from the kernel. */
-  readonly errno?: number;
+  declare readonly errno?: number;
   /** The system call that failed, for failures of a syscall made by the addon. */
-  readonly syscall?: string;
+  declare readonly syscall?: string;
   /** The file involved, when there is one. */
-  readonly path?: string;
+  declare readonly path?: string;
   /** What the library was doing, in the words of the equivalent command (`ip link add ...`). */
-  readonly operation?: string;
+  declare readonly operation?: string;
 
   constructor(message: string, props: { code: string; errno?: number; syscall?: string; path?: string; operation?: string; cause?: unknown }) {
     super(message, props.cause === undefined ? undefined : { cause: props.cause });
-    this.name = new.target.name;
+    Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true, writable: true });
     this.code = props.code;
     if (props.errno !== undefined) this.errno = props.errno;
     if (props.syscall !== undefined) this.syscall = props.syscall;
@@ -94,17 +125,17 @@ export interface NetlinkRequestInfo {
 export class NetlinkError extends NetnsError {
   declare readonly errno: number;
   /** The kernel's extended-ack text ("mtu greater than device maximum"), when it sent one. */
-  readonly kernelMessage?: string;
+  declare readonly kernelMessage?: string;
   /** Offset in the request of the attribute the kernel objected to (NLMSGERR_ATTR_OFFS). */
-  readonly badAttributeOffset?: number;
+  declare readonly badAttributeOffset?: number;
   /** Attribute type the kernel reported missing (NLMSGERR_ATTR_MISS_TYPE). */
-  readonly missingAttributeType?: number;
+  declare readonly missingAttributeType?: number;
   /** The request that failed. */
   readonly request: NetlinkRequestInfo;
 
   constructor(errno: number, request: NetlinkRequestInfo, ext: { message?: string; offset?: number; missingType?: number }, operation?: string) {
     const code = errnoName(errno);
-    const why = ext.message ? `${ext.message} (${code})` : `${errnoMessage(errno)} (${code})`;
+    const why = (ext.message ? `${ext.message} (${code})` : `${errnoMessage(errno)} (${code})`) + privilegeHint(code);
     super(operation ? `${operation}: ${why}` : why, { code, errno, operation });
     if (ext.message !== undefined) this.kernelMessage = ext.message;
     if (ext.offset !== undefined) this.badAttributeOffset = ext.offset;
@@ -168,7 +199,7 @@ interface NativeErrorLike extends Error {
 /** Wrap an addon error, adding what was being done. */
 export function fromNative(err: NativeErrorLike, operation?: string): SystemError {
   const Cls = err.code === 'ENOTNETNS' ? NotANamespaceError : SystemError;
-  const msg = operation ? `${operation}: ${err.message}` : err.message;
+  const msg = (operation ? `${operation}: ${err.message}` : err.message) + privilegeHint(err.code, err.syscall, err.path);
   return new Cls(msg, { code: err.code, errno: err.errno, syscall: err.syscall, path: err.path, operation });
 }
 

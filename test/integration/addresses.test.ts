@@ -174,7 +174,7 @@ describe('bad input: typed error, nothing created', () => {
     run('ip', ['netns', 'exec', w.name, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/d6/disable_ipv6']);
     const e6 = await w.ns.addresses.add('d6', '2001:db8::1/64').catch((e) => e);
     expect(e6).toBeInstanceOf(NetlinkError);
-    expect(e6.message).toContain('ip address add 2001:db8::1/64 dev d6');
+    expect(e6.message).toContain(`ip -n ${w.name} address add 2001:db8::1/64 dev d6`);
     expect(e6).toMatchObject({ code: 'EACCES', kernelMessage: 'ipv6: IPv6 is disabled on this device' });
   });
 });

@@ -54,3 +54,17 @@ describe('handles', () => {
     expect(ns.closed).toBe(true);
   });
 });
+
+describe('errors', () => {
+  nsTest('carry no own undefined fields, and address/route operations name the namespace (ip -n NS)', async ({ ns }) => {
+    await ns.addresses.add('lo', '10.0.0.1/24');
+    const err = await ns.addresses.add('lo', '10.0.0.1/24').then(() => undefined, (e: unknown) => e as Record<string, unknown>);
+    expect(err).toBeDefined();
+    for (const [k, v] of Object.entries(err!)) expect(v, k).not.toBeUndefined();
+    expect(Object.keys(err!)).not.toContain('name');
+    expect(String(err!.operation)).toMatch(new RegExp(`^ip -n ${ns.name} address add 10.0.0.1/24 dev lo`));
+    expect(err!.code).toBe('EEXIST');
+    const r = await ns.routes.add({ destination: '10.1.0.0/16', gateway: '10.0.0.254' }).then(() => undefined, (e: unknown) => e as Record<string, unknown>);
+    expect(String(r!.operation)).toMatch(new RegExp(`^ip -n ${ns.name} route add`));
+  });
+});
