@@ -40,6 +40,10 @@ const link = promisify(fs.link);
 
 /** One network's allocation directory, opened and locked. Call {@link close} to unlock. */
 export class IpamStore {
+  // The directory's names as read when the lock was taken, until this holder changes it: an ADD
+  // then lists the directory once (stale temporaries and the allocations) instead of twice.
+  private listing: string[] | undefined;
+
   private constructor(readonly dir: string, private readonly lockFd: number, private readonly unqueue: () => void) {}
 
   /** mkdir -p DATADIR/NETWORK, then take the lock (waits while another invocation holds it). */
@@ -88,26 +92,35 @@ export class IpamStore {
    * files of dead holders are removed by the next {@link open}).
    */
   async reserve(id: string, ifName: string, ip: string, rangeId: number): Promise<boolean> {
+    this.listing = undefined;
     const path = join(this.dir, ip);
     const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${ip}`);
     await writeFile(tmp, id.trim() + LINE_BREAK + ifName, { mode: 0o644 });
     try {
       await link(tmp, path);
     } catch (e) {
+      await unlink(tmp).catch(() => undefined);
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
-    } finally {
-      await unlink(tmp).catch(() => undefined);
     }
+    // The temporary goes while last_reserved_ip is written (independent files, lock held).
     const lastTmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${LAST_IP_PREFIX}${rangeId}`);
-    await writeFile(lastTmp, ip, { mode: 0o644 });
-    await rename(lastTmp, join(this.dir, LAST_IP_PREFIX + rangeId));
+    const gone = unlink(tmp).catch(() => undefined);
+    try {
+      await writeFile(lastTmp, ip, { mode: 0o644 });
+      await rename(lastTmp, join(this.dir, LAST_IP_PREFIX + rangeId));
+    } finally {
+      await gone;
+    }
     return true;
   }
 
   /** Temporary files can only be a dead holder's: they exist only while the lock is held. */
   private async removeStaleTemporaries(): Promise<void> {
-    for (const name of await readdir(this.dir)) if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
+    const names = await readdir(this.dir);
+    const stale = names.filter((n) => n.startsWith(TMP_PREFIX));
+    for (const name of stale) await unlink(join(this.dir, name)).catch(() => undefined);
+    this.listing = stale.length === 0 ? names : undefined;
   }
 
   /** The last address handed out from range set `rangeId`, if recorded. */
@@ -122,7 +135,7 @@ export class IpamStore {
 
   /** Every allocation: address file name → trimmed content. */
   async entries(): Promise<Map<string, string>> {
-    const names = (await readdir(this.dir)).filter((n) => n !== LOCK_FILE && !n.startsWith(LAST_IP_PREFIX) && !n.startsWith(TMP_PREFIX));
+    const names = (this.listing ?? (await readdir(this.dir))).filter((n) => n !== LOCK_FILE && !n.startsWith(LAST_IP_PREFIX) && !n.startsWith(TMP_PREFIX));
     // Read in parallel: the lock is held, so the set of files cannot change meanwhile.
     const contents = await Promise.all(names.map((n) => readFile(join(this.dir, n), 'utf8').then((c) => c.trim(), () => undefined)));
     const out = new Map<string, string>();
@@ -145,12 +158,14 @@ export class IpamStore {
     const match = id.trim() + LINE_BREAK + ifName;
     let hit = [...entries].filter(([, c]) => c === match).map(([ip]) => ip);
     if (hit.length === 0) hit = [...entries].filter(([, c]) => c === id.trim()).map(([ip]) => ip);
+    if (hit.length > 0) this.listing = undefined;
     for (const ip of hit) await unlink(join(this.dir, ip)).catch(() => undefined);
     return hit;
   }
 
   /** Remove an allocation file by address. */
   async release(ip: string): Promise<void> {
+    this.listing = undefined;
     await unlink(join(this.dir, ip)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
