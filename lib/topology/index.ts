@@ -19,8 +19,8 @@ import { parseRoutePrefix } from '../validate/ip.js';
 import { formatIp } from '../netlink/wire_formats.js';
 import { formatSysctlValue } from '../validate/sysctl.js';
 import { canonicalCidr, natKey, validateTopology, type TopologyFile, type TopologyLink } from './spec.js';
-import { familiesOf, type NsFamilies } from './families.js';
 import { ingressIfbName } from '../api/tc/index.js';
+import { DEFAULT_TABLE } from '../api/firewall/index.js';
 import { parseRate } from '../validate/units.js';
 
 export type { TopologyFile, TopologyLink, TopologyNamespace, TopologyPeer, TopologyNat } from './spec.js';
@@ -102,13 +102,6 @@ interface NsState {
 /** Open handles by the file's namespace names, opened (or created) as a run needs them. */
 class Handles {
   private readonly byRole = new Map<string, Netns>();
-  private readonly families = new Map<string, NsFamilies>();
-  /** tc and firewall of a namespace (opened once per run). */
-  async familiesOf(role: string): Promise<NsFamilies> {
-    let f = this.families.get(role);
-    if (!f) this.families.set(role, (f = familiesOf(await this.get(role))));
-    return f;
-  }
   constructor(private readonly real: (role: string) => string) {}
   async get(role: string): Promise<Netns> {
     let ns = this.byRole.get(role);
@@ -122,13 +115,11 @@ class Handles {
     this.byRole.set(role, ns);
   }
   forget(role: string): void {
-    this.families.delete(role);
     const ns = this.byRole.get(role);
     this.byRole.delete(role);
     void ns?.close().catch(() => undefined);
   }
   async closeAll(): Promise<void> {
-    this.families.clear();
     await Promise.allSettled([...this.byRole.values()].map((ns) => ns.close()));
     this.byRole.clear();
   }
@@ -399,20 +390,20 @@ export class Topology {
         if (have && have.kind !== link.kind) {
           throw new ValidationError(`namespaces.${role}.links`, link.name, `exists in ${n} as a ${have.kind ?? 'device'} link, the file declares a ${link.kind}`);
         }
-        step(role, 'link', have !== undefined, `ip -n ${n} link add ${link.name} type ${link.kind}${link.peer ? ` peer name ${link.peer.name}${link.peer.netns ? ` netns ${label(link.peer.netns)}` : ''}` : ''}`, async (h) => {
+        step(role, 'link', have !== undefined, `ip -n ${n} link add ${link.name}${link.master ? ` master ${link.master}` : ''}${link.up ? ' up' : ''} type ${link.kind}${link.peer ? ` peer name ${link.peer.name}${link.peer.netns ? ` netns ${label(link.peer.netns)}` : ''}` : ''}`, async (h) => {
           const ns = await h.get(role);
           await ns.links.add(await this.linkSpec(link, h));
           return () => ns.links.delete(link.name, { ifExists: true });
         });
         if (have) this.linkChanges(out, role, link, have);
-        if (link.up) upSteps.push(() => this.upStep(out, role, link.name, have, link.up === true && !have));
+        if (link.up) upSteps.push(() => this.upStep(out, role, link.name, have, link.up === true && !have, st?.addresses));
         if (link.peer?.up) {
           const peerRole = link.peer.netns ?? role;
           const peerHave = states.get(peerRole)?.links.get(link.peer.name);
-          upSteps.push(() => this.upStep(out, peerRole, link.peer!.name, peerHave, false));
+          upSteps.push(() => this.upStep(out, peerRole, link.peer!.name, peerHave, false, states.get(peerRole)?.addresses));
         }
       }
-      if (spec.loopback ?? true) upSteps.unshift(() => this.upStep(out, role, 'lo', st?.links.get('lo'), false));
+      if (spec.loopback ?? true) upSteps.unshift(() => this.upStep(out, role, 'lo', st?.links.get('lo'), false, st?.addresses));
     }
     for (const u of upSteps) u();
     for (const role of roles) {
@@ -476,26 +467,38 @@ export class Topology {
       const exists = states.get(role) !== undefined;
       const n = label(role);
       for (const [dev, shape] of Object.entries(spec.tc ?? {})) {
-        const now = exists ? await shapedAs(await handles.familiesOf(role), dev) : undefined;
+        const now = exists ? await shapedAs(await handles.get(role), dev) : undefined;
         const want = { egress: shape.egress === undefined ? undefined : parseRate('egress', shape.egress), ingress: shape.ingress === undefined ? undefined : parseRate('ingress', shape.ingress) };
         const same = now !== undefined && now.egress === want.egress && now.ingress === want.ingress;
         const shaped = now !== undefined && (now.egress !== undefined || now.ingress !== undefined);
         const words = [shape.egress !== undefined ? `root tbf rate ${shape.egress}` : '', shape.ingress !== undefined ? `ingress ${shape.ingress} (ifb)` : ''].filter(Boolean).join(', ');
         step(role, 'tc', same ? true : shaped ? 'change' : false, `tc -n ${n} qdisc replace dev ${dev} ${words}`, async (h) => {
-          const f = await h.familiesOf(role);
-          await f.tc.shape(dev, shape);
-          return () => f.tc.clear(dev);
+          const ns = await h.get(role);
+          await ns.tc.shape(dev, shape);
+          return () => ns.tc.clear(dev);
         }, shaped && !same ? { current: `egress ${now!.egress ?? '-'} B/s, ingress ${now!.ingress ?? '-'} B/s` } : {});
       }
-      const rules = exists && spec.nat?.length ? await (await handles.familiesOf(role)).firewall.list() : [];
+      // The library's table before this run: a rule's undo removes the table too when the run made it.
+      const tables = exists && spec.nat?.length ? await (await handles.get(role)).firewall.ruleset() : [];
+      const ours = tables.find((t) => t.family === 'inet' && t.name === DEFAULT_TABLE);
+      const rules = ours ? ours.chains.flatMap((c) => c.rules) : [];
+      const chainsBefore = new Set(ours?.chains.map((c) => c.name));
       (spec.nat ?? []).forEach((rule, i) => {
         const key = natKey(rule, i);
         const [kind, body] = Object.entries(rule)[0] as [string, Record<string, unknown>];
         const words = Object.entries(body).filter(([k]) => k !== 'comment').map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ');
-        step(role, 'nat', rules.some((r) => r.comment === key), `nft -n ${n} add rule inet netns_native ${kind} ${words} comment "${key}"`, async (h) => {
-          const f = await h.familiesOf(role);
-          const [made] = await f.firewall.add([{ [kind]: { ...body, comment: key } } as never]);
-          return () => f.firewall.delete(made!);
+        step(role, 'nat', rules.some((r) => r.comment === key), `nft -n ${n} add rule inet ${DEFAULT_TABLE} ${kind} ${words} comment "${key}"`, async (h) => {
+          const ns = await h.get(role);
+          const [made] = await ns.firewall.add([{ [kind]: { ...body, comment: key } } as never]);
+          return async () => {
+            await ns.firewall.delete(made!);
+            // nft's `add rule` made the table and the chain if they were missing: remove what this run made.
+            const left = (await ns.firewall.ruleset()).find((t) => t.family === 'inet' && t.name === DEFAULT_TABLE);
+            if (left && !ours && left.chains.every((c) => c.rules.length === 0)) await ns.firewall.flush();
+            else if (left && ours && left.chains.some((c) => !chainsBefore.has(c.name) && c.rules.length === 0)) {
+              throw new NetnsError(`nft -n ${n}: chain(s) ${left.chains.filter((c) => !chainsBefore.has(c.name)).map((c) => c.name).join(', ')} made by this run were left in table ${DEFAULT_TABLE}`, { code: 'ERR_TOPOLOGY', operation: `nft delete chain inet ${DEFAULT_TABLE}` });
+            }
+          };
         });
       });
     }
@@ -521,20 +524,30 @@ export class Topology {
     }
   }
 
-  /** `ip link set DEV up` for a declared up link: `none` when it is up or is born up by its add step. */
-  private upStep(out: Action[], role: string, dev: string, have: Link | undefined, bornUp: boolean): void {
+  /**
+   * `ip link set DEV up` for a declared up link: `none` when it is up or is born up by its add step.
+   * Undone (for a link that existed) by setting it down and removing the addresses the kernel gave
+   * it on the way up: lo gets 127.0.0.1/8 and ::1, which setting it down again leaves in place.
+   */
+  private upStep(out: Action[], role: string, dev: string, have: Link | undefined, bornUp: boolean, before: ReadonlySet<string> = new Set()): void {
     const n = this.real(role);
     const done = bornUp || (have?.up ?? false);
     out.push({ role, kind: 'link-up', namespace: n, action: done ? 'none' : 'create', command: `ip -n ${n} link set ${dev} up`, run: async (h) => {
       const ns = await h.get(role);
       await ns.links.setUp(dev);
-      return have ? () => ns.links.setDown(dev) : undefined;
+      if (!have) return undefined;
+      return async () => {
+        await ns.links.setDown(dev);
+        for (const a of await ns.addresses.list({ dev })) {
+          if (!before.has(`${dev}\0${canonicalCidr(a.cidr)}`)) await ns.addresses.delete(dev, a.cidr, { ifExists: true });
+        }
+      };
     } });
   }
 }
 
 /** The tbf rates (bytes/s) a link is shaped to now: its root qdisc, and the root of its ingress ifb. */
-async function shapedAs(f: NsFamilies, dev: string): Promise<{ egress?: number; ingress?: number }> {
+async function shapedAs(f: Netns, dev: string): Promise<{ egress?: number; ingress?: number }> {
   const rate = (qs: { root: boolean; kind: string; options?: unknown }[]) => {
     const q = qs.find((x) => x.root && x.kind === 'tbf');
     return q ? (q.options as { rate: number }).rate : undefined;
