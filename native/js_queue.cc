@@ -1,5 +1,7 @@
 #include "js_queue.h"
 
+#include "spin.h"
+
 #include <ctime>
 #include <exception>
 #include <string>
@@ -121,27 +123,6 @@ void JsQueue::OnAsync(uv_async_t* handle) {
   if (scope != nullptr) napi_close_callback_scope(env, scope);
   napi_close_handle_scope(env, handles);
 }
-
-namespace {
-
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-// A gap this long between two looks at the clock means the spinning thread was preempted.
-constexpr int64_t kPreemptedNs = 30 * 1000;
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
-}  // namespace
 
 size_t JsQueue::Poll(int64_t maxNs, int64_t patienceNs, bool (*hopeless)(void*), void* arg) {
   if (running_) return 0;  // called from inside a task: the running batch goes first

@@ -154,10 +154,29 @@ size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out) {
     chunks.emplace_back();
     chunks.back().error = std::move(e);
   };
-  // An unexpected netlink error would repeat forever: JS fails what is pending and reopens.
-  auto fatal = [&]() {
+  // A failed recvmsg (errno set): true to go on reading, false to stop this pass.
+  auto onError = [&]() -> bool {
+    if (errno == EINTR) return true;
+    if (!netlink) {
+      // A pending socket error (an ICMP error on a ping or UDP socket): recvmsg reports it once
+      // and clears it, so the socket goes on.
+      addError(SysError::FromErrno("recvmsg"));
+      return false;
+    }
+    if (errno == EINVAL) {
+      // Not a broken socket: a dump continuation that lost a race with the dump's own start (see
+      // docs/errors.md, "Concurrent dumps and EINVAL"). The kernel reports it once and clears it;
+      // no datagram is lost.
+      gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    bool overrun = errno == ENOBUFS;  // answers were dropped; the socket itself is fine
+    addError(SysError::FromErrno("recvmsg"));
+    if (overrun) return true;
+    // An unexpected netlink error would repeat forever: JS fails what is pending and reopens.
     chunks.back().error.fatal = true;
     out->broken = true;
+    return false;
   };
 
   size_t count = 0;
@@ -176,28 +195,11 @@ size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out) {
     // whole into memory of its own size: nothing is ever truncated, nothing copied twice.
     ssize_t len = recvmsg(fd_.Get(), &msg, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
     if (len < 0) {
-      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         out->drained = true;
         return count;
       }
-      if (!netlink) {
-        // A pending socket error (an ICMP error on a ping or UDP socket): recvmsg reports it once
-        // and clears it, so the socket goes on.
-        addError(SysError::FromErrno("recvmsg"));
-        return count;
-      }
-      if (errno == EINVAL) {
-        // Not a broken socket: a dump continuation that lost a race with the dump's own start (see
-        // docs/errors.md, "Concurrent dumps and EINVAL"). The kernel reports it once and clears it;
-        // no datagram is lost.
-        gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      bool overrun = errno == ENOBUFS;  // answers were dropped; the socket itself is fine
-      addError(SysError::FromErrno("recvmsg"));
-      if (overrun) continue;
-      fatal();
+      if (onError()) continue;
       return count;
     }
     if (static_cast<size_t>(len) > readSize_) readSize_ = (static_cast<size_t>(len) + 4095) & ~static_cast<size_t>(4095);
@@ -216,19 +218,8 @@ size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out) {
     }
     ssize_t got = recvmsg(fd_.Get(), &msg, MSG_DONTWAIT);
     if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      if (!netlink) {
-        addError(SysError::FromErrno("recvmsg"));
-        return count;
-      }
-      if (errno == EINVAL) {
-        gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      bool overrun = errno == ENOBUFS;
-      addError(SysError::FromErrno("recvmsg"));
-      if (overrun) continue;
-      fatal();
+      if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // the peek will say
+      if (onError()) continue;
       return count;
     }
     // Only the kernel may talk to a netlink socket of ours.

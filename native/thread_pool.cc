@@ -14,6 +14,7 @@
 #include <new>
 
 #include "fd.h"
+#include "spin.h"
 #include "threads.h"
 
 namespace netns {
@@ -34,14 +35,7 @@ namespace {
 // than CPUs the JS thread would wait its turn behind them and the event loop would stall for tens
 // of milliseconds; a lower weight lets it run first. NETNS_NATIVE_WORKER_NICE (0..19, default 10)
 // tunes it. setpriority with a TID affects that thread alone.
-int WorkerNice() {
-  const char* env = std::getenv("NETNS_NATIVE_WORKER_NICE");
-  if (env == nullptr || *env == '\0') return 10;
-  char* end = nullptr;
-  long n = std::strtol(env, &end, 10);
-  if (*end != '\0' || n < 0 || n > 19) return 10;
-  return static_cast<int>(n);
-}
+int WorkerNice() { return static_cast<int>(EnvInt("NETNS_NATIVE_WORKER_NICE", 0, 19, 10)); }
 
 void LowerPriority(int delta) {
   if (delta == 0) return;
@@ -56,14 +50,7 @@ void LowerPriority(int delta) {
 // condition variable: an awaited request is typically followed, tens of microseconds later, by the
 // next one, and waking a sleeping thread costs about as much as the kernel's work for a simple
 // request (docs/performance.md, "Levers of the request path"). NETNS_NATIVE_SPIN_US (0 disables).
-int64_t SpinNs() {
-  const char* env = std::getenv("NETNS_NATIVE_SPIN_US");
-  if (env == nullptr || *env == '\0') return 0;
-  char* end = nullptr;
-  long n = std::strtol(env, &end, 10);
-  if (*end != '\0' || n < 0 || n > 10000) return 0;
-  return static_cast<int64_t>(n) * 1000;
-}
+int64_t SpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_SPIN_US", 0, 10000, 0)) * 1000; }
 
 SysError NoWorkerError() {
   SysError e = SysError::Of(ECANCELED, "setns");
@@ -256,23 +243,7 @@ void ThreadPool::WorkerMain(size_t slot) {
 
 namespace {
 
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
-// A gap this long between two looks at the clock means the spinner was preempted: the CPUs are
-// wanted by others, and spinning would only take one from the thread that produces the next job.
-constexpr int64_t kPreemptedNs = 30 * 1000;
+// After a preempted spin nobody spins for this long.
 constexpr int64_t kBusyPauseNs = 100 * 1000 * 1000;
 
 }  // namespace
