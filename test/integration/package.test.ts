@@ -79,6 +79,12 @@ describe('packed tarball', () => {
     expect(statSync(join(projects.esm, 'node_modules', 'netns-native', 'prebuilds', 'linux-x64', 'node.napi.glibc.node')).size).toBeGreaterThan(0);
   });
 
+  it('its install script, when scripts are allowed, finds the prebuilt binary and builds nothing', () => {
+    const r = spawnSync(process.execPath, [npmCli(), 'rebuild', 'netns-native'], { cwd: projects.esm, env: env(), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(join(projects.esm, 'node_modules', 'netns-native', 'build'))).toBe(false);
+  });
+
   it('an ESM project imports it and creates a namespace, no compiler, scripts ignored', () => {
     const dir = projects.esm;
     const name = nsName('esm');
