@@ -1,7 +1,7 @@
 /**
  * Every error the library throws is a {@link NetnsError} with a stable `code`. System and kernel
- * failures also carry `errno` (positive) and say what was being done (`operation`). See
- * docs/errors.md for the catalogue.
+ * failures also carry `errno` (negative, as in Node's system errors) and say what was being done
+ * (`operation`). See docs/errors.md for the catalogue.
  * @module
  */
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,40 @@ import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
 let names: Record<number, string> | undefined;
+
+/**
+ * The errno names the library uses as `code`: every name Node's `os.constants.errno` has on Linux,
+ * one per value (see {@link errnoNames}). test/unit/errors.test.ts checks the list against the table.
+ */
+export const ERRNO_CODES = [
+  'E2BIG', 'EACCES', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EAGAIN', 'EALREADY', 'EBADF', 'EBADMSG', 'EBUSY',
+  'ECANCELED', 'ECHILD', 'ECONNABORTED', 'ECONNREFUSED', 'ECONNRESET', 'EDEADLK', 'EDESTADDRREQ', 'EDOM', 'EDQUOT',
+  'EEXIST', 'EFAULT', 'EFBIG', 'EHOSTUNREACH', 'EIDRM', 'EILSEQ', 'EINPROGRESS', 'EINTR', 'EINVAL', 'EIO', 'EISCONN',
+  'EISDIR', 'ELOOP', 'EMFILE', 'EMLINK', 'EMSGSIZE', 'EMULTIHOP', 'ENAMETOOLONG', 'ENETDOWN', 'ENETRESET', 'ENETUNREACH',
+  'ENFILE', 'ENOBUFS', 'ENODATA', 'ENODEV', 'ENOENT', 'ENOEXEC', 'ENOLCK', 'ENOLINK', 'ENOMEM', 'ENOMSG', 'ENOPROTOOPT',
+  'ENOSPC', 'ENOSR', 'ENOSTR', 'ENOSYS', 'ENOTCONN', 'ENOTDIR', 'ENOTEMPTY', 'ENOTSOCK', 'ENOTTY', 'ENXIO', 'EOPNOTSUPP',
+  'EOVERFLOW', 'EPERM', 'EPIPE', 'EPROTO', 'EPROTONOSUPPORT', 'EPROTOTYPE', 'ERANGE', 'EROFS', 'ESPIPE', 'ESRCH', 'ESTALE',
+  'ETIME', 'ETIMEDOUT', 'ETXTBSY', 'EXDEV',
+] as const;
+
+/**
+ * An errno name. Errnos Node has no name for (the kernel's EKEYEXPIRED, ERFKILL, its internal
+ * ENOTSUPP 524, ...) read `E<number>`, as `errnoName` writes them.
+ */
+export type ErrnoCode = (typeof ERRNO_CODES)[number] | `E${number}`;
+
+/** The codes of the library's own conditions (docs/errors.md has when each is thrown). */
+export const LIBRARY_CODES = [
+  'ERR_INVALID_ARG', 'ERR_DUMP_INTERRUPTED', 'ERR_CLOSED', 'ERR_NO_ANSWER', 'ERR_NOT_NAMED', 'ERR_NOT_A_NUMBER',
+  'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', 'ERR_SERVER_ALREADY_LISTEN', 'ERR_CLUSTER_WORKER', 'ERR_SOCKET', 'ERR_CNI',
+  'ERR_TOPOLOGY', 'ERR_ADDON_MISSING', 'ERR_PLATFORM', 'ERR_INTERNAL', 'ERR_NATIVE_EXCEPTION', 'ENOTNETNS', 'ABORT_ERR',
+] as const;
+
+/**
+ * Every `code` a {@link NetnsError} can have: an errno name, or one of the library's own codes.
+ * A `switch (err.code)` is checked by the compiler against this union.
+ */
+export type NetnsErrorCode = ErrnoCode | (typeof LIBRARY_CODES)[number];
 
 /**
  * errno value -> name, from Node's `os.constants.errno` (every name the platform defines; libuv's
@@ -28,13 +62,21 @@ export function errnoNames(): Record<number, string> {
 }
 
 /** The errno's symbolic name ('EEXIST'), or `E<number>` when the platform has none. */
-export function errnoName(errno: number): string {
-  return errnoNames()[Math.abs(errno)] ?? `E${Math.abs(errno)}`;
+export function errnoName(errno: number): ErrnoCode {
+  return (errnoNames()[Math.abs(errno)] as ErrnoCode | undefined) ?? `E${Math.abs(errno)}`;
 }
 
-/** strerror(errno) as libuv knows it. */
+/**
+ * Where libuv's wording is about something else than what the library does. libuv names errno 95
+ * after ENOTSUP's socket meaning ("operation not supported on socket"), but the kernel answers
+ * EOPNOTSUPP to netlink requests about links, qdiscs and rules (docs/errors.md, "Errno names").
+ */
+const WORDING: Record<number, string> = { 95: 'operation not supported' };
+
+/** strerror(errno) as libuv knows it (with {@link WORDING}'s corrections). */
 export function errnoMessage(errno: number): string {
-  return getSystemErrorMap().get(-Math.abs(errno))?.[1] ?? `errno ${errno}`;
+  const n = Math.abs(errno);
+  return WORDING[n] ?? getSystemErrorMap().get(-n)?.[1] ?? `errno ${n}`;
 }
 
 /** System calls whose EPERM means CAP_SYS_ADMIN is missing (namespace entry, creation, pins). */
@@ -70,8 +112,12 @@ export function privilegeHint(code: string, syscall?: string, path?: string): st
 /** Base class of everything thrown by netns-native. */
 export class NetnsError extends Error {
   /** Stable machine-readable code: an errno name ('EEXIST') or an 'ERR_*' code of this library. */
-  readonly code: string;
-  /** Positive errno value when the failure came from the kernel. */
+  readonly code: NetnsErrorCode;
+  /**
+   * The errno, negative as in Node's own system errors (`-17` for EEXIST;
+   * `util.getSystemErrorName(err.errno)` names it), when the failure came from the kernel or a
+   * system call. It used to be positive (docs/errors.md, "errno").
+   */
   declare readonly errno?: number;
   /** The system call that failed, for failures of a syscall made by the addon. */
   declare readonly syscall?: string;
@@ -80,11 +126,12 @@ export class NetnsError extends Error {
   /** What the library was doing, in the words of the equivalent command (`ip link add ...`). */
   declare readonly operation?: string;
 
-  constructor(message: string, props: { code: string; errno?: number; syscall?: string; path?: string; operation?: string; cause?: unknown }) {
+  constructor(message: string, props: { code: NetnsErrorCode; errno?: number; syscall?: string; path?: string; operation?: string; cause?: unknown }) {
     super(message, props.cause === undefined ? undefined : { cause: props.cause });
     Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true, writable: true });
     this.code = props.code;
-    if (props.errno !== undefined) this.errno = props.errno;
+    // Given either sign (the addon and the kernel's answers are positive, Node's errors negative).
+    if (props.errno !== undefined) this.errno = -Math.abs(props.errno);
     if (props.syscall !== undefined) this.syscall = props.syscall;
     if (props.path !== undefined) this.path = props.path;
     if (props.operation !== undefined) this.operation = props.operation;
@@ -93,6 +140,7 @@ export class NetnsError extends Error {
 
 /** Input rejected before any system call; nothing was created or changed. */
 export class ValidationError extends NetnsError {
+  declare readonly code: 'ERR_INVALID_ARG';
   /** Which argument was wrong. */
   readonly field: string;
   /** The value given. */
@@ -123,6 +171,7 @@ export interface NetlinkRequestInfo {
 
 /** The kernel answered a netlink request with an error. */
 export class NetlinkError extends NetnsError {
+  declare readonly code: ErrnoCode;
   declare readonly errno: number;
   /** The kernel's extended-ack text ("mtu greater than device maximum"), when it sent one. */
   declare readonly kernelMessage?: string;
@@ -149,6 +198,7 @@ export class NetlinkError extends NetnsError {
  * holds the messages of the last attempt: possibly inconsistent, never silently returned as complete.
  */
 export class DumpInterruptedError<T = unknown> extends NetnsError {
+  declare readonly code: 'ERR_DUMP_INTERRUPTED';
   readonly partial: T[];
   readonly attempts: number;
 
@@ -164,9 +214,26 @@ export class DumpInterruptedError<T = unknown> extends NetnsError {
 
 /** The handle or connection was closed before the operation finished. */
 export class ClosedError extends NetnsError {
+  declare readonly code: 'ERR_CLOSED';
   constructor(what: string, operation?: string) {
     super(`${operation ? operation + ': ' : ''}${what} is closed`, { code: 'ERR_CLOSED', operation });
   }
+}
+
+/**
+ * Let `promise`'s rejection carry the caller's frames. The kernel's answer (or the addon's callback)
+ * arrives in an I/O callback, so an error made there has a stack of library internals only. Taken
+ * again in a reaction of the promise the caller awaits, the stack gets V8's async frames: every
+ * `async` function awaiting, up to the caller's own code (docs/errors.md, "Stacks"). Costs one
+ * promise reaction per call; a stack is captured only on failure.
+ */
+export function withCallerFrames<T>(promise: Promise<T>): Promise<T> {
+  return promise.then(undefined, takeCallerStack);
+}
+
+function takeCallerStack(e: unknown): never {
+  if (e instanceof NetnsError) Error.captureStackTrace(e, takeCallerStack);
+  throw e;
 }
 
 /** Codes that mean "the object is not there" for idempotent deletes. */
@@ -183,6 +250,7 @@ export function isNotFound(err: unknown): boolean {
  * docs/errors.md ("Every call settles").
  */
 export class RequestAbortedError extends NetnsError {
+  declare readonly code: 'ETIMEDOUT' | 'ABORT_ERR';
   constructor(code: 'ETIMEDOUT' | 'ABORT_ERR', operation: string | undefined, detail: string, cause?: unknown) {
     super(`${operation ? `${operation}: ` : ''}${detail}`, { code, operation, cause });
   }
@@ -200,7 +268,7 @@ interface NativeErrorLike extends Error {
 export function fromNative(err: NativeErrorLike, operation?: string): SystemError {
   const Cls = err.code === 'ENOTNETNS' ? NotANamespaceError : SystemError;
   const msg = (operation ? `${operation}: ${err.message}` : err.message) + privilegeHint(err.code, err.syscall, err.path);
-  return new Cls(msg, { code: err.code, errno: err.errno, syscall: err.syscall, path: err.path, operation });
+  return new Cls(msg, { code: err.code as NetnsErrorCode, errno: err.errno, syscall: err.syscall, path: err.path, operation });
 }
 
 function safeString(v: unknown): string {

@@ -8,7 +8,8 @@ import { access, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Netns } from '../api/netns/index.js';
-import { NetnsError, ValidationError, isNotFound } from '../errors.js';
+import { NetnsError, RequestAbortedError, ValidationError, isNotFound } from '../errors.js';
+import { abortSignal } from '../validate/options.js';
 import { Dns, NETNS_ETC_DIR } from '../process/dns.js';
 import type { NsContext } from '../api/context.js';
 import type { LinkSpec } from '../api/link/spec.js';
@@ -54,6 +55,17 @@ export interface TopologyOptions {
 export interface ApplyOptions {
   /** Called after each step that changed something, with its duration in milliseconds. */
   onStep?: (step: PlanStep, ms: number) => void;
+  /**
+   * Stop between steps when it fires. `up` then undoes what this run made, as after a failed step,
+   * and throws a {@link TopologyError} with code 'ABORT_ERR'; `down` stops where it is (what it
+   * deleted stays deleted) and rejects with 'ABORT_ERR'. Already aborted: nothing is done.
+   */
+  signal?: AbortSignal;
+}
+
+/** The error for an apply stopped by its signal. */
+function aborted(signal: AbortSignal, what: string): RequestAbortedError {
+  return new RequestAbortedError('ABORT_ERR', what, 'aborted', signal.reason);
 }
 
 /** What {@link Topology.up} and {@link Topology.down} did. */
@@ -262,6 +274,8 @@ export class Topology {
    * ```
    */
   async up(opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const signal = abortSignal(opts.signal);
+    if (signal?.aborted) throw aborted(signal, 'topology up');
     const handles = new Handles(this.real);
     const undos: UndoRecord[] = [];
     const created = new Set<string>();
@@ -273,6 +287,7 @@ export class Topology {
           unchanged++;
           continue;
         }
+        if (signal?.aborted) throw new TopologyError(publicStep(a), aborted(signal, a.command), await rollback(undos, created));
         const t0 = performance.now();
         let undo: Undo | undefined;
         try {
@@ -302,6 +317,7 @@ export class Topology {
    * ```
    */
   async down(opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const signal = abortSignal(opts.signal);
     const changed: PlanStep[] = [];
     let unchanged = 0;
     for (const step of await this.downPlan()) {
@@ -309,6 +325,7 @@ export class Topology {
         unchanged++;
         continue;
       }
+      if (signal?.aborted) throw aborted(signal, step.command);
       const t0 = performance.now();
       if (step.kind === 'dns') {
         // The namespace may be gone already: the file under /etc/netns needs only its name.

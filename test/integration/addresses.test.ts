@@ -96,7 +96,7 @@ describe('addresses created by the library look right to ip -j', () => {
     await w.ns.addresses.add('v0', '10.1.0.1/24');
     const err = await w.ns.addresses.add('v0', '10.1.0.1/24').catch((e) => e);
     expect(err).toBeInstanceOf(NetlinkError);
-    expect(err).toMatchObject({ code: 'EEXIST', errno: 17 });
+    expect(err).toMatchObject({ code: 'EEXIST', errno: -17 });
     await w.ns.addresses.replace('v0', '10.1.0.1/24', { validLifetime: 600, preferredLifetime: 300 });
     await w.ns.addresses.replace('v0', '10.1.0.1/24', { validLifetime: 600, preferredLifetime: 300 });
     const [a] = ipAddrInfos(w.ipj('-4', 'address', 'show', 'dev', 'v0'));
