@@ -155,6 +155,7 @@ export class NetlinkConnection {
    * @param reopen makes a fresh socket in the same namespace. With it, a socket that overran
    *   (ENOBUFS) or broke is replaced: what was in flight fails, what was waiting is sent on the new
    *   socket (docs/errors.md, "Every call settles"). Without it such a connection closes itself.
+   * @internal {@link openNetlink} makes connections.
    */
   constructor(private transport: Transport, opts: ConnectionOptions = {}, private readonly reopen?: () => Promise<Transport>) {
     this.opts = { ...DEFAULTS, ...opts };
@@ -386,6 +387,7 @@ export class NetlinkConnection {
   /**
    * Feed datagrams received from the kernel (in order). Up to the turn's budget
    * (`DATAGRAMS_PER_TURN`) they are handled at once; the rest in later turns, still in order.
+   * @internal
    */
   feed(datagrams: Buffer[]): void {
     if (this.closed) return;
@@ -498,7 +500,7 @@ export class NetlinkConnection {
     }
   }
 
-  /** sendmsg failed for a batch: each request in it fails with that error. */
+  /** sendmsg failed for a batch: each request in it fails with that error. @internal */
   onSendError(token: number, err: NativeError): void {
     const seqs = this.batches.get(token) ?? [];
     this.batches.delete(token);
@@ -513,6 +515,7 @@ export class NetlinkConnection {
   /**
    * The socket overran (ENOBUFS): answers may have been dropped by the kernel, so nothing in flight
    * can be trusted to ever complete. Fail those requests; later ones proceed.
+   * @internal
    */
   onSocketError(err: NativeError): void {
     // What arrived before the error is handled first, whatever the budget: those answers are real.

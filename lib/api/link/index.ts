@@ -93,6 +93,7 @@ export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly n
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**
