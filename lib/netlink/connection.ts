@@ -149,6 +149,8 @@ export class NetlinkConnection {
   /** Set while a broken or overrun socket is being replaced: nothing is sent meanwhile. */
   private reopening = false;
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  /** The sweeper's period (ms). */
+  private sweepEvery = SWEEP_MS;
 
   /**
    * @param reopen makes a fresh socket in the same namespace. With it, a socket that overran
@@ -255,8 +257,13 @@ export class NetlinkConnection {
     const timeout = options.timeout ?? this.opts.timeout;
     if (timeout > 0) {
       p.deadline = performance.now() + timeout;
-      if (!this.sweeper) {
-        this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_MS, timeout));
+      // A timeout shorter than the running sweep's period gets a faster sweep, or a 1 ms timeout
+      // behind a 120 s one would only be checked 250 ms later (docs/errors.md, "Every call settles").
+      const every = Math.min(SWEEP_MS, timeout);
+      if (!this.sweeper || every < this.sweepEvery) {
+        if (this.sweeper) clearInterval(this.sweeper);
+        this.sweepEvery = every;
+        this.sweeper = setInterval(() => this.sweep(), every);
         this.sweeper.unref();
       }
     }
