@@ -80,6 +80,8 @@ interface Pending {
   /** Removes the AbortSignal listener once settled. */
   cleanup?: () => void;
   settled?: boolean;
+  /** An aborted dump left to finish in the kernel: its messages are dropped, its DONE frees the socket. */
+  draining?: boolean;
 }
 
 const DEFAULTS: Required<ConnectionOptions> = { maxInFlight: 256, dumpRetries: 10, maxBatchBytes: 64 * 1024, timeout: 120_000 };
@@ -300,10 +302,24 @@ export class NetlinkConnection {
    * fail (EBUSY), so the socket is replaced.
    */
   private abandon(p: Pending, err: Error): void {
-    if (p.settled) return;
+    if (p.settled) {
+      // An aborted dump still not finished at its deadline: now the socket is suspect.
+      if (p.draining && this.inFlight.get(p.seq) === p) {
+        this.inFlight.delete(p.seq);
+        this.dumpActive = false;
+        this.recover(err);
+      }
+      return;
+    }
     const i = this.waiting.indexOf(p);
     if (i >= 0) {
       this.waiting.splice(i, 1);
+      p.reject(err);
+    } else if (this.inFlight.get(p.seq) === p && p.dump && (err as NetnsError).code === 'ABORT_ERR') {
+      // The caller gave up, the socket is fine: replacing it would fail every other request in
+      // flight on it with this abort (changes the kernel may have made). Let the kernel finish the
+      // dump instead; its answers are dropped (docs/errors.md, "Every call settles").
+      p.draining = true;
       p.reject(err);
     } else if (this.inFlight.get(p.seq) === p) {
       this.inFlight.delete(p.seq);
@@ -451,12 +467,16 @@ export class NetlinkConnection {
         return;
       }
       default:
-        p.messages.push(m);
+        if (!p.draining) p.messages.push(m);
     }
   }
 
   private finish(p: Pending): void {
     this.inFlight.delete(p.seq);
+    if (p.draining) {
+      this.dumpActive = false;
+      return;
+    }
     if (p.group && p.group.some((q) => q.failedWith)) {
       const first = p.group.find((q) => q.failedWith)!;
       this.settleOrphans(p.group, first, first.failedWith!);

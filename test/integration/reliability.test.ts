@@ -97,6 +97,35 @@ describe('item 2: a deadline and an AbortSignal settle requests the kernel has n
   });
 });
 
+describe('item 2: aborting a dump fails nothing else in flight', () => {
+  it('a link add sent with an aborted dump resolves, the link exists, and the next dump works', async () => {
+    await using ns = await Netns.create(nsName('abort'));
+    const lines = ['link add d0 type bridge'];
+    for (let i = 0; i < 2000; i++) lines.push(`addr add 10.32.${i >> 8}.${i & 255}/32 dev d0`);
+    execFileSync('ip', ['-n', ns.name!, '-batch', '-'], { input: lines.join('\n') + '\n' });
+    const conn = await openNetlink({ nsFd: ns.fd });
+    try {
+      const ac = new AbortController();
+      const dump = conn.dump(RTM_GETADDR, Buffer.alloc(8), 'ip address show', 0, { signal: ac.signal });
+      const add = ns.links.add({ kind: 'bridge', name: 'x0' });
+      // Both requests are sent in this tick's flush (a microtask); abort right after it, before
+      // any answer can reach JS (answers arrive in a later event-loop turn).
+      const sameTick = conn.request(RTM_GETLINK, 0, Buffer.from([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 'ip link show lo');
+      queueMicrotask(() => ac.abort());
+      const [d, a, s] = await Promise.allSettled([dump, add, sameTick]);
+      expect(d).toMatchObject({ status: 'rejected', reason: { code: 'ABORT_ERR' } });
+      expect(a.status, String((a as PromiseRejectedResult).reason)).toBe('fulfilled');
+      // Same socket as the dump: before the fix the abort replaced the socket and failed this request
+      // with the dump's ABORT_ERR although nobody aborted it.
+      expect(s.status, String((s as PromiseRejectedResult).reason)).toBe('fulfilled');
+      expect(ipJson(['link', 'show', 'x0'], ns.name)).toHaveLength(1);
+      expect((await conn.dump(RTM_GETLINK, Buffer.alloc(16), 'ip link show')).length).toBe(3);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
 describe('item 8: a pin is mounted once, even under a fresh shared /run', () => {
   // Each case runs in a mount namespace of its own (`unshare -m`) over a fresh tmpfs /run made
   // shared, as systemd leaves /run; the machine's mounts are never touched.
