@@ -7,7 +7,7 @@
  * kernel in unit tests; {@link openNetlink} binds it to a socket made by the addon.
  * @module
  */
-import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, fromNative } from '../errors.js';
+import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, ValidationError, fromNative } from '../errors.js';
 import { native, type NativeError } from '../native.js';
 import {
   NETLINK_ROUTE,
@@ -242,6 +242,11 @@ export class NetlinkConnection {
 
   private enqueue(type: number, flags: number, body: Uint8Array, dump: boolean, operation?: string, options: RequestOptions = {}): Promise<NetlinkMessage[]> {
     if (this.closed) return Promise.reject(new ClosedError('netlink connection', operation));
+    // Checked here, not when the batch is encoded in a later microtask, where a throw would escape
+    // every promise and end the process (docs/errors.md, "Errors are NetnsErrors").
+    if (!(body instanceof Uint8Array)) return Promise.reject(new ValidationError('body', body, 'must be a Buffer or Uint8Array'));
+    if (!Number.isInteger(type) || type < 0 || type > 0xffff || !Number.isInteger(flags) || flags < 0 || flags > 0xffff) return Promise.reject(new ValidationError('type/flags', [type, flags], 'must be 16-bit integers'));
+    if (operation !== undefined && typeof operation !== 'string') return Promise.reject(new ValidationError('operation', operation, 'must be a string'));
     if (options.signal?.aborted) return Promise.reject(new RequestAbortedError('ABORT_ERR', operation, 'aborted before it was sent', options.signal.reason));
     return new Promise((resolve, reject) => {
       const p = this.track({ seq: 0, type, flags, body, dump, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, deadline: 0 }, options);
