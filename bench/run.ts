@@ -15,9 +15,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { constants, cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { namespaceLane } from '../lib/api/netns/lane.js';
 import { native } from '../lib/native.js';
 import { opCosts, type OpCost } from './single_ops.js';
 import { formatTable } from './report.js';
@@ -25,6 +26,7 @@ import {
   PeakSampler,
   fdCount,
   idleLoopDelay,
+  killDescendantsSync,
   liveNetNamespaces,
   median,
   pinnedWithPrefix,
@@ -248,20 +250,34 @@ async function main(): Promise<void> {
   console.log(`\nJSON: ${file}  (${report.seconds.toFixed(0)} s)`);
 }
 
-let cleaned = false;
 function cleanup(): void {
-  if (cleaned) return;
-  cleaned = true;
   const n = removeAll(PREFIX);
   if (n > 0) log(`removed ${n} leftover namespaces`);
   const left = pinnedWithPrefix(PREFIX);
   if (left.length > 0) log(`WARNING: could not remove ${left.join(' ')}`);
 }
 
+/**
+ * Ctrl-C or SIGTERM at any point leaves nothing. The sweep runs as a task of the library's namespace
+ * lane (every namespace create/delete/pin goes through it, one at a time), so every create queued
+ * before has finished and none queued after can start; and it runs synchronously from there to the
+ * exit, so no JavaScript of the workload runs in between to spawn a process or queue a create. Child
+ * processes (ip scripts, the C floor) are killed first, and waited for, in the same turn. Exit status
+ * 128 + the signal's number, as a shell reports a process the signal killed. Tested in
+ * test/integration/interrupt.test.ts.
+ */
+let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
-    cleanup();
-    process.exit(130);
+    if (interrupted) return;
+    interrupted = true;
+    log(`\n${sig}: stopping child processes and removing every ${PREFIX}* namespace`);
+    void namespaceLane.run(async () => {
+      const children = killDescendantsSync();
+      if (children > 0) log(`killed ${children} child processes`);
+      cleanup();
+      process.exit(128 + constants.signals[sig]);
+    });
   });
 }
 
@@ -271,6 +287,7 @@ try {
   process.exitCode = 1;
   console.error(e);
 } finally {
-  // Handles are closed by the workloads; unpin whatever a failure left.
-  cleanup();
+  // Handles are closed by the workloads; unpin whatever a failure left (an interrupted run is swept
+  // by its signal handler, which then exits).
+  if (!interrupted) cleanup();
 }

@@ -191,3 +191,57 @@ export function removeAll(prefix: string): number {
   }
   return left.length;
 }
+
+/** Sleep on the JS thread itself: nothing else of the process's JavaScript runs meanwhile. */
+function blockFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** PIDs of every descendant of `pid` (children, their children, ...), from /proc/PID/stat. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, pp] of parent) if (pp === p) { out.push(child); walk(child); }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Whether `pid` has exited (gone, or a zombie its parent has not reaped yet). */
+function exited(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * SIGKILL every descendant process (the ip scripts, the C floor) and wait, blocking, until each has
+ * exited, so none creates a namespace after the caller's sweep. Returns how many there were.
+ */
+export function killDescendantsSync(timeoutMs = 5000): number {
+  const pids = descendants(process.pid);
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  const t0 = performance.now();
+  while (pids.some((p) => !exited(p)) && performance.now() - t0 < timeoutMs) blockFor(5);
+  return pids.length;
+}

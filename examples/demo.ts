@@ -12,13 +12,14 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { Netns } from '../lib/index.js';
 import { PROOF_METHOD, proveConnectivity, type Proof } from './connectivity.js';
 import { demoBandwidth } from './bandwidth.js';
 import { inventory } from './inventory.js';
 import { monitoring } from './monitoring.js';
 import { Report } from './report.js';
-import { Lab, ROUTED, blue, bridgedContainer, redGreenDirect, router, type Check, type Topology } from './topologies.js';
+import { Lab, ROUTED, ROUTER_WAN, blue, bridgedContainer, redGreenDirect, router, type Check, type Topology } from './topologies.js';
 
 const PREFIX = `demo-${process.pid}-`;
 const TOPOLOGIES: Topology[] = [blue, redGreenDirect, bridgedContainer, router];
@@ -76,7 +77,7 @@ async function proveForwarding(lab: Lab, report: Report): Promise<void> {
 async function proveNat(lab: Lab, report: Report): Promise<void> {
   report.section('connectivity through the router with NAT: ns.firewall.masquerade inside the router namespace only');
   const [router, wan] = [lab.ns('router'), lab.ns('wan')];
-  await report.timed('ip -n wan route del 10.0.10.0/24 via 192.168.1.2 (the WAN knows no way back to the LAN)', () => wan.routes.delete({ destination: '10.0.10.0/24', gateway: '192.168.1.2' }));
+  await report.timed(`ip -n wan route del 10.0.10.0/24 via ${ROUTER_WAN} (the WAN knows no way back to the LAN)`, () => wan.routes.delete({ destination: '10.0.10.0/24', gateway: ROUTER_WAN }));
   await report.timed(`${label(ROUTED)}, connectTimeout ${BLOCKED_TIMEOUT_MS} ms`, () => proveConnectivity(lab, ROUTED, BLOCKED_TIMEOUT_MS), (p) =>
     p.ok || (p.code !== 'ETIMEDOUT' && p.code !== 'EHOSTUNREACH')
       ? { result: `UNEXPECTED without NAT and without a route back: ${p.detail}`, ok: false }
@@ -84,7 +85,7 @@ async function proveNat(lab: Lab, report: Report): Promise<void> {
   await report.timed('ip netns exec router iptables -t nat -A POSTROUTING -s 10.0.10.0/24 -o veth-wan-ns -j MASQUERADE', () =>
     router.firewall.masquerade({ source: '10.0.10.0/24', outInterface: 'veth-wan-ns', comment: 'demo' }));
   await report.timed(label(ROUTED), () => proveConnectivity(lab, ROUTED), (p) =>
-    p.ok && p.peer !== '192.168.1.2'
+    p.ok && p.peer !== ROUTER_WAN
       ? { result: `${p.detail}: expected the router's WAN address`, ok: false }
       : { result: p.ok ? `${p.detail} (translated: the router's WAN address)` : p.detail, ok: p.ok });
   const rules = await report.timed('ip netns exec router iptables -t nat -L POSTROUTING -n -v', () => router.firewall.list());
@@ -115,6 +116,26 @@ async function bandwidth(lab: Lab, report: Report): Promise<void> {
   await demoBandwidth(lab, report);
 }
 
+/** The signal that interrupted the run (Ctrl-C is SIGINT), if one did. */
+let interrupted: NodeJS.Signals | undefined;
+
+/**
+ * Ctrl-C or SIGTERM at any step: no further step starts (the one running finishes: at most the
+ * length of one timed transfer), then the usual teardown removes every namespace of the run and
+ * the process exits with 128 + the signal's number, as a shell reports a process the signal killed.
+ * A second signal while removing changes nothing: leaving pins behind is worse than a few hundred
+ * milliseconds' wait. Tested in test/integration/interrupt.test.ts.
+ */
+function stopOnSignals(report: Report, phase: () => 'run' | 'teardown'): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (interrupted === undefined) console.error(`\n${sig}: stopping after the current step and removing every ${PREFIX}* namespace`);
+      interrupted ??= sig;
+      if (phase() === 'run') report.refuse(new Error(`interrupted by ${sig}`));
+    });
+  }
+}
+
 async function main(): Promise<number> {
   console.log(`netns-native demo: the tutorial's topologies and router scenario through netlink and in-namespace sockets, no process spawned; namespaces are named ${PREFIX}<role>`);
   const before = await ownLinks();
@@ -123,12 +144,16 @@ async function main(): Promise<number> {
   const lab = new Lab((role) => PREFIX + role, report.step);
   const bwLab = new Lab((role) => `${PREFIX}bw-${role}`, report.step);
   let failure: unknown;
+  let phase: 'run' | 'teardown' = 'run';
+  stopOnSignals(report, () => phase);
   try {
     await buildAndProve(lab, report);
     await bandwidth(bwLab, report);
   } catch (e) {
     failure = e;
   } finally {
+    phase = 'teardown';
+    report.accept();
     report.section('teardown');
     for (const l of [lab, bwLab]) {
       try {
@@ -149,6 +174,10 @@ async function main(): Promise<number> {
     ? `and its net.ipv4.ip_forward (read from /proc/sys) is ${forwardAfter} before and after: only the router's was switched`
     : `OWN ip_forward CHANGED: was ${forwardBefore}, now ${forwardAfter}`);
   console.log(report.render());
+  if (interrupted !== undefined) {
+    console.error(`\ninterrupted by ${interrupted}; ${left.length === 0 ? 'nothing left behind' : `LEFT BEHIND: ${left.join(' ')}`}`);
+    return 128 + constants.signals[interrupted];
+  }
   if (failure !== undefined) console.error(`\ndemo failed: ${failure instanceof Error ? failure.stack ?? failure.message : String(failure)}`);
   return failure === undefined && report.ok && left.length === 0 && before === after && forwardBefore === forwardAfter ? 0 : 1;
 }

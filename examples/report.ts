@@ -24,6 +24,17 @@ interface Section {
 export class Report {
   private readonly sections: Section[] = [];
   private readonly notes: string[] = [];
+  private refusal: Error | undefined;
+
+  /** Refuse every later step with `reason` (the run was interrupted): the run stops at its next step. */
+  refuse(reason: Error): void {
+    this.refusal = reason;
+  }
+
+  /** Run steps again (the teardown runs even after {@link refuse}). */
+  accept(): void {
+    this.refusal = undefined;
+  }
 
   /** Start a new section; the steps that follow belong to it. */
   section(title: string): void {
@@ -40,6 +51,7 @@ export class Report {
    * counts as a success; a step that throws is recorded as FAILED and the error goes on.
    */
   async timed<T>(label: string, fn: () => Promise<T>, describe?: (value: T) => { result: string; ok: boolean }): Promise<T> {
+    if (this.refusal) throw this.refusal;
     if (this.sections.length === 0) this.section('');
     const rows = this.sections[this.sections.length - 1].rows;
     const t0 = performance.now();
@@ -54,7 +66,7 @@ export class Report {
   }
 
   /** The report as a {@link StepRunner} for the topology builders. */
-  readonly step: StepRunner = (label, fn) => this.timed(label, fn);
+  readonly step: StepRunner = (label, fn, describe) => this.timed(label, fn, describe);
 
   /** A line printed after the table. */
   note(line: string): void {

@@ -1,6 +1,8 @@
 /**
  * The tutorial's topologies (seed "How to Use Network Namespaces for Pod Isolation"), built through
- * the library only. The demo (examples/demo.ts) and the integration tests
+ * the library only: each is declared (the library's `Topology`, what `netns-native up` applies; blue
+ * and red/green are examples/*.yaml themselves), except the tutorial's own way of joining red and
+ * green, which moves links after creating them and so is a sequence of steps, not a declaration. The demo (examples/demo.ts) and the integration tests
  * (test/integration/tutorial_*.test.ts) share these builders, so what the demo shows is what the
  * tests check.
  *
@@ -8,10 +10,21 @@
  * namespace that plays the host (role `host`): the machine's own namespace is never changed.
  * @module
  */
-import { Netns } from '../lib/index.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Netns, Topology as Declared, type TopologyFile } from '../lib/index.js';
+
+/** examples/NAME, from the sources (tests) or from dist/examples (the built demo). */
+function exampleFile(name: string): string {
+  for (const rel of [`./${name}`, `../../examples/${name}`]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`examples/${name} not found next to ${fileURLToPath(import.meta.url)}`);
+}
 
 /** Runs one step of a build, labelled with the `ip` command it replaces. The demo times each step. */
-export type StepRunner = <T>(label: string, fn: () => Promise<T>) => Promise<T>;
+export type StepRunner = <T>(label: string, fn: () => Promise<T>, describe?: (value: T) => { result: string; ok: boolean }) => Promise<T>;
 
 /** A {@link StepRunner} that just runs the step. */
 export const untimed: StepRunner = (_label, fn) => fn();
@@ -35,6 +48,31 @@ export class Lab {
     const ns = await this.step(`ip netns add ${role}`, () => Netns.create(this.naming(role)));
     this.byRole.set(role, ns);
     return ns;
+  }
+
+  /**
+   * Apply a declared topology (`netns-native up`, one timed step) and take its namespaces into the
+   * lab: a YAML file of examples/ or an object of the same shape.
+   */
+  async declare(source: string | TopologyFile): Promise<void> {
+    // `naming` is called once per role; the topology asks for a name as often as it needs it.
+    const names = new Map<string, string>();
+    const rename = (role: string): string => names.get(role) ?? names.set(role, this.naming(role)).get(role)!;
+    const topo = typeof source === 'string' ? await Declared.load(exampleFile(source), { rename }) : Declared.from(source, { rename });
+    const roles = Object.keys(topo.file.namespaces);
+    const roleOf = (real: string): string => [...names].find(([, n]) => n === real)?.[0] ?? real;
+    // Like create(): the lab makes its namespaces, it never takes over existing ones.
+    const existing = new Set((await Netns.list()).map((e) => e.name));
+    for (const role of roles) {
+      if (this.byRole.has(role)) throw new Error(`this lab already has a namespace playing ${role}`);
+      if (existing.has(topo.nameOf(role))) throw new Error(`namespace ${topo.nameOf(role)} exists already`);
+    }
+    // One step in the demo's report, with the commands it stands for (`Topology.up` makes them in order).
+    await this.step(`netns-native up ${typeof source === 'string' ? `examples/${source}` : `{ ${roles.join(', ')} }`}`, () => topo.up(), (r) => ({
+      result: `${r.changed.length} steps: ${r.changed.map((c) => c.command.split(' ').map(roleOf).join(' ')).join('; ')}`,
+      ok: true,
+    }));
+    for (const role of roles) this.byRole.set(role, await Netns.open(topo.nameOf(role)));
   }
 
   /** The handle of the namespace playing `role`. */
@@ -106,33 +144,17 @@ async function loUp(lab: Lab, role: string): Promise<void> {
 
 /** Give a link of a namespace an address and bring it up, as the tutorial does after creating it. */
 async function configure(lab: Lab, role: string, dev: string, cidr: string): Promise<void> {
-  await address(lab, role, dev, cidr);
+  await lab.step(`ip -n ${role} addr add ${cidr} dev ${dev}`, () => lab.ns(role).addresses.add(dev, cidr));
   await lab.step(`ip -n ${role} link set ${dev} up`, () => lab.ns(role).links.setUp(dev));
 }
 
-/** An address on a link of the namespace playing `role` (`ip -n ROLE addr add CIDR dev DEV`). */
-async function address(lab: Lab, role: string, dev: string, cidr: string): Promise<void> {
-  await lab.step(`ip -n ${role} addr add ${cidr} dev ${dev}`, () => lab.ns(role).addresses.add(dev, cidr));
-}
-
-/** A namespace playing the host, with its loopback up as a real host's is, and the namespace it serves. */
-async function hostAnd(lab: Lab, role: string): Promise<[Netns, Netns]> {
-  const host = await lab.create('host');
-  const other = await lab.create(role);
-  await loUp(lab, 'host');
-  return [host, other];
-}
-
-/** `blue`: a fresh namespace with its loopback brought up. */
+/** `blue`: a fresh namespace with its loopback brought up (examples/blue.yaml). */
 export const blue: Topology = {
   id: 'blue',
   title: 'blue: a namespace with loopback up',
   roles: ['blue'],
   checks: [{ from: 'blue', to: '127.0.0.1', at: 'blue', what: 'loopback inside blue' }],
-  async build(lab) {
-    await lab.create('blue');
-    await loUp(lab, 'blue');
-  },
+  build: (lab) => lab.declare('blue.yaml'),
 };
 
 const RED_GREEN_CHECKS: Check[] = [
@@ -150,20 +172,14 @@ async function configureRedGreen(lab: Lab): Promise<void> {
 
 /**
  * `red` and `green` joined by a veth, the fast way: the pair is created inside red with its peer
- * born directly in green (one request, no move: what CNI plugins do).
+ * born directly in green (one request, no move: what CNI plugins do); examples/red-green.yaml.
  */
 export const redGreenDirect: Topology = {
   id: 'red-green-direct',
   title: 'red/green joined by a veth (peer created directly in green)',
   roles: ['red', 'green'],
   checks: RED_GREEN_CHECKS,
-  async build(lab) {
-    const red = await lab.create('red');
-    const green = await lab.create('green');
-    await lab.step('ip -n red link add veth-red type veth peer name veth-green netns green', () =>
-      red.links.add({ kind: 'veth', name: 'veth-red', peer: { name: 'veth-green', netns: green } }));
-    await configureRedGreen(lab);
-  },
+  build: (lab) => lab.declare('red-green.yaml'),
 };
 
 /**
@@ -199,16 +215,22 @@ export const bridgedContainer: Topology = {
     { from: 'container1', to: '10.0.2.1', at: 'host', what: 'container1 to its gateway (br0)' },
     { from: 'host', to: '10.0.2.10', at: 'container1', what: 'host to container1 through br0' },
   ],
-  async build(lab) {
-    const [host, c1] = await hostAnd(lab, 'container1');
-    await lab.step('ip -n host link add br0 up type bridge', () => host.links.add({ kind: 'bridge', name: 'br0', up: true }));
-    await lab.step('ip -n host addr add 10.0.2.1/24 dev br0', () => host.addresses.add('br0', '10.0.2.1/24'));
-    await lab.step('ip -n host link add veth-host master br0 up type veth peer name veth-container netns container1', () =>
-      host.links.add({ kind: 'veth', name: 'veth-host', master: 'br0', up: true, peer: { name: 'veth-container', netns: c1 } }));
-    await configure(lab, 'container1', 'veth-container', '10.0.2.10/24');
-    await loUp(lab, 'container1');
-    await lab.step('ip -n container1 route add default via 10.0.2.1', () => c1.routes.add({ destination: 'default', gateway: '10.0.2.1' }));
-  },
+  build: (lab) =>
+    lab.declare({
+      namespaces: {
+        host: {
+          links: [
+            { kind: 'bridge', name: 'br0', up: true },
+            { kind: 'veth', name: 'veth-host', master: 'br0', up: true, peer: { name: 'veth-container', netns: 'container1', up: true } },
+          ],
+          addresses: { br0: ['10.0.2.1/24'] },
+        },
+        container1: {
+          addresses: { 'veth-container': ['10.0.2.10/24'] },
+          routes: [{ destination: 'default', gateway: '10.0.2.1' }],
+        },
+      },
+    }),
 };
 
 /**
@@ -230,14 +252,17 @@ export const limited: Topology = {
     { from: 'limited', to: '10.0.3.1', at: 'host', what: 'limited to the host end' },
     { from: 'host', to: '10.0.3.10', at: 'limited', what: 'host to limited' },
   ],
-  async build(lab) {
-    const [host, lim] = await hostAnd(lab, 'limited');
-    await lab.step(`ip -n host link add ${LIMITED_HOST_END} type veth peer name veth-limited netns limited`, () =>
-      host.links.add({ kind: 'veth', name: LIMITED_HOST_END, peer: { name: 'veth-limited', netns: lim } }));
-    await configure(lab, 'limited', 'veth-limited', '10.0.3.10/24');
-    await loUp(lab, 'limited');
-    await configure(lab, 'host', LIMITED_HOST_END, '10.0.3.1/24');
-  },
+  // examples/limited.yaml without its tc key: the demo and the tests shape it themselves.
+  build: (lab) =>
+    lab.declare({
+      namespaces: {
+        host: {
+          links: [{ kind: 'veth', name: LIMITED_HOST_END, up: true, peer: { name: 'veth-limited', netns: 'limited', up: true } }],
+          addresses: { [LIMITED_HOST_END]: ['10.0.3.1/24'] },
+        },
+        limited: { addresses: { 'veth-limited': ['10.0.3.10/24'] } },
+      },
+    }),
 };
 
 /**
@@ -247,19 +272,21 @@ export const limited: Topology = {
  */
 export const TOPOLOGIES: readonly Topology[] = [blue, redGreenDirect, redGreenMoved, bridgedContainer, limited];
 
-/** A veth from the router to a host namespace, both ends up, the host's end born in the host. */
-async function routerLeg(lab: Lab, routerEnd: string, hostRole: string, hostEnd: string): Promise<void> {
-  await lab.step(`ip -n router link add ${routerEnd} up type veth peer name ${hostEnd} netns ${hostRole} (up)`, () =>
-    lab.ns('router').links.add({ kind: 'veth', name: routerEnd, up: true, peer: { name: hostEnd, netns: lab.ns(hostRole), up: true } }));
-}
+/**
+ * The router's WAN, numbered from a documentation range (RFC 5737) where the tutorial uses
+ * 192.168.1.0/24: the WAN host {@link WAN_HOST}, the router's WAN end {@link ROUTER_WAN}.
+ */
+export const WAN_HOST = '203.0.113.1';
+export const ROUTER_WAN = '203.0.113.2';
 
 /**
  * The tutorial's "Namespace Routing and Policies", every host a namespace: `router` with a WAN side
- * (`veth-wan-ns`, 192.168.1.2/24) and a LAN side (`veth-lan-ns`, 10.0.10.254/24) and a default route
- * via the WAN host; `wan` (`veth-wan`, 192.168.1.1/24) plays the tutorial's host on the WAN side;
- * `lan` (`veth-lan`, 10.0.10.1/24) a LAN host whose default route goes through the router. NAT comes
- * with a later issue, so the WAN host routes the LAN back through the router instead of the
- * tutorial's MASQUERADE. Forwarding is left as the new namespace has it: switch it with
+ * (`veth-wan-ns`, {@link ROUTER_WAN}/24) and a LAN side (`veth-lan-ns`, 10.0.10.254/24) and a default
+ * route via the WAN host; `wan` (`veth-wan`, {@link WAN_HOST}/24) plays the tutorial's host on the WAN
+ * side; `lan` (`veth-lan`, 10.0.10.1/24) a LAN host whose default route goes through the router. The
+ * WAN host routes the LAN back through the router, so forwarding alone connects them; the demo then
+ * removes that route and shows the tutorial's MASQUERADE instead (examples/router.yaml declares the
+ * NAT version). Forwarding is left as the new namespace has it: switch it with
  * `lab.ns('router').sysctl.set('net.ipv4.ip_forward', 1)` ({@link ROUTED} then holds).
  */
 export const router: Topology = {
@@ -268,22 +295,31 @@ export const router: Topology = {
   roles: ['router', 'wan', 'lan'],
   checks: [
     { from: 'lan', to: '10.0.10.254', at: 'router', what: 'lan host to the router (LAN side)' },
-    { from: 'wan', to: '192.168.1.2', at: 'router', what: 'wan host to the router (WAN side)' },
+    { from: 'wan', to: ROUTER_WAN, at: 'router', what: 'wan host to the router (WAN side)' },
   ],
-  async build(lab) {
-    const [r, wan, lan] = [await lab.create('router'), await lab.create('wan'), await lab.create('lan')];
-    await routerLeg(lab, 'veth-wan-ns', 'wan', 'veth-wan');
-    await routerLeg(lab, 'veth-lan-ns', 'lan', 'veth-lan');
-    for (const role of ['router', 'wan', 'lan']) await loUp(lab, role);
-    await address(lab, 'router', 'veth-wan-ns', '192.168.1.2/24');
-    await address(lab, 'router', 'veth-lan-ns', '10.0.10.254/24');
-    await address(lab, 'wan', 'veth-wan', '192.168.1.1/24');
-    await address(lab, 'lan', 'veth-lan', '10.0.10.1/24');
-    await lab.step('ip -n router route add default via 192.168.1.1', () => r.routes.add({ destination: 'default', gateway: '192.168.1.1' }));
-    await lab.step('ip -n lan route add default via 10.0.10.254', () => lan.routes.add({ destination: 'default', gateway: '10.0.10.254' }));
-    await lab.step('ip -n wan route add 10.0.10.0/24 via 192.168.1.2 (instead of NAT)', () => wan.routes.add({ destination: '10.0.10.0/24', gateway: '192.168.1.2' }));
-  },
+  build: (lab) =>
+    lab.declare({
+      namespaces: {
+        router: {
+          links: [
+            { kind: 'veth', name: 'veth-wan-ns', up: true, peer: { name: 'veth-wan', netns: 'wan', up: true } },
+            { kind: 'veth', name: 'veth-lan-ns', up: true, peer: { name: 'veth-lan', netns: 'lan', up: true } },
+          ],
+          addresses: { 'veth-wan-ns': [`${ROUTER_WAN}/24`], 'veth-lan-ns': ['10.0.10.254/24'] },
+          routes: [{ destination: 'default', gateway: WAN_HOST }],
+        },
+        wan: {
+          addresses: { 'veth-wan': [`${WAN_HOST}/24`] },
+          // Instead of NAT: the demo removes it to show the masquerade.
+          routes: [{ destination: '10.0.10.0/24', gateway: ROUTER_WAN }],
+        },
+        lan: {
+          addresses: { 'veth-lan': ['10.0.10.1/24'] },
+          routes: [{ destination: 'default', gateway: '10.0.10.254' }],
+        },
+      },
+    }),
 };
 
 /** Through the router: what forwarding in {@link router} allows, and only it. */
-export const ROUTED: Check = { from: 'lan', to: '192.168.1.1', at: 'wan', what: 'lan host to the wan host through the router' };
+export const ROUTED: Check = { from: 'lan', to: WAN_HOST, at: 'wan', what: 'lan host to the wan host through the router' };

@@ -139,7 +139,12 @@ export {
   NetlinkError,
   DumpInterruptedError,
   ClosedError,
+  RequestAbortedError,
   isNotFound,
+  ERRNO_CODES,
+  LIBRARY_CODES,
+  type ErrnoCode,
+  type NetnsErrorCode,
   type NetlinkRequestInfo,
 } from './errors.js';
 export { NetlinkConnection, openNetlink, type ConnectionOptions, type OpenNetlinkOptions, type Transport } from './netlink/connection.js';

@@ -306,9 +306,15 @@ export function native(): NativeAddon {
   let addon: NativeAddon;
   try {
     // node-gyp-build: build/Release (a local build) first, then the prebuilt binary shipped in
-    // prebuilds/linux-x64/ (docs/packaging.md).
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(root);
+    // prebuilds/linux-x64/ (docs/packaging.md). The local build is tried directly first, which is
+    // what node-gyp-build would pick, without loading it and scanning directories: the CNI plugin
+    // and the CLI pay this on every invocation (docs/cni.md "Speed").
+    try {
+      addon = require(`${root}/build/Release/netns_native.node`) as NativeAddon;
+    } catch {
+      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+      addon = load(root);
+    }
   } catch (e) {
     throw new NetnsError(
       `the netns-native addon is not available for ${process.platform}-${process.arch} (Node ${process.versions.node}): ` +

@@ -3,12 +3,12 @@
  * say what was being done.
  * @module
  */
-import { NetnsError, ValidationError, fromNative } from './errors.js';
+import { NetnsError, ValidationError, fromNative, withCallerFrames } from './errors.js';
 import { native, type Callback, type NativeAddon } from './native.js';
 
 /** Call an addon function whose last argument is a node-style callback. */
 export function callNative<T>(operation: string, fn: (addon: NativeAddon, cb: Callback<T>) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
+  const call = new Promise<T>((resolve, reject) => {
     try {
       fn(native(), (err, value) => {
         if (err) reject(fromNative(err, operation));
@@ -23,4 +23,5 @@ export function callNative<T>(operation: string, fn: (addon: NativeAddon, cb: Ca
       else reject(new NetnsError(`${operation}: ${String(e)}`, { code: 'ERR_INTERNAL', operation, cause: e }));
     }
   });
+  return withCallerFrames(call);
 }

@@ -74,6 +74,9 @@ std::string ErrnoName(int err) {
 }
 
 std::string ErrnoDescription(int err) {
+  // libuv words 95 after ENOTSUP's socket meaning; the library's EOPNOTSUPP is about links, qdiscs,
+  // rules (lib/errors.ts WORDING holds the same correction).
+  if (err == EOPNOTSUPP) return "operation not supported";
   for (const UvEntry& entry : kUvMessages) {
     if (entry.value == -err) return entry.message;
   }

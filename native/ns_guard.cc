@@ -44,6 +44,11 @@ SysError NsGuard::CheckThread(const char* syscall) const {
 SysError NsGuard::Enter(int nsFd) {
   SysError e = CheckThread("setns");
   if (e.Failed()) return e;
+  // Already there: setns needs CAP_SYS_ADMIN even into the caller's own namespace, and an
+  // unprivileged process must still read its own links, routes and sysctls (docs/threading.md,
+  // "Entering the namespace a worker is already in").
+  NsIdentity target;
+  if (!NsIdentityOf(nsFd, &target).Failed() && target == tls_worker->home) return {};
   if (setns(nsFd, CLONE_NEWNET) != 0) return SysError::FromErrno("setns");
   switched_ = true;
   return {};

@@ -8,46 +8,15 @@ import { constants } from 'node:os';
 import { Netns } from '../api/netns/index.js';
 import type { Link } from '../api/link/view.js';
 import { ValidationError } from '../errors.js';
-import { paint, table, useColour } from '../format/table.js';
+import { paint, table } from '../format/table.js';
+import { colour, jsonLine, out, positiveInt } from './output.js';
 import { doctor, peerStates } from './doctor.js';
+import { extrasText, showExtras } from './views.js';
 import { Failed, type CommonOptions } from './common.js';
-
-/** Print `data` as JSON, or the text `human()` makes. */
-function out(opts: CommonOptions, data: unknown, human: () => string): void {
-  process.stdout.write(opts.json ? `${JSON.stringify(data, jsonValue, 2)}\n` : `${human()}\n`);
-}
-
-/** 64-bit counters: a number while exact, a decimal string beyond 2^53; raw buffers are left out. */
-function jsonValue(_key: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
-  if (v !== null && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) return undefined;
-  return v;
-}
-
-const colour = () => useColour(process.stdout);
 
 /** A namespace by name, or a typed not-found error naming it. */
 async function open(name: string): Promise<Netns> {
   return Netns.open(name);
-}
-
-export async function ls(opts: CommonOptions & { orphans?: boolean; fds?: boolean }): Promise<void> {
-  const { inventory } = await import('../observe/inventory.js');
-  // Reading every process's fd table costs more than the rest of `ls` together: only on request.
-  const inv = await inventory({ fds: opts.fds === true });
-  const namespaces = opts.orphans ? inv.namespaces.filter((n) => n.state === 'pinned-no-process') : inv.namespaces;
-  const c = colour();
-  out(opts, { namespaces, stalePins: inv.stalePins }, () => {
-    const rows = namespaces.map((n) => [
-      n.names.join(',') || (n.current ? '(this process)' : '-'),
-      String(n.inode),
-      n.nsid === undefined ? '-' : String(n.nsid),
-      n.state === 'in-use' ? n.state : paint(c, 'yellow', n.state === 'pinned-no-process' ? 'orphan (pinned, no process)' : 'held by fd'),
-      n.processes.length ? n.processes.slice(0, 4).map((p) => `${p.command}[${p.pid}]`).join(',') + (n.processes.length > 4 ? ` +${n.processes.length - 4}` : '') : n.fdHolders.length ? `fd of ${n.fdHolders.map((h) => `${h.command}[${h.pid}]`).join(',')}` : '-',
-    ]);
-    for (const s of inv.stalePins) rows.push([s.name, '-', '-', paint(c, 'red', 'stale pin'), `${s.path} is not a namespace any more: ip netns delete ${s.name}`]);
-    return rows.length ? table(rows, ['NAME', 'INODE', 'NSID', 'STATE', 'PROCESSES']) : opts.orphans ? 'no orphan namespace and no stale pin' : 'no network namespace';
-  });
 }
 
 function linkState(l: Link): string {
@@ -57,7 +26,7 @@ function linkState(l: Link): string {
 export async function show(name: string, opts: CommonOptions): Promise<void> {
   const ns = await open(name);
   try {
-    const [links, addrs, routes] = await Promise.all([ns.links.list(), ns.addresses.list(), ns.routes.list()]);
+    const [links, addrs, routes, extras] = await Promise.all([ns.links.list(), ns.addresses.list(), ns.routes.list(), showExtras(ns)]);
     const peers = await peerStates({ ns, links });
     const byIndex = new Map(links.map((l) => [l.index, l.name]));
     const data = {
@@ -78,6 +47,8 @@ export async function show(name: string, opts: CommonOptions): Promise<void> {
       }),
       addresses: addrs.map((a) => ({ dev: a.dev ?? null, family: a.family, address: a.cidr, scope: a.scope })),
       routes: routes.map((r) => ({ destination: r.destination, gateway: r.gateway ?? null, dev: r.dev ?? null, protocol: r.protocol, scope: r.scope, source: r.source ?? null, metric: r.metric ?? null })),
+      qdiscs: extras.qdiscs,
+      nat: extras.nat,
     };
     const c = colour();
     out(opts, data, () =>
@@ -92,18 +63,13 @@ export async function show(name: string, opts: CommonOptions): Promise<void> {
         data.addresses.length ? table(data.addresses.map((a) => [a.dev ?? '-', a.address, String(a.scope)]), ['DEV', 'ADDRESS', 'SCOPE']) : 'no addresses',
         '',
         data.routes.length ? table(data.routes.map((r) => [r.destination, r.gateway ?? '-', r.dev ?? '-', String(r.protocol), r.source ?? '-']), ['DESTINATION', 'GATEWAY', 'DEV', 'PROTO', 'SRC']) : 'no routes',
+        '',
+        extrasText(extras),
       ].join('\n'),
     );
   } finally {
     await ns.close();
   }
-}
-
-function positiveInt(field: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new ValidationError(field, v, 'must be a positive integer');
-  return n;
 }
 
 export async function doctorCmd(name: string, opts: CommonOptions & { target?: string; dns?: string; timeout?: string }): Promise<void> {
@@ -247,7 +213,7 @@ export async function stats(name: string, opts: CommonOptions & { interval?: str
       }
       if (tick.elapsedMs === 0) continue;
       // A stream: one JSON object per line with --json, a table per tick otherwise.
-      if (opts.json) process.stdout.write(`${JSON.stringify({ namespace: name, at: tick.at, elapsedMs: tick.elapsedMs, links: tick.links.map((l) => ({ name: l.name, rates: l.rates ?? null })) }, jsonValue)}\n`);
+      if (opts.json) jsonLine({ namespace: name, at: tick.at, elapsedMs: tick.elapsedMs, links: tick.links.map((l) => ({ name: l.name, rates: l.rates ?? null })) });
       else process.stdout.write(`${table(tick.links.map((l) => [l.name, (8 * (l.rates?.rxBytesPerSec ?? 0)).toFixed(0), (l.rates?.rxPacketsPerSec ?? 0).toFixed(1), (8 * (l.rates?.txBytesPerSec ?? 0)).toFixed(0), (l.rates?.txPacketsPerSec ?? 0).toFixed(1), ((l.rates?.rxDroppedPerSec ?? 0) + (l.rates?.txDroppedPerSec ?? 0)).toFixed(1)]), ['LINK', 'RX bit/s', 'RX pkt/s', 'TX bit/s', 'TX pkt/s', 'DROP/s'])}\n\n`);
     }
   } finally {
@@ -271,7 +237,8 @@ export async function monitor(name: string, opts: CommonOptions & { count?: stri
     process.stderr.write(`monitoring ${name} (^C to stop)\n`);
     let n = 0;
     for await (const ev of stream) {
-      process.stdout.write(`${opts.json ? JSON.stringify(ev, jsonValue) : eventLine(ev)}\n`);
+      if (opts.json) jsonLine(ev);
+      else process.stdout.write(`${eventLine(ev)}\n`);
       if (++n >= count) break;
     }
     await stream.close();

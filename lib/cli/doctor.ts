@@ -11,7 +11,7 @@ import type { ResolvConf } from '../process/dns.js';
 import { parseIp } from '../validate/ip.js';
 import { ValidationError } from '../errors.js';
 import { ping, type PingResult } from '../observe/ping.js';
-import { familiesOf } from '../topology/families.js';
+import { isSourceNat, ruleText } from '../format/nat.js';
 
 /** The ids of the checks, in the order they run. */
 export const CHECK_IDS = ['exists', 'lo-up', 'links-up', 'addresses', 'default-route', 'gateway', 'peer', 'mtu', 'forwarding', 'nat', 'dns-config', 'dns', 'target'] as const;
@@ -180,8 +180,8 @@ export async function doctor(name: string, opts: DoctorOptions = {}): Promise<Do
       add('nat', true, gw && forward && global.length >= 2 ? `next hop ${gw} is private: no NAT needed` : 'does not forward to a public next hop: no NAT needed');
     } else {
       // Any source NAT in any table: this library's, nft's, or iptables-nft's (its MASQUERADE/SNAT targets).
-      const tables = await familiesOf(ns).firewall.ruleset();
-      const nat = tables.flatMap((t) => t.chains.flatMap((c) => c.rules.filter((r) => r.action && (r.action.kind === 'masquerade' || r.action.kind === 'snat' || (r.action.kind === 'xt' && /^(MASQUERADE|SNAT)$/.test(r.action.name)))).map((r) => `${t.family} ${t.name} ${c.name}: ${r.action!.kind}${r.match.source ? ` from ${r.match.source}` : ''}${r.match.outInterface ? ` out ${r.match.outInterface}` : ''}`)));
+      const tables = await ns.firewall.ruleset();
+      const nat = tables.flatMap((t) => t.chains.flatMap((c) => c.rules.filter((r) => isSourceNat(r.action)).map((r) => `${t.family} ${t.name} ${c.name}: ${ruleText(r)}`)));
       add('nat', nat.length > 0, nat.length ? `forwards to the public next hop ${gw}; source NAT: ${nat.join('; ')}` : `forwards to the public next hop ${gw} without any masquerade or SNAT rule: replies to private sources cannot come back`, `iptables -t nat -A POSTROUTING -s LAN/PREFIX -o ${defaults[0]?.dev ?? 'WAN'} -j MASQUERADE (netns-native: a nat: entry in a topology, ns.firewall.masquerade)`);
     }
 

@@ -30,10 +30,15 @@ function common(cmd: Command): Command {
 
 type Handler = (...args: unknown[]) => Promise<void>;
 
-/** Lazy-load the command implementations (and through them the library) only when one runs. */
-function lazy(name: string): Handler {
+type Module = Record<string, (...a: unknown[]) => Promise<void>>;
+
+/**
+ * Lazy-load a command's implementation (and through it the library) only when it runs. `ls` has a
+ * module of its own: commands.ts loads the whole namespace API, which `ls` does not need.
+ */
+function lazy(name: string, load: () => Promise<unknown> = () => import('./commands.js')): Handler {
   return (async (...args: unknown[]) => {
-    const mod = (await import('./commands.js')) as unknown as Record<string, (...a: unknown[]) => Promise<void>>;
+    const mod = (await load()) as Module;
     await mod[name]!(...args);
   }) as Handler;
 }
@@ -66,9 +71,9 @@ Examples:
   common(p.command('ls').description('list network namespaces: name, inode, nsid, processes, orphan and stale flags (lsns -t net, ip netns list)'))
     .option('--orphans', 'only namespaces no process uses (pinned but empty) and stale pins')
     .option('--fds', 'also find namespaces held only by an open fd, and who holds them (reads every /proc/PID/fd)')
-    .action(lazy('ls'));
+    .action(lazy('ls', () => import('./ls.js')));
 
-  common(p.command('show').argument('<ns>', 'namespace name (under /run/netns)').description('links (with each veth peer and where it lives), addresses and routes of a namespace (ip -n NS link/addr/route)'))
+  common(p.command('show').argument('<ns>', 'namespace name (under /run/netns)').description('links (with each veth peer and where it lives), addresses, routes, qdiscs and NAT rules of a namespace (ip -n NS link/addr/route, tc qdisc, nft list ruleset)'))
     .action(lazy('show'));
 
   common(
@@ -115,6 +120,30 @@ Examples:
     .option('-l, --listening', 'listening (TCP) and unconnected (UDP) sockets only')
     .option('-s, --summary', 'counts, as ss -s')
     .action(lazy('ss'));
+
+  const views = () => import('./views.js');
+  common(p.command('ping').argument('<ns>', 'namespace name').argument('<ip>', 'address to ping (IPv4 or IPv6)').description('ICMP echo from inside a namespace (ip netns exec NS ping); exit 1 when no reply comes back'))
+    .option('-c, --count <n>', 'echo requests to send', '3')
+    .option('-i, --interval <seconds>', 'seconds between requests (default 1)')
+    .option('-W, --timeout <seconds>', 'seconds to wait for each reply (default 1)')
+    .option('-s, --size <bytes>', 'payload bytes (default 56)')
+    .option('-I, --interface <dev>', 'send through this link')
+    .action(lazy('ping', views));
+
+  common(p.command('capture').argument('<ns>', 'namespace name').argument('<if>', 'link to capture on').description('capture packets into a pcap file (ip netns exec NS tcpdump -i IF -w FILE); until -c, --duration or ^C'))
+    .requiredOption('-w, --write <file>', 'pcap file to write (tcpdump -r reads it)')
+    .option('-c, --count <n>', 'stop after N packets')
+    .option('--duration <seconds>', 'stop after S seconds')
+    .option('-s, --snaplen <bytes>', 'bytes kept of each packet (default 262144)')
+    .option('--filter-ddd <file>', 'a BPF program as `tcpdump -i IF -ddd EXPR` prints it')
+    .action(lazy('capture', views));
+
+  common(p.command('nat').argument('<ns>', 'namespace name').description("NAT rules of every nf_tables table of a namespace: this library's, nft's, iptables-nft's (iptables -t nat -L -n -v, nft list ruleset)"))
+    .option('--all', 'every rule with a verdict (filter rules too), not only NAT')
+    .action(lazy('nat', views));
+
+  common(p.command('tc').argument('<ns>', 'namespace name').argument('[dev]', 'only this link').description('qdiscs with their options and counters, and the classes and filters under them (tc -s qdisc/class/filter show)'))
+    .action(lazy('tc', views));
 
   return p;
 }

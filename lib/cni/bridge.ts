@@ -6,7 +6,6 @@
  * the container's namespace, the host end joins the bridge and comes up in the same request.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { Netns } from '../api/netns/index.js';
 import type { Link } from '../api/link/view.js';
 import { NetnsError, isNotFound } from '../errors.js';
@@ -161,6 +160,17 @@ async function ensureBridge(host: Netns, c: BridgeConf, pending: Promise<unknown
   return br;
 }
 
+/**
+ * Random bytes for a veth name or a MAC. Neither is a secret, and a clash is caught (EEXIST for a
+ * name: another one is drawn); Math.random (seeded by V8 from the system's entropy) spares the
+ * executable loading node:crypto, a noticeable share of its start-up (docs/cni.md "Speed").
+ */
+function randomBytes(n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(Math.random() * 256);
+  return b;
+}
+
 function randomMac(): string {
   const b = randomBytes(6);
   // Locally administered unicast, as the kernel's eth_random_addr() makes them.
@@ -276,14 +286,21 @@ async function configureIface(cont: Netns, index: number, ifName: string, result
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
-/** The reference's ensureAddr: the gateway address on the bridge; another address of the family is an error unless forceAddress. */
-async function ensureAddr(host: Netns, br: Link, gw: IpNet, force: boolean): Promise<void> {
+type BridgeAddrs = Awaited<ReturnType<Netns['addresses']['list']>>;
+
+/**
+ * The reference's ensureAddr: the gateway address on the bridge; another address of the family is
+ * an error unless forceAddress. `listed`: the bridge's addresses read earlier (see bridgeAdd), when
+ * nothing changed them since. Resolves with whether it changed the bridge's addresses.
+ */
+async function ensureAddr(host: Netns, br: Link, gw: IpNet, force: boolean, listed?: Promise<BridgeAddrs>): Promise<boolean> {
   const want = formatNet(gw);
   const family = gw.family;
-  for (const a of await host.addresses.list({ dev: br.index, family })) {
+  const addrs = (await (listed ?? host.addresses.list({ dev: br.index, family }))).filter((a) => a.family === family);
+  for (const a of addrs) {
     const have = parseNet(`${a.address}/${a.prefixLength}`);
     if (!have) continue;
-    if (formatNet(have) === want) return;
+    if (formatNet(have) === want) return false;
     if (family === 4 || contains(have, gw) || contains(gw, have)) {
       if (!force) throw internal(`"${br.name}" already has an IP address different from ${want}`);
       await host.addresses.delete(br.index, formatNet(have)).catch((e) => { throw internal(`could not remove IP address from "${br.name}": ${errText(e)}`, e); });
@@ -297,6 +314,7 @@ async function ensureAddr(host: Netns, br: Link, gw: IpNet, force: boolean): Pro
   // The reference pins the bridge's MAC ("Otherwise, the bridge will take the lowest-numbered mac
   // on the bridge, and will change as ifs churn").
   if (br.mac) await host.links.setMac(br.index, br.mac).catch((e) => { throw internal(`could not set bridge's mac: ${errText(e)}`, e); });
+  return true;
 }
 
 async function waitPortUp(host: Netns, index: number): Promise<void> {
@@ -323,6 +341,10 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
     // Writes whose order does not matter (sysctls of the host side) run alongside the rest.
     const pending: Promise<unknown>[] = [];
     const br = await ensureBridge(inv.host, c, pending);
+    // The bridge's addresses are read now, while the rest goes on, for the gateway step (ensureAddr):
+    // nothing in between changes them, and another ADD adding the same gateway meanwhile is EEXIST there.
+    const brAddrs = c.isLayer3 && c.isGateway ? inv.host.addresses.list({ dev: br.index }) : undefined;
+    brAddrs?.catch(() => undefined);
     const cont = await openContainer(inv.netns);
     let vethMade = false;
     let ipamMade = false;
@@ -355,8 +377,12 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
         await configureIface(cont, veth.contIndex, inv.ifName, result);
         await waitPortUp(inv.host, hostIf.index);
         if (c.isGateway) {
+          let listed = brAddrs;
           for (const g of gws) {
-            for (const gw of g.gws) await ensureAddr(inv.host, br, gw, c.forceAddress).catch((e) => { throw e instanceof CniError && e.msg.startsWith('failed') ? e : internal(`failed to set bridge addr: ${errText(e)}`, e); });
+            for (const gw of g.gws) {
+              const changed = await ensureAddr(inv.host, br, gw, c.forceAddress, listed).catch((e) => { throw e instanceof CniError && e.msg.startsWith('failed') ? e : internal(`failed to set bridge addr: ${errText(e)}`, e); });
+              if (changed) listed = undefined;
+            }
             if (g.gws.length > 0) {
               const key = g.family === 4 ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
               pending.push(inv.host.sysctl.set(key, '1').catch((e) => { throw internal(`failed to enable forwarding: ${errText(e)}`, e); }));

@@ -4,6 +4,7 @@
  * object on stdout (exit status 1 on error), the way the reference plugins' dispatcher does it.
  * @module
  */
+import { fstatSync, readSync, writeSync } from 'node:fs';
 import { CNI_ERR, CniError, type CniResult, type NetConf } from './types.js';
 import { CURRENT_VERSION, versionInfo } from './version.js';
 
@@ -25,9 +26,28 @@ const REQUIRED: Record<string, string[]> = {
   VERSION: [],
 };
 
+/**
+ * The configuration from stdin. Read with read(2) on fd 0 while that works: `process.stdin` would
+ * load node:net and the streams (for a pipe) on every invocation, a noticeable share of a plugin's
+ * start-up (docs/cni.md "Speed"); the runtime has written the configuration and closed the pipe,
+ * so the reads do not wait. A non-blocking stdin (EAGAIN) continues through `process.stdin`.
+ */
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(65536);
+      let n: number;
+      try {
+        n = readSync(0, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        if ((e as NodeJS.ErrnoException).code === 'EOF') return Buffer.concat(chunks);
+        throw e;
+      }
+      if (n === 0) return Buffer.concat(chunks);
+      chunks.push(buf.subarray(0, n));
+    }
     for await (const c of process.stdin) chunks.push(c as Buffer);
   } catch (e) {
     throw new CniError(CNI_ERR.IO_FAILURE, `error reading from stdin: ${(e as Error).message}`);
@@ -35,9 +55,21 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Write all of `text` to fd (1 or 2) with write(2), for the reason readStdin gives; EAGAIN continues through the stream. */
+function writeOut(fd: 1 | 2, text: string): void {
+  const data = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < data.length) off += writeSync(fd, data, off);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    (fd === 1 ? process.stdout : process.stderr).write(data.subarray(off));
+  }
+}
+
 function print(obj: unknown): void {
   // 4-space indentation and no final newline, as the reference plugins print.
-  process.stdout.write(JSON.stringify(obj, null, 4));
+  writeOut(1, JSON.stringify(obj, null, 4));
 }
 
 function versionOf(stdin: Buffer): string {
@@ -79,7 +111,7 @@ export async function main(kind: PluginKind, env: NodeJS.ProcessEnv = process.en
   let version = CURRENT_VERSION;
   try {
     if (cmd === '') {
-      process.stderr.write(ABOUT[kind] + '\n');
+      writeOut(2, ABOUT[kind] + '\n');
       return 0;
     }
     const required = REQUIRED[cmd];
@@ -87,7 +119,8 @@ export async function main(kind: PluginKind, env: NodeJS.ProcessEnv = process.en
     const missing = required.filter((k) => !env[k]);
     if (missing.length > 0) throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, `required env variables [${missing.join(',')}] missing`);
     if (cmd === 'VERSION') {
-      print(versionInfo(process.stdin.isTTY ? undefined : versionOf(await readStdin())));
+      // A terminal (or /dev/null) on stdin is no configuration: not read (node:tty would load node:net).
+      print(versionInfo(fstatSync(0).isCharacterDevice() ? undefined : versionOf(await readStdin())));
       return 0;
     }
     const stdin = await readStdin();
@@ -98,7 +131,7 @@ export async function main(kind: PluginKind, env: NodeJS.ProcessEnv = process.en
   } catch (e) {
     const err = e instanceof CniError ? e : new CniError(CNI_ERR.INTERNAL, e instanceof Error ? e.message : String(e));
     print(err.toJSON(version));
-    if (!(e instanceof CniError) && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    if (!(e instanceof CniError) && e instanceof Error && e.stack) writeOut(2, e.stack + '\n');
     return 1;
   }
 }

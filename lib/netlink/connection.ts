@@ -7,7 +7,7 @@
  * kernel in unit tests; {@link openNetlink} binds it to a socket made by the addon.
  * @module
  */
-import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, ValidationError, fromNative } from '../errors.js';
+import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, ValidationError, fromNative, withCallerFrames } from '../errors.js';
 import { native, type NativeError } from '../native.js';
 import {
   NETLINK_ROUTE,
@@ -21,6 +21,7 @@ import {
   NLM_F_REQUEST,
 } from './constants.js';
 import { encodeMessage, parseDatagram, parseDonePayload, parseErrorPayload, type NetlinkMessage } from './message.js';
+import { DEBUG, logAnswer, logRequest } from './debug.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -187,12 +188,12 @@ export class NetlinkConnection {
    * (a GET's answer, an ECHO), or reject with the kernel's error.
    */
   request(type: number, flags: number, body: Uint8Array, operation?: string, options?: RequestOptions): Promise<NetlinkMessage[]> {
-    return this.enqueue(type, NLM_F_REQUEST | NLM_F_ACK | flags, body, false, operation, options);
+    return withCallerFrames(this.enqueue(type, NLM_F_REQUEST | NLM_F_ACK | flags, body, false, operation, options));
   }
 
   /** Send a dump request and resolve with every message of the dump (NLMSG_DONE excluded). */
   dump(type: number, body: Uint8Array, operation?: string, flags = 0, options?: RequestOptions): Promise<NetlinkMessage[]> {
-    return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP | flags, body, true, operation, options);
+    return withCallerFrames(this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP | flags, body, true, operation, options));
   }
 
   /**
@@ -383,6 +384,7 @@ export class NetlinkConnection {
           q.seq = this.allocSeq();
           this.inFlight.set(q.seq, q);
           const msg = encodeMessage(q.type, q.flags, q.seq, q.body);
+          if (DEBUG) logRequest(this.transport.portId, msg, q.operation);
           parts.push(msg);
           seqs.push(q.seq);
           bytes += msg.length;
@@ -396,6 +398,7 @@ export class NetlinkConnection {
       if (p.dump) this.dumpActive = true;
       this.inFlight.set(p.seq, p);
       const msg = encodeMessage(p.type, p.flags, p.seq, p.body);
+      if (DEBUG) logRequest(this.transport.portId, msg, p.operation);
       if (bytes + msg.length > this.opts.maxBatchBytes) send();
       parts.push(msg);
       seqs.push(p.seq);
@@ -445,6 +448,7 @@ export class NetlinkConnection {
   }
 
   private onMessage(m: NetlinkMessage): void {
+    if (DEBUG) logAnswer(this.transport.portId, m);
     const p = m.pid === this.transport.portId || m.pid === 0 ? this.inFlight.get(m.seq) : undefined;
     if (!p) {
       this.onUnsolicited?.(m);

@@ -157,6 +157,12 @@ export class CaptureStream implements AsyncIterableIterator<CapturedPacket>, Asy
   private keptBytes = 0;
   private queueDrops = 0;
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * An idle addon socket does not keep the process alive (docs/threading.md, "Keeping the process
+   * alive, and not"): an open capture does, as an open net.Socket does, so that a program (or the
+   * CLI) awaiting only the capture is not ended by Node with an unsettled promise (exit 13).
+   */
+  private keepAlive: NodeJS.Timeout | undefined;
   private finalStats: Promise<{ packets: number; drops: number }> | undefined;
   private sock!: DgramSocket;
   private readonly onAbort = () => void this.close();
@@ -175,6 +181,7 @@ export class CaptureStream implements AsyncIterableIterator<CapturedPacket>, Asy
   /** @internal */
   start(sock: DgramSocket, durationMs: number | undefined): void {
     this.sock = sock;
+    this.keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
     if (durationMs !== undefined) this.timer = setTimeout(() => void this.close(), durationMs);
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (this.signal?.aborted) void this.close();
@@ -256,6 +263,7 @@ export class CaptureStream implements AsyncIterableIterator<CapturedPacket>, Asy
     if (!this.closed) {
       this.closed = true;
       clearTimeout(this.timer);
+      clearInterval(this.keepAlive);
       this.signal?.removeEventListener('abort', this.onAbort);
       const sock = this.sock;
       this.finalStats = sock

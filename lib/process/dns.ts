@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NetnsError, SystemError, ValidationError } from '../errors.js';
+import { NetnsError, SystemError, ValidationError, errnoName } from '../errors.js';
 import { parseIp } from '../validate/ip.js';
 import { checkKeys } from '../validate/options.js';
 import type { NsContext } from '../api/context.js';
@@ -45,7 +45,7 @@ function list(field: string, v: unknown): readonly unknown[] {
 function fsError(e: unknown, operation: string): unknown {
   const err = e as NodeJS.ErrnoException;
   if (err instanceof NetnsError || typeof err?.code !== 'string' || typeof err.errno !== 'number') return e;
-  return new SystemError(`${operation}: ${err.message}`, { code: err.code, errno: Math.abs(err.errno), syscall: err.syscall, path: err.path, operation, cause: e });
+  return new SystemError(`${operation}: ${err.message}`, { code: errnoName(err.errno), errno: err.errno, syscall: err.syscall, path: err.path, operation, cause: e });
 }
 
 /** Checks everything before any file is touched; returns the file's text. */

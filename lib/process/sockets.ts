@@ -12,11 +12,11 @@ import cluster from 'node:cluster';
 import dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
 import net from 'node:net';
-import { NetnsError, SystemError, ValidationError, errnoName } from '../errors.js';
+import { NetnsError, RequestAbortedError, SystemError, ValidationError, errnoName } from '../errors.js';
 import type { NativeInetSocketOptions } from '../native.js';
 import { parseIp, type IpFamily } from '../validate/ip.js';
 import { validateIntRange } from '../validate/link.js';
-import { checkKeys } from '../validate/options.js';
+import { abortSignal, checkKeys } from '../validate/options.js';
 import { callNative } from '../native_call.js';
 import type { NsContext } from '../api/context.js';
 
@@ -35,6 +35,11 @@ export interface NsListenOptions {
   ipv6Only?: boolean;
   /** SO_REUSEPORT, to share the port with other sockets of the same namespace. */
   reusePort?: boolean;
+  /**
+   * As `server.listen`'s: when it fires the server is closed. Already aborted: the call rejects with
+   * code 'ABORT_ERR' and no socket is made.
+   */
+  signal?: AbortSignal;
 }
 
 /** {@link NsListenOptions} plus the options of `net.createServer`. */
@@ -60,6 +65,11 @@ export interface NsConnectOptions {
   keepAlive?: boolean;
   /** As `net.connect`'s option, in milliseconds. */
   keepAliveInitialDelay?: number;
+  /**
+   * As `net.connect`'s: when it fires the socket is destroyed; while connecting, the promise
+   * rejects with code 'ABORT_ERR' (already aborted: before any socket is made).
+   */
+  signal?: AbortSignal;
 }
 
 /** A UDP socket bound inside the namespace. */
@@ -78,6 +88,8 @@ export interface NsUdpOptions {
   /** As `dgram.createSocket`'s options. */
   recvBufferSize?: number;
   sendBufferSize?: number;
+  /** As `dgram.createSocket`'s: when it fires the socket is closed. Already aborted: rejects with 'ABORT_ERR'. */
+  signal?: AbortSignal;
 }
 
 interface Endpoint {
@@ -108,7 +120,9 @@ function fromNodeError(err: unknown, operation: string): NetnsError {
   if (err instanceof NetnsError) return err;
   const e = err as NodeJS.ErrnoException;
   const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
-  const code = typeof e?.code === 'string' ? e.code : errno !== undefined ? errnoName(errno) : 'ERR_SOCKET';
+  // The kernel's errno name (Node says ENOTSUP for 95, docs/errors.md "Errno names"); Node's own
+  // ERR_* codes stay on `cause`, so `code` is always one of NetnsErrorCode.
+  const code = errno !== undefined ? errnoName(errno) : 'ERR_SOCKET';
   return new SystemError(`${operation}: ${e?.message ?? String(err)}`, { code, errno, syscall: e?.syscall, operation, cause: err });
 }
 
@@ -117,7 +131,12 @@ function createFd(ns: NsContext, opts: NativeInetSocketOptions, operation: strin
   return callNative<number>(operation, (a, cb) => a.inetSocket(fd, opts, cb));
 }
 
-const LISTEN_KEYS = ['port', 'host', 'backlog', 'ipv6Only', 'reusePort'] as const;
+const LISTEN_KEYS = ['port', 'host', 'backlog', 'ipv6Only', 'reusePort', 'signal'] as const;
+
+/** Rejection for a signal that has already fired when the call is made. */
+function abortedBefore(signal: AbortSignal | undefined, operation: string): void {
+  if (signal?.aborted) throw new RequestAbortedError('ABORT_ERR', operation, 'aborted before any socket was made', signal.reason);
+}
 
 /** See {@link Netns.listen}. */
 export async function listenIn(ns: NsContext, server: net.Server, opts: NsListenOptions = {}): Promise<net.Server> {
@@ -129,6 +148,7 @@ export async function listenIn(ns: NsContext, server: net.Server, opts: NsListen
   const ipv6Only = optionalBool(opts.ipv6Only, 'ipv6Only');
   const reusePort = optionalBool(opts.reusePort, 'reusePort');
   const host = opts.host === undefined ? undefined : ipLiteral(opts.host, 'host');
+  const signal = abortSignal(opts.signal);
   if (server.listening) throw new NetnsError('the server is already listening', { code: 'ERR_SERVER_ALREADY_LISTEN' });
   if (cluster.isWorker) {
     // Node hands listen({ fd }) of a cluster worker to the primary, where our fd number means nothing.
@@ -136,6 +156,7 @@ export async function listenIn(ns: NsContext, server: net.Server, opts: NsListen
   }
 
   const label = ns.describe();
+  abortedBefore(signal, `listen in ${label}`);
   const make = (h: Endpoint): Promise<number> =>
     createFd(ns, { family: h.family, type: 'stream', address: h.bytes, port, reuseAddr: true, reusePort, ipv6Only }, `listen in ${label} on ${h.family === 6 ? `[${h.text}]` : h.text}:${port}`);
   let fd: number;
@@ -162,7 +183,8 @@ export async function listenIn(ns: NsContext, server: net.Server, opts: NsListen
     server.once('error', onError);
     server.once('listening', onListening);
     try {
-      server.listen(backlog === undefined ? { fd } : { fd, backlog });
+      // Node closes the server when the signal fires, as for any listen({ signal }).
+      server.listen({ fd, ...(backlog === undefined ? {} : { backlog }), ...(signal ? { signal } : {}) });
     } catch (e) {
       // Thrown before Node opened a handle on the fd: it is still ours to close.
       server.off('error', onError);
@@ -183,7 +205,7 @@ export async function createServerIn(ns: NsContext, opts: NsServerOptions = {}, 
   return listenIn(ns, server, listen as NsListenOptions);
 }
 
-const CONNECT_KEYS = ['port', 'host', 'localAddress', 'localPort', 'connectTimeout', 'allowHalfOpen', 'noDelay', 'keepAlive', 'keepAliveInitialDelay'] as const;
+const CONNECT_KEYS = ['port', 'host', 'localAddress', 'localPort', 'connectTimeout', 'allowHalfOpen', 'noDelay', 'keepAlive', 'keepAliveInitialDelay', 'signal'] as const;
 
 /** See {@link Netns.connect}. */
 export async function connectIn(ns: NsContext, opts: NsConnectOptions, connectListener?: () => void): Promise<net.Socket> {
@@ -199,16 +221,19 @@ export async function connectIn(ns: NsContext, opts: NsConnectOptions, connectLi
   const noDelay = optionalBool(opts.noDelay, 'noDelay');
   const keepAlive = optionalBool(opts.keepAlive, 'keepAlive');
   const keepAliveInitialDelay = opts.keepAliveInitialDelay === undefined ? undefined : validateIntRange('keepAliveInitialDelay', opts.keepAliveInitialDelay, 0, 0x7fffffff);
+  const signal = abortSignal(opts.signal);
 
   const label = ns.describe();
   const operation = `connect from ${label} to ${remote.family === 6 ? `[${remote.text}]` : remote.text}:${port}`;
+  abortedBefore(signal, operation);
   const fd = await createFd(ns, { family: remote.family, type: 'stream' }, operation);
 
   let socket: net.Socket;
   try {
     // manualStart: do not start reading an fd that is not connected yet; Node starts reading once
     // 'connect' fires. (Were the option ignored, connect() below still runs in this same tick.)
-    socket = new net.Socket({ fd, allowHalfOpen, manualStart: true } as net.SocketConstructorOpts);
+    // With `signal`, Node destroys the socket when it fires (an AbortError), connected or not.
+    socket = new net.Socket({ fd, allowHalfOpen, manualStart: true, ...(signal ? { signal } : {}) } as net.SocketConstructorOpts);
   } catch (e) {
     closeSync(fd);
     throw fromNodeError(e, operation);
@@ -228,7 +253,7 @@ export async function connectIn(ns: NsContext, opts: NsConnectOptions, connectLi
     };
     const onError = (err: Error): void => {
       done();
-      reject(fromNodeError(err, operation));
+      reject(err.name === 'AbortError' ? new RequestAbortedError('ABORT_ERR', operation, 'aborted while connecting', signal?.reason ?? err) : fromNodeError(err, operation));
     };
     socket.once('connect', onConnect);
     socket.once('error', onError);
@@ -258,7 +283,7 @@ export async function connectIn(ns: NsContext, opts: NsConnectOptions, connectLi
   });
 }
 
-const UDP_KEYS = ['type', 'address', 'port', 'reuseAddr', 'reusePort', 'ipv6Only', 'recvBufferSize', 'sendBufferSize'] as const;
+const UDP_KEYS = ['type', 'address', 'port', 'reuseAddr', 'reusePort', 'ipv6Only', 'recvBufferSize', 'sendBufferSize', 'signal'] as const;
 
 /** See {@link Netns.createUdpSocket}. */
 export async function createUdpSocketIn(ns: NsContext, opts: NsUdpOptions, messageListener?: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
@@ -275,11 +300,18 @@ export async function createUdpSocketIn(ns: NsContext, opts: NsUdpOptions, messa
   const sizes: { recvBufferSize?: number; sendBufferSize?: number } = {};
   if (opts.recvBufferSize !== undefined) sizes.recvBufferSize = validateIntRange('recvBufferSize', opts.recvBufferSize, 1, 0x7fffffff);
   if (opts.sendBufferSize !== undefined) sizes.sendBufferSize = validateIntRange('sendBufferSize', opts.sendBufferSize, 1, 0x7fffffff);
+  const signal = abortSignal(opts.signal);
 
   const label = ns.describe();
   const operation = `udp bind in ${label} on ${family === 6 ? `[${address.text}]` : address.text}:${port}`;
+  abortedBefore(signal, operation);
   const fd = await createFd(ns, { family, type: 'dgram', address: address.bytes, port, reuseAddr, reusePort, ipv6Only }, operation);
-  const socket = dgram.createSocket({ type: opts.type, ...sizes }, messageListener);
+  if (signal?.aborted) {
+    // Fired while the fd was being made: dgram would close the socket before bind() could own the fd.
+    closeSync(fd);
+    throw new RequestAbortedError('ABORT_ERR', operation, 'aborted', signal.reason);
+  }
+  const socket = dgram.createSocket({ type: opts.type, ...sizes, ...(signal ? { signal } : {}) }, messageListener);
   try {
     // dgram opens the fd and emits 'listening' synchronously; exclusive keeps cluster out of it.
     socket.bind({ fd, exclusive: true });

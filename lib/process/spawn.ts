@@ -7,9 +7,9 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { NetnsError, ValidationError, fromNative } from '../errors.js';
+import { NetnsError, RequestAbortedError, ValidationError, fromNative } from '../errors.js';
 import { native, type NativeError, type NativeSpawned } from '../native.js';
-import { checkKeys } from '../validate/options.js';
+import { abortSignal, checkKeys } from '../validate/options.js';
 import type { NsContext } from '../api/context.js';
 
 /** What a child's fd 0, 1 or 2 is connected to. */
@@ -33,6 +33,14 @@ export interface SpawnOptions {
   stdio?: StdioMode | readonly [StdioMode, StdioMode, StdioMode];
   /** argv[0] of the child; default: `command`. */
   argv0?: string;
+  /**
+   * As `child_process.spawn`'s: when it fires the child is sent `killSignal` (its exit is still
+   * reported by `exited`); already aborted, nothing is started and the call rejects with
+   * code 'ABORT_ERR'. `exec` then rejects with 'ABORT_ERR' once the child has been reaped.
+   */
+  signal?: AbortSignal;
+  /** Signal for `signal` (and `exec`'s `timeout` and `maxBuffer`); default `'SIGTERM'`. */
+  killSignal?: NodeJS.Signals | number;
 }
 
 /** How a child ended: `code` for a normal exit, `signal` when a signal killed it. */
@@ -47,8 +55,6 @@ export interface ExecOptions extends Omit<SpawnOptions, 'stdio'> {
   input?: string | Uint8Array;
   /** Kill the child with `killSignal` after this many milliseconds (0: never, the default). */
   timeout?: number;
-  /** Signal for `timeout` and `maxBuffer`; default `'SIGTERM'`. */
-  killSignal?: NodeJS.Signals | number;
   /**
    * Most bytes kept of stdout and of stderr each (default 64 MiB). Beyond it the child is killed
    * and `exec` rejects with code `'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'`.
@@ -67,8 +73,8 @@ export interface ExecResult extends ExitStatus {
 /** PATH when the child's environment has none (glibc's confstr(_CS_PATH) plus the sbin dirs). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-const SPAWN_KEYS = ['env', 'inheritEnv', 'cwd', 'stdio', 'argv0'] as const;
-const EXEC_KEYS = [...SPAWN_KEYS.filter((k) => k !== 'stdio'), 'input', 'timeout', 'killSignal', 'maxBuffer'] as const;
+const SPAWN_KEYS = ['env', 'inheritEnv', 'cwd', 'stdio', 'argv0', 'signal', 'killSignal'] as const;
+const EXEC_KEYS = [...SPAWN_KEYS.filter((k) => k !== 'stdio'), 'input', 'timeout', 'maxBuffer'] as const;
 const STDIO_MODES: Record<StdioMode, number> = { pipe: 0, inherit: 1, ignore: 2 };
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -267,6 +273,20 @@ function operationFor(ns: NsContext, command: string): string {
   return ns.name !== undefined ? `ip netns exec ${ns.name} ${command}` : `spawn ${command} in ${ns.describe()}`;
 }
 
+/** Send `killWith` to the child when `signal` fires, until it has exited. */
+function killOnAbort(child: NetnsProcess, signal: AbortSignal, killWith: number): void {
+  const onAbort = (): void => {
+    try {
+      child.kill(killWith);
+    } catch {
+      // Already gone.
+    }
+  };
+  if (signal.aborted) return onAbort(); // fired while the child was being started
+  signal.addEventListener('abort', onAbort, { once: true });
+  void child.exited.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
+}
+
 /** Implements {@link Netns.spawn}. */
 export async function spawnIn(ns: NsContext, command: string, args: readonly string[], opts: SpawnOptions): Promise<NetnsProcess> {
   checkString('command', command, false);
@@ -277,8 +297,11 @@ export async function spawnIn(ns: NsContext, command: string, args: readonly str
   const argv0 = opts.argv0 === undefined ? command : checkString('argv0', opts.argv0, true);
   const stdio = stdioModes(opts.stdio);
   const env = environment(opts);
+  const signal = abortSignal(opts.signal);
+  const killWith = signalNumber(opts.killSignal ?? 'SIGTERM', 'killSignal');
   const fd = ns.fd(); // throws ClosedError for a closed handle
   const operation = operationFor(ns, command);
+  if (signal?.aborted) throw new RequestAbortedError('ABORT_ERR', operation, 'aborted before the child was started', signal.reason);
   const life = new ChildLife(operation);
 
   return new Promise<NetnsProcess>((resolve, reject) => {
@@ -305,7 +328,9 @@ export async function spawnIn(ns: NsContext, command: string, args: readonly str
           const stdin = wrap(raw.stdin, false);
           const stdout = wrap(raw.stdout, true);
           const stderr = wrap(raw.stderr, true);
-          resolve(new NetnsProcess(raw, life, { stdin, stdout, stderr }));
+          const child = new NetnsProcess(raw, life, { stdin, stdout, stderr });
+          if (signal) killOnAbort(child, signal, killWith);
+          resolve(child);
         } catch (e) {
           native().spawnKill(raw.id, osConstants.signals.SIGKILL);
           reject(e);
@@ -318,15 +343,17 @@ export async function spawnIn(ns: NsContext, command: string, args: readonly str
 /** Implements {@link Netns.exec}. */
 export async function execIn(ns: NsContext, command: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   checkKeys('', opts, EXEC_KEYS);
-  const { input, timeout = 0, killSignal = 'SIGTERM', maxBuffer = 64 * 1024 * 1024, ...spawnOpts } = opts;
+  const { input, timeout = 0, maxBuffer = 64 * 1024 * 1024, ...spawnOpts } = opts;
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw new ValidationError('input', input, 'must be a string or a Uint8Array');
   }
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw new ValidationError('timeout', timeout, 'must be a number of milliseconds >= 0');
   if (typeof maxBuffer !== 'number' || !(maxBuffer > 0)) throw new ValidationError('maxBuffer', maxBuffer, 'must be a positive number of bytes');
-  const killWith = signalNumber(killSignal, 'killSignal');
+  const killWith = signalNumber(opts.killSignal ?? 'SIGTERM', 'killSignal');
 
   const child = await spawnIn(ns, command, args, { ...spawnOpts, stdio: 'pipe' });
+  // Whether the signal fired before the child ended (spawnIn's listener killed it then).
+  const abortedAtExit = child.exited.then(() => opts.signal?.aborted === true, () => false);
   let timedOut = false;
   let overflow: NetnsError | undefined;
   const kill = (): void => {
@@ -368,6 +395,7 @@ export async function execIn(ns: NsContext, command: string, args: readonly stri
     else child.stdin?.end();
     const [stdout, stderr, status] = await Promise.all([collect(child.stdout, 'stdout'), collect(child.stderr, 'stderr'), child.exited]);
     if (overflow) throw overflow;
+    if (await abortedAtExit) throw new RequestAbortedError('ABORT_ERR', operationFor(ns, command), `aborted; the child was sent ${status.signal ?? 'its kill signal'} and has exited`, opts.signal?.reason);
     return { stdout, stderr, code: status.code, signal: status.signal, timedOut };
   } catch (e) {
     kill(); // a stream failed: do not leave the child running unobserved

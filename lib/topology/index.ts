@@ -8,7 +8,8 @@ import { access, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Netns } from '../api/netns/index.js';
-import { NetnsError, ValidationError, isNotFound } from '../errors.js';
+import { NetnsError, RequestAbortedError, ValidationError, isNotFound } from '../errors.js';
+import { abortSignal } from '../validate/options.js';
 import { Dns, NETNS_ETC_DIR } from '../process/dns.js';
 import type { NsContext } from '../api/context.js';
 import type { LinkSpec } from '../api/link/spec.js';
@@ -19,8 +20,8 @@ import { parseRoutePrefix } from '../validate/ip.js';
 import { formatIp } from '../netlink/wire_formats.js';
 import { formatSysctlValue } from '../validate/sysctl.js';
 import { canonicalCidr, natKey, validateTopology, type TopologyFile, type TopologyLink } from './spec.js';
-import { familiesOf, type NsFamilies } from './families.js';
 import { ingressIfbName } from '../api/tc/index.js';
+import { DEFAULT_TABLE } from '../api/firewall/index.js';
 import { parseRate } from '../validate/units.js';
 
 export type { TopologyFile, TopologyLink, TopologyNamespace, TopologyPeer, TopologyNat } from './spec.js';
@@ -54,6 +55,17 @@ export interface TopologyOptions {
 export interface ApplyOptions {
   /** Called after each step that changed something, with its duration in milliseconds. */
   onStep?: (step: PlanStep, ms: number) => void;
+  /**
+   * Stop between steps when it fires. `up` then undoes what this run made, as after a failed step,
+   * and throws a {@link TopologyError} with code 'ABORT_ERR'; `down` stops where it is (what it
+   * deleted stays deleted) and rejects with 'ABORT_ERR'. Already aborted: nothing is done.
+   */
+  signal?: AbortSignal;
+}
+
+/** The error for an apply stopped by its signal. */
+function aborted(signal: AbortSignal, what: string): RequestAbortedError {
+  return new RequestAbortedError('ABORT_ERR', what, 'aborted', signal.reason);
 }
 
 /** What {@link Topology.up} and {@link Topology.down} did. */
@@ -102,13 +114,6 @@ interface NsState {
 /** Open handles by the file's namespace names, opened (or created) as a run needs them. */
 class Handles {
   private readonly byRole = new Map<string, Netns>();
-  private readonly families = new Map<string, NsFamilies>();
-  /** tc and firewall of a namespace (opened once per run). */
-  async familiesOf(role: string): Promise<NsFamilies> {
-    let f = this.families.get(role);
-    if (!f) this.families.set(role, (f = familiesOf(await this.get(role))));
-    return f;
-  }
   constructor(private readonly real: (role: string) => string) {}
   async get(role: string): Promise<Netns> {
     let ns = this.byRole.get(role);
@@ -122,13 +127,11 @@ class Handles {
     this.byRole.set(role, ns);
   }
   forget(role: string): void {
-    this.families.delete(role);
     const ns = this.byRole.get(role);
     this.byRole.delete(role);
     void ns?.close().catch(() => undefined);
   }
   async closeAll(): Promise<void> {
-    this.families.clear();
     await Promise.allSettled([...this.byRole.values()].map((ns) => ns.close()));
     this.byRole.clear();
   }
@@ -271,6 +274,8 @@ export class Topology {
    * ```
    */
   async up(opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const signal = abortSignal(opts.signal);
+    if (signal?.aborted) throw aborted(signal, 'topology up');
     const handles = new Handles(this.real);
     const undos: UndoRecord[] = [];
     const created = new Set<string>();
@@ -282,6 +287,7 @@ export class Topology {
           unchanged++;
           continue;
         }
+        if (signal?.aborted) throw new TopologyError(publicStep(a), aborted(signal, a.command), await rollback(undos, created));
         const t0 = performance.now();
         let undo: Undo | undefined;
         try {
@@ -311,6 +317,7 @@ export class Topology {
    * ```
    */
   async down(opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const signal = abortSignal(opts.signal);
     const changed: PlanStep[] = [];
     let unchanged = 0;
     for (const step of await this.downPlan()) {
@@ -318,6 +325,7 @@ export class Topology {
         unchanged++;
         continue;
       }
+      if (signal?.aborted) throw aborted(signal, step.command);
       const t0 = performance.now();
       if (step.kind === 'dns') {
         // The namespace may be gone already: the file under /etc/netns needs only its name.
@@ -399,20 +407,20 @@ export class Topology {
         if (have && have.kind !== link.kind) {
           throw new ValidationError(`namespaces.${role}.links`, link.name, `exists in ${n} as a ${have.kind ?? 'device'} link, the file declares a ${link.kind}`);
         }
-        step(role, 'link', have !== undefined, `ip -n ${n} link add ${link.name} type ${link.kind}${link.peer ? ` peer name ${link.peer.name}${link.peer.netns ? ` netns ${label(link.peer.netns)}` : ''}` : ''}`, async (h) => {
+        step(role, 'link', have !== undefined, `ip -n ${n} link add ${link.name}${link.master ? ` master ${link.master}` : ''}${link.up ? ' up' : ''} type ${link.kind}${link.peer ? ` peer name ${link.peer.name}${link.peer.netns ? ` netns ${label(link.peer.netns)}` : ''}` : ''}`, async (h) => {
           const ns = await h.get(role);
           await ns.links.add(await this.linkSpec(link, h));
           return () => ns.links.delete(link.name, { ifExists: true });
         });
         if (have) this.linkChanges(out, role, link, have);
-        if (link.up) upSteps.push(() => this.upStep(out, role, link.name, have, link.up === true && !have));
+        if (link.up) upSteps.push(() => this.upStep(out, role, link.name, have, link.up === true && !have, st?.addresses));
         if (link.peer?.up) {
           const peerRole = link.peer.netns ?? role;
           const peerHave = states.get(peerRole)?.links.get(link.peer.name);
-          upSteps.push(() => this.upStep(out, peerRole, link.peer!.name, peerHave, false));
+          upSteps.push(() => this.upStep(out, peerRole, link.peer!.name, peerHave, false, states.get(peerRole)?.addresses));
         }
       }
-      if (spec.loopback ?? true) upSteps.unshift(() => this.upStep(out, role, 'lo', st?.links.get('lo'), false));
+      if (spec.loopback ?? true) upSteps.unshift(() => this.upStep(out, role, 'lo', st?.links.get('lo'), false, st?.addresses));
     }
     for (const u of upSteps) u();
     for (const role of roles) {
@@ -476,26 +484,38 @@ export class Topology {
       const exists = states.get(role) !== undefined;
       const n = label(role);
       for (const [dev, shape] of Object.entries(spec.tc ?? {})) {
-        const now = exists ? await shapedAs(await handles.familiesOf(role), dev) : undefined;
+        const now = exists ? await shapedAs(await handles.get(role), dev) : undefined;
         const want = { egress: shape.egress === undefined ? undefined : parseRate('egress', shape.egress), ingress: shape.ingress === undefined ? undefined : parseRate('ingress', shape.ingress) };
         const same = now !== undefined && now.egress === want.egress && now.ingress === want.ingress;
         const shaped = now !== undefined && (now.egress !== undefined || now.ingress !== undefined);
         const words = [shape.egress !== undefined ? `root tbf rate ${shape.egress}` : '', shape.ingress !== undefined ? `ingress ${shape.ingress} (ifb)` : ''].filter(Boolean).join(', ');
         step(role, 'tc', same ? true : shaped ? 'change' : false, `tc -n ${n} qdisc replace dev ${dev} ${words}`, async (h) => {
-          const f = await h.familiesOf(role);
-          await f.tc.shape(dev, shape);
-          return () => f.tc.clear(dev);
+          const ns = await h.get(role);
+          await ns.tc.shape(dev, shape);
+          return () => ns.tc.clear(dev);
         }, shaped && !same ? { current: `egress ${now!.egress ?? '-'} B/s, ingress ${now!.ingress ?? '-'} B/s` } : {});
       }
-      const rules = exists && spec.nat?.length ? await (await handles.familiesOf(role)).firewall.list() : [];
+      // The library's table before this run: a rule's undo removes the table too when the run made it.
+      const tables = exists && spec.nat?.length ? await (await handles.get(role)).firewall.ruleset() : [];
+      const ours = tables.find((t) => t.family === 'inet' && t.name === DEFAULT_TABLE);
+      const rules = ours ? ours.chains.flatMap((c) => c.rules) : [];
+      const chainsBefore = new Set(ours?.chains.map((c) => c.name));
       (spec.nat ?? []).forEach((rule, i) => {
         const key = natKey(rule, i);
         const [kind, body] = Object.entries(rule)[0] as [string, Record<string, unknown>];
         const words = Object.entries(body).filter(([k]) => k !== 'comment').map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ');
-        step(role, 'nat', rules.some((r) => r.comment === key), `nft -n ${n} add rule inet netns_native ${kind} ${words} comment "${key}"`, async (h) => {
-          const f = await h.familiesOf(role);
-          const [made] = await f.firewall.add([{ [kind]: { ...body, comment: key } } as never]);
-          return () => f.firewall.delete(made!);
+        step(role, 'nat', rules.some((r) => r.comment === key), `nft -n ${n} add rule inet ${DEFAULT_TABLE} ${kind} ${words} comment "${key}"`, async (h) => {
+          const ns = await h.get(role);
+          const [made] = await ns.firewall.add([{ [kind]: { ...body, comment: key } } as never]);
+          return async () => {
+            await ns.firewall.delete(made!);
+            // nft's `add rule` made the table and the chain if they were missing: remove what this run made.
+            const left = (await ns.firewall.ruleset()).find((t) => t.family === 'inet' && t.name === DEFAULT_TABLE);
+            if (left && !ours && left.chains.every((c) => c.rules.length === 0)) await ns.firewall.flush();
+            else if (left && ours && left.chains.some((c) => !chainsBefore.has(c.name) && c.rules.length === 0)) {
+              throw new NetnsError(`nft -n ${n}: chain(s) ${left.chains.filter((c) => !chainsBefore.has(c.name)).map((c) => c.name).join(', ')} made by this run were left in table ${DEFAULT_TABLE}`, { code: 'ERR_TOPOLOGY', operation: `nft delete chain inet ${DEFAULT_TABLE}` });
+            }
+          };
         });
       });
     }
@@ -521,20 +541,30 @@ export class Topology {
     }
   }
 
-  /** `ip link set DEV up` for a declared up link: `none` when it is up or is born up by its add step. */
-  private upStep(out: Action[], role: string, dev: string, have: Link | undefined, bornUp: boolean): void {
+  /**
+   * `ip link set DEV up` for a declared up link: `none` when it is up or is born up by its add step.
+   * Undone (for a link that existed) by setting it down and removing the addresses the kernel gave
+   * it on the way up: lo gets 127.0.0.1/8 and ::1, which setting it down again leaves in place.
+   */
+  private upStep(out: Action[], role: string, dev: string, have: Link | undefined, bornUp: boolean, before: ReadonlySet<string> = new Set()): void {
     const n = this.real(role);
     const done = bornUp || (have?.up ?? false);
     out.push({ role, kind: 'link-up', namespace: n, action: done ? 'none' : 'create', command: `ip -n ${n} link set ${dev} up`, run: async (h) => {
       const ns = await h.get(role);
       await ns.links.setUp(dev);
-      return have ? () => ns.links.setDown(dev) : undefined;
+      if (!have) return undefined;
+      return async () => {
+        await ns.links.setDown(dev);
+        for (const a of await ns.addresses.list({ dev })) {
+          if (!before.has(`${dev}\0${canonicalCidr(a.cidr)}`)) await ns.addresses.delete(dev, a.cidr, { ifExists: true });
+        }
+      };
     } });
   }
 }
 
 /** The tbf rates (bytes/s) a link is shaped to now: its root qdisc, and the root of its ingress ifb. */
-async function shapedAs(f: NsFamilies, dev: string): Promise<{ egress?: number; ingress?: number }> {
+async function shapedAs(f: Netns, dev: string): Promise<{ egress?: number; ingress?: number }> {
   const rate = (qs: { root: boolean; kind: string; options?: unknown }[]) => {
     const q = qs.find((x) => x.root && x.kind === 'tbf');
     return q ? (q.options as { rate: number }).rate : undefined;

@@ -19,3 +19,9 @@ export function checkKeys(where: string, opts: unknown, allowed: readonly string
     }
   }
 }
+
+/** An `AbortSignal` option (`signal`), checked: undefined or an AbortSignal. */
+export function abortSignal(v: unknown, field = 'signal'): AbortSignal | undefined {
+  if (v !== undefined && !(v instanceof AbortSignal)) throw new ValidationError(field, v, 'must be an AbortSignal');
+  return v;
+}

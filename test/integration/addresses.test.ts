@@ -96,7 +96,7 @@ describe('addresses created by the library look right to ip -j', () => {
     await w.ns.addresses.add('v0', '10.1.0.1/24');
     const err = await w.ns.addresses.add('v0', '10.1.0.1/24').catch((e) => e);
     expect(err).toBeInstanceOf(NetlinkError);
-    expect(err).toMatchObject({ code: 'EEXIST', errno: 17 });
+    expect(err).toMatchObject({ code: 'EEXIST', errno: -17 });
     await w.ns.addresses.replace('v0', '10.1.0.1/24', { validLifetime: 600, preferredLifetime: 300 });
     await w.ns.addresses.replace('v0', '10.1.0.1/24', { validLifetime: 600, preferredLifetime: 300 });
     const [a] = ipAddrInfos(w.ipj('-4', 'address', 'show', 'dev', 'v0'));
@@ -174,7 +174,7 @@ describe('bad input: typed error, nothing created', () => {
     run('ip', ['netns', 'exec', w.name, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/d6/disable_ipv6']);
     const e6 = await w.ns.addresses.add('d6', '2001:db8::1/64').catch((e) => e);
     expect(e6).toBeInstanceOf(NetlinkError);
-    expect(e6.message).toContain('ip address add 2001:db8::1/64 dev d6');
+    expect(e6.message).toContain(`ip -n ${w.name} address add 2001:db8::1/64 dev d6`);
     expect(e6).toMatchObject({ code: 'EACCES', kernelMessage: 'ipv6: IPv6 is disabled on this device' });
   });
 });

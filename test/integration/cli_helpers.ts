@@ -1,5 +1,5 @@
 /**
- * Running the built `netns-native` (dist/lib/cli/bin.js, what package.json's "bin" installs) and
+ * Running the built `netns-native` (dist/bin/netns-native.cjs, what package.json's "bin" installs) and
  * cleaning up what topology tests make under their per-run prefix.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { afterAll } from 'vitest';
 import { RUN_PREFIX } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-export const BIN = join(ROOT, 'dist/lib/cli/bin.js');
+export const BIN = join(ROOT, 'dist/bin/netns-native.cjs');
 
 /** The CLI tests run the built command: fail clearly when dist/ is older than the sources. */
 export function assertBuilt(): void {

@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, expect } from 'vitest';
 
 export const REFERENCE_DIR = '/usr/lib/cni';
-export const OUR_BIN = resolve(import.meta.dirname, '../../dist/lib/cni/bin/bridge.js');
-export const OUR_IPAM_BIN = resolve(import.meta.dirname, '../../dist/lib/cni/bin/host_local.js');
+export const OUR_BIN = resolve(import.meta.dirname, '../../dist/bin/netns-native-bridge.cjs');
+export const OUR_IPAM_BIN = resolve(import.meta.dirname, '../../dist/bin/netns-native-host-local.cjs');
 
 /** Whether the executable was built (`npm run build`, which `npm ci` runs). */
 export function assertBuilt(): void {

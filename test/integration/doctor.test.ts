@@ -77,6 +77,16 @@ async function doctor(ns: string, ...args: string[]): Promise<{ status: number; 
   return { status: r.status, report: JSON.parse(r.stdout) as DoctorReport, stderr: r.stderr };
 }
 
+/**
+ * The router's default route to a non-private next hop (a documentation address, RFC 5737, of the
+ * wan namespace): the pod's private source now needs a source NAT in the router.
+ */
+function publicNextHop(): void {
+  run('ip', ['-n', name('gw'), 'addr', 'add', '192.0.2.1/24', 'dev', 'veth-wan']);
+  run('ip', ['-n', name('wan'), 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
+  run('ip', ['-n', name('gw'), 'route', 'replace', 'default', 'via', '192.0.2.2']);
+}
+
 const failed = (rep: DoctorReport) => rep.checks.filter((c) => c.ok === false).map((c) => c.id);
 
 describe('doctor on a healthy namespace', () => {
@@ -116,6 +126,7 @@ describe('doctor on a namespace broken in exactly one way', () => {
     ['an MTU mismatch on the veth pair', 'pod', 'mtu', () => run('ip', ['-n', name('gw'), 'link', 'set', 'veth-pod', 'mtu', '1400'])],
     ['a router with ip_forward 0', 'gw', 'forwarding', () => run('ip', ['netns', 'exec', name('gw'), 'sysctl', '-qw', 'net.ipv4.ip_forward=0'])],
     ['no resolv.conf', 'pod', 'dns-config', () => run('rm', [`/etc/netns/${name('pod')}/resolv.conf`])],
+    ['a router forwarding to a public next hop without masquerade', 'gw', 'nat', publicNextHop],
     // 10.91.1.2 is the wan namespace: routed, up, but nothing listens on port 53 there.
     ['a dead nameserver', 'pod', 'dns', () => run('sh', ['-c', `echo 'nameserver 10.91.1.2' > /etc/netns/${name('pod')}/resolv.conf`])],
   ];
@@ -127,6 +138,15 @@ describe('doctor on a namespace broken in exactly one way', () => {
     expect(c.hint.length).toBeGreaterThan(0);
     expect(c.detail.length).toBeGreaterThan(0);
     expect(status).toBe(1);
+  });
+
+  it('nat passes once the router masquerades (an iptables-nft rule, read from its table)', async () => {
+    publicNextHop();
+    run('ip', ['netns', 'exec', name('gw'), 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.91.0.0/24', '-o', 'veth-wan', '-j', 'MASQUERADE']);
+    const { status, report } = await doctor(name('gw'));
+    expect(failed(report)).toEqual([]);
+    expect(report.checks.find((c) => c.id === 'nat')!.detail).toMatch(/^forwards to the public next hop 192\.0\.2\.2; source NAT: ip nat POSTROUTING: oifname "veth-wan" ip saddr 10\.91\.0\.0\/24 /);
+    expect(status).toBe(0);
   });
 
   it('a namespace that does not exist fails `exists` and skips the rest', async () => {

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, router as routerScenario } from '../../examples/topologies.js';
+import { Lab, ROUTER_WAN, WAN_HOST, router as routerScenario } from '../../examples/topologies.js';
 import { SystemError, type Netns } from '../../lib/index.js';
 import { ipJson, nsName, ownNamespace, run, threadNamespaces } from './helpers.js';
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
   await routerScenario.build(built);
   [router, wan, lan] = routerScenario.roles.map((role) => built.ns(role));
 
-  server = await wan.createServer({ host: '192.168.1.1', port: PORT }, (s) => {
+  server = await wan.createServer({ host: WAN_HOST, port: PORT }, (s) => {
     seen.push(s.remoteAddress ?? '?');
     s.end(`wan ${wan.name} saw ${s.remoteAddress}\n`);
   });
@@ -50,7 +50,7 @@ afterAll(async () => {
 
 /** One TCP exchange from inside the LAN host to the WAN server, bounded. */
 async function lanToWan(timeoutMs: number): Promise<string> {
-  const sock = await lan.connect({ host: '192.168.1.1', port: PORT, connectTimeout: timeoutMs });
+  const sock = await lan.connect({ host: WAN_HOST, port: PORT, connectTimeout: timeoutMs });
   sock.setEncoding('utf8');
   let out = '';
   for await (const chunk of sock) out += chunk as string;
@@ -68,8 +68,8 @@ describe('router namespace', () => {
   it('is wired as the tutorial wires it (ip -j as the oracle)', () => {
     const addrs = ipJson<{ ifname: string; addr_info: { family: string; local: string; prefixlen: number }[] }[]>(['addr', 'show'], router.name);
     const v4 = Object.fromEntries(addrs.map((a) => [a.ifname, a.addr_info.filter((i) => i.family === 'inet').map((i) => `${i.local}/${i.prefixlen}`)]));
-    expect(v4).toMatchObject({ 'veth-wan-ns': ['192.168.1.2/24'], 'veth-lan-ns': ['10.0.10.254/24'] });
-    expect(ipJson(['route', 'get', '192.168.1.1'], lan.name)[0]).toMatchObject({ gateway: '10.0.10.254', dev: 'veth-lan', prefsrc: '10.0.10.1' });
+    expect(v4).toMatchObject({ 'veth-wan-ns': [`${ROUTER_WAN}/24`], 'veth-lan-ns': ['10.0.10.254/24'] });
+    expect(ipJson(['route', 'get', WAN_HOST], lan.name)[0]).toMatchObject({ gateway: '10.0.10.254', dev: 'veth-lan', prefsrc: '10.0.10.1' });
   });
 
   it('with ip_forward=0 in the router, the LAN host cannot reach the WAN server (bounded)', async () => {

@@ -236,6 +236,6 @@ describe('bad input: typed error, nothing created', () => {
     const err = await w.ns.routes.add({ destination: '10.9.0.0/16', gateway: '10.55.0.1' }).catch((e) => e);
     expect(err).toBeInstanceOf(NetlinkError);
     expect(err).toMatchObject({ code: 'ENETUNREACH', kernelMessage: 'Nexthop has invalid gateway' });
-    expect(err.message).toBe('ip route add 10.9.0.0/16 via 10.55.0.1: Nexthop has invalid gateway (ENETUNREACH)');
+    expect(err.message).toBe(`ip -n ${w.name} route add 10.9.0.0/16 via 10.55.0.1: Nexthop has invalid gateway (ENETUNREACH)`);
   });
 });

@@ -149,7 +149,7 @@ describe('spawn inside a named namespace', () => {
   it('a missing command is a typed ENOENT, and nothing is left running', async () => {
     const err = await ns.spawn('no-such-command-xyz', ['a']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SystemError);
-    expect(err).toMatchObject({ code: 'ENOENT', errno: 2, syscall: 'execve', path: 'no-such-command-xyz', operation: `ip netns exec ${name} no-such-command-xyz` });
+    expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'execve', path: 'no-such-command-xyz', operation: `ip netns exec ${name} no-such-command-xyz` });
     await expect(ns.exec('/nonexistent/bin/tool')).rejects.toMatchObject({ code: 'ENOENT', syscall: 'execve', path: '/nonexistent/bin/tool' });
     const dir = mkdtempSync(join(tmpdir(), 'nns-spawn-'));
     try {

@@ -97,7 +97,7 @@ describe('errors', () => {
   it('a missing key is a SystemError ENOENT that names the key', async () => {
     const err = await ns.sysctl.get('net.ipv4.no_such_key').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SystemError);
-    expect(err).toMatchObject({ code: 'ENOENT', errno: 2, syscall: 'open', path: '/proc/sys/net/ipv4/no_such_key' });
+    expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'open', path: '/proc/sys/net/ipv4/no_such_key' });
     expect((err as Error).message).toContain('net.ipv4.no_such_key');
     await expect(ns.sysctl.set('net.ipv4.conf.nodev.rp_filter', 1)).rejects.toMatchObject({ code: 'ENOENT' });
   });

@@ -93,7 +93,7 @@ describe.each(EXAMPLES)('examples/%s', (file) => {
 
     // The tutorial's proofs: the container reaches the internet's server through the host's NAT,
     // the LAN host the WAN host through the router's (neither far side has a route back).
-    const proofs: Record<string, [string, string]> = { 'container.yaml': ['container1', '203.0.113.10'], 'router.yaml': ['lan', '192.168.1.1'] };
+    const proofs: Record<string, [string, string]> = { 'container.yaml': ['container1', '203.0.113.10'], 'router.yaml': ['lan', '203.0.113.1'] };
     const proof = proofs[file];
     if (proof) expect(run('ip', ['netns', 'exec', t.nameOf(proof[0]), 'ping', '-n', '-c', '1', '-W', '2', proof[1]])).toMatch(/1 received/);
 
@@ -122,7 +122,13 @@ function machine(prefix: string, names: string[]): string {
       links: ipJson<Record<string, unknown>[]>(['link', 'show'], n).map(({ ifname, flags, mtu }) => ({ ifname, flags, mtu })),
       addresses: ipJson(['-4', 'address', 'show'], n),
       routes: ipJson(['-4', 'route', 'show', 'table', 'all'], n),
+      // lo's IPv6 (::1 comes with lo up); other links' link-local addresses finish DAD on their own time.
+      lo6: ipJson(['-6', 'address', 'show', 'dev', 'lo'], n),
       forward: run('ip', ['netns', 'exec', n, 'sysctl', '-n', 'net.ipv4.ip_forward']),
+      nft: (JSON.parse(run('ip', ['netns', 'exec', n, 'nft', '-j', 'list', 'ruleset'])) as { nftables: Record<string, unknown>[] }).nftables.filter((e) => !('metainfo' in e)),
+      // The default qdisc (handle 0:) the kernel attaches when a link first comes up stays after it
+      // is set down again (noqueue instead of noop), and no request detaches it: not compared.
+      tc: (JSON.parse(run('tc', ['-n', n, '-j', 'qdisc', 'show'])) as { handle: string }[]).filter((q) => q.handle !== '0:'),
     })),
   });
 }
@@ -177,6 +183,34 @@ describe('a topology whose last element is wrong', () => {
     expect(r.stderr).toMatch(/^netns-native: ENOENT: ip netns exec .*b sysctl -w net\.ipv4\.conf\.nosuchlink\.forwarding=1: .*everything this run made was rolled back/);
     expect(machine(prefix, [a, `${prefix}b`])).toBe(before);
     expect(existsSync(`/etc/netns/${a}`)).toBe(false);
+    run('ip', ['netns', 'delete', a]);
+  });
+
+  it('rollback leaves a namespace that existed exactly as before: lo set down again without 127.0.0.1/::1, the nft table and the tc qdisc it made removed', () => {
+    const prefix = topoPrefix('rl');
+    const a = `${prefix}a`;
+    run('ip', ['netns', 'add', a]); // exists before: lo DOWN without addresses, no nft table, default qdiscs
+    const file = `${process.env.TMPDIR ?? '/tmp'}/${prefix}rl.yaml`;
+    execFileSync('sh', ['-c', `cat > ${file}`], {
+      input: [
+        'namespaces:',
+        '  a:',
+        '    links: [{ kind: veth, name: veth-a, up: true, peer: { name: veth-b, netns: b, up: true } }]',
+        '    addresses: { veth-a: [10.79.0.1/24] }',
+        '    tc: { lo: { egress: 1mbit } }',
+        '    nat: [{ masquerade: { source: 10.79.0.0/24, outInterface: veth-a } }]',
+        '  b:',
+        '    addresses: { veth-b: [10.79.0.2/24] }',
+        '    sysctls: { net.ipv4.conf.nosuchlink.forwarding: 1 }',
+      ].join('\n'),
+    });
+    const before = machine(prefix, [a, `${prefix}b`]);
+    const plan = JSON.parse(cli(['plan', file, '--prefix', prefix, '--json']).stdout) as { steps: { action: string; command: string }[] };
+    expect(plan.steps.filter((s) => s.action !== 'none').map((s) => s.command)).toEqual(expect.arrayContaining([`ip -n ${a} link set lo up`, expect.stringMatching(/^tc -n \S+a qdisc replace dev lo /), expect.stringMatching(/^nft -n \S+a add rule inet netns_native masquerade /)]));
+    const r = cli(['up', file, '--prefix', prefix]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/nosuchlink.*everything this run made was rolled back/);
+    expect(JSON.parse(machine(prefix, [a, `${prefix}b`]))).toEqual(JSON.parse(before));
     run('ip', ['netns', 'delete', a]);
   });
 });

@@ -80,7 +80,7 @@ describe('NetlinkConnection', () => {
     const err = await p.catch((e) => e);
     expect(err).toBeInstanceOf(NetlinkError);
     expect(err.code).toBe('EOPNOTSUPP');
-    expect(err.errno).toBe(95);
+    expect(err.errno).toBe(-95);
     expect(err.kernelMessage).toBe('Unknown device type');
     expect(err.message).toBe('ip link add x0 type nosuchkind: Unknown device type (EOPNOTSUPP)');
     expect(err.request.type).toBe(RTM_NEWLINK);

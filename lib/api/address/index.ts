@@ -88,14 +88,18 @@ export class Addresses {
     const bare = typeof address === 'string' && !address.includes('/');
     const cidr = parseCidr(address, 'address', true);
     try {
-      const index = await ifindexOf(this.ns, dev);
-      let prefixLength = cidr.prefixLength;
-      if (bare) {
-        const found = (await this.dumpRaw(cidr.family, index)).find((m) => localOf(m) === formatIp(cidr.bytes));
-        if (!found) throw notFound(`ip address del ${address} dev ${dev}`);
-        prefixLength = found.header.prefixlen;
-      }
-      await this.deleteRaw(cidr.family, index, prefixLength, formatIp(cidr.bytes), `ip address del ${address} dev ${dev}`);
+      // The link's index comes from the handle's cache; a stale one fails (EADDRNOTAVAIL, ENODEV) and
+      // withIndexes looks the name up again and retries once (docs/performance.md, "Levers of the request path").
+      await withIndexes(this.ns, [dev], undefined, async (ifindex) => {
+        const index = ifindex(dev);
+        let prefixLength = cidr.prefixLength;
+        if (bare) {
+          const found = (await this.dumpRaw(cidr.family, index)).find((m) => localOf(m) === formatIp(cidr.bytes));
+          if (!found) throw notFound(this.ns.op(`ip address del ${address} dev ${dev}`));
+          prefixLength = found.header.prefixlen;
+        }
+        await this.deleteRaw(cidr.family, index, prefixLength, formatIp(cidr.bytes), this.ns.op(`ip address del ${address} dev ${dev}`));
+      });
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
@@ -144,7 +148,7 @@ export class Addresses {
       for (const m of msgs) {
         const family: IpFamily = m.header.family === AF_INET ? 4 : 6;
         try {
-          await this.deleteRaw(family, m.header.index, m.header.prefixlen, localOf(m), 'ip address flush');
+          await this.deleteRaw(family, m.header.index, m.header.prefixlen, localOf(m), this.ns.op('ip address flush'));
           removed++;
         } catch (e) {
           if (!isNotFound(e)) throw e;
@@ -157,7 +161,7 @@ export class Addresses {
   private async modify(dev: LinkRef, address: string, opts: AddressOptions, flags: number, verb: string): Promise<void> {
     checkLinkRef(dev);
     const req = buildRequest(address, opts, typeof dev === 'string' ? dev : undefined);
-    const op = `ip address ${verb} ${address} dev ${dev}`;
+    const op = this.ns.op(`ip address ${verb} ${address} dev ${dev}`);
     const conn = await this.ns.rtnl();
     await withIndexes(this.ns, [dev], undefined, (index) => conn.request(RTM_NEWADDR, flags, encodeAddrBody({ ...req.header, index: index(dev) }, req.attrs), op));
   }
@@ -176,7 +180,7 @@ export class Addresses {
     // added or removed meanwhile could silently skip or repeat entries. Dumping the whole family
     // keeps the promise "consistent, or DumpInterruptedError" (test/integration/endurance.test.ts).
     const af = family === undefined ? AF_UNSPEC : family === 4 ? AF_INET : AF_INET6;
-    const msgs = await conn.dump(RTM_GETADDR, encodeAddrBody({ family: af, index: 0 }, {}), 'ip address show');
+    const msgs = await conn.dump(RTM_GETADDR, encodeAddrBody({ family: af, index: 0 }, {}), this.ns.op('ip address show'));
     return msgs
       .filter((m) => m.type === RTM_NEWADDR)
       .map((m) => decodeAddrMessage(m.payload))

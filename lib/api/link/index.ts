@@ -6,7 +6,8 @@ import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../er
 import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
-import { decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../../rtnl/link/index.js';
+import { encodeLinkBody, ifinfomsg, linkKindOf, readLinkMessage, writeLinkInfo } from '../../rtnl/link/index.js';
+import type { NetlinkConnection } from '../../netlink/connection.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import { toLink, type Link, type LinkRef } from './view.js';
@@ -53,6 +54,29 @@ export interface LinkMoveOptions {
   name?: string;
 }
 
+/**
+ * The veths of the namespace `conn` speaks to, by ifindex: what `Netns.delete` sweeps before it unpins
+ * (docs/errors.md, "Names after delete"). One dump that the kernel filters by kind, as
+ * `ip link show type veth` asks for it (the kind is checked again here, in case a kernel without the
+ * veth module ignores the filter), of which only the header and the kind are read.
+ */
+export async function vethIndexes(conn: NetlinkConnection, op: (words: string) => string): Promise<number[]> {
+  const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK }, (a) => writeLinkInfo(a, 'veth'));
+  const msgs = await conn.dump(RTM_GETLINK, body, op('ip link show type veth'));
+  const veths: number[] = [];
+  for (const m of msgs) if (m.type === RTM_NEWLINK && linkKindOf(m.payload) === 'veth') veths.push(ifinfomsg.decode(m.payload, 0).index);
+  return veths;
+}
+
+/**
+ * Delete links by ifindex through `conn`, all requests in one sendmsg; a link already gone (the other
+ * end of a veth pair deleted first) is not an error. Settles once every request has.
+ */
+export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly number[], op: (words: string) => string): Promise<void> {
+  const results = await Promise.allSettled(indexes.map((index) => conn.request(RTM_DELLINK, 0, encodeDeleteBody(index), op(`ip link delete dev ${index}`))));
+  for (const r of results) if (r.status === 'rejected' && !isNotFound(r.reason)) throw r.reason;
+}
+
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
   constructor(private readonly ns: NsContext) {}
@@ -77,7 +101,7 @@ export class Links {
     const msgs = await conn.dump(RTM_GETLINK, body, op);
     return msgs
       .filter((m) => m.type === RTM_NEWLINK)
-      .map((m) => toLink(decodeLinkMessage(m.payload)))
+      .map((m) => toLink(readLinkMessage(m.payload)))
       .filter((l) => (opts.kind === undefined || l.kind === opts.kind) && (master === undefined || l.master === master));
   }
 
@@ -182,7 +206,7 @@ export class Links {
       }
     }
     // (After a retry in withIndexes, `readBack` is the one sent with the retried creation.)
-    const link = readBack ? toLink(decodeLinkMessage((await readBack).payload)) : await home.get(spec.name);
+    const link = readBack ? toLink(readLinkMessage((await readBack).payload)) : await home.get(spec.name);
     rememberIndex(homeCtx, spec.name, link.index);
     // A veth's IFLA_LINK is its peer's ifindex in the peer's namespace: the pod's first address
     // then needs no lookup.
@@ -207,19 +231,22 @@ export class Links {
     validateLinkRef(ref, 'dev');
     validateChanges(changes);
     const op = this.op(describeSet(ref, changes));
-    const master = changes.master === undefined ? undefined : changes.master === null ? 0 : await this.index(changes.master, op);
-    let body: Buffer;
-    if (typeof ref === 'number') body = encodeSetBody(ref, changes, master);
-    else if (changes.name === undefined || changes.name === ref) {
-      // Without ifindex the kernel finds the device by IFLA_IFNAME, saving a lookup.
-      body = encodeSetBody(0, { ...changes, name: ref }, master);
-    } else {
-      // A rename needs IFLA_IFNAME for the new name, so the device is named by its ifindex.
-      body = encodeSetBody(await this.index(ref, op), changes, master);
-    }
+    // Without ifindex the kernel finds the device by IFLA_IFNAME, saving a lookup. A rename needs
+    // IFLA_IFNAME for the new name, so the device is named by its ifindex, looked up afresh (a stale
+    // index would rename whatever link has it now). A master's index comes from the handle's cache,
+    // kept true by retry-on-failure (docs/performance.md, "Levers of the request path").
+    let index = 0;
+    if (typeof ref === 'number') index = ref;
+    else if (changes.name !== undefined && changes.name !== ref) index = await this.index(ref, op);
+    const named = index === 0 ? { ...changes, name: ref as string } : changes;
     const conn = await this.ns.rtnl();
     if (changes.name !== undefined) forgetIndex(this.ns, ref);
-    await conn.request(RTM_NEWLINK, 0, body, op);
+    const master = changes.master;
+    if (master === undefined || master === null) {
+      await conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, master === null ? 0 : undefined), op);
+      return;
+    }
+    await withIndexes(this.ns, [master], op, (ifindex) => conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, ifindex(master)), op));
   }
 
   /**
@@ -362,7 +389,11 @@ export class Links {
     let body: Buffer;
     if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
     else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
-    else body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
+    else {
+      // Named by ifindex (IFLA_IFNAME carries the new name). Looked up afresh, not from the cache: a
+      // stale index would move whatever link now has it, and a move cannot simply be retried.
+      body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
+    }
     const renamed = opts.name !== undefined && opts.name !== ref;
     const there = renamed ? new Links(target[NS_CONTEXT]) : undefined;
     // The kernel moves the link first and renames it afterwards: with the new name taken in the
@@ -445,7 +476,7 @@ export class Links {
   }
 
   private async fetch(ref: LinkRef, op: string): Promise<Link> {
-    return toLink(decodeLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
+    return toLink(readLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
   }
 
   /** An operation in `ip` words, with `-n NAME` when the namespace has a name. */

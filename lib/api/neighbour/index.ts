@@ -130,7 +130,7 @@ export class Neighbours {
       const index = await ifindexOf(this.ns, dev);
       const conn = await this.ns.rtnl();
       const body = encodeNeighBody({ family: ip.family === 4 ? AF_INET : AF_INET6, ifindex: index, state: NUD_PERMANENT }, { dst: formatIp(ip.bytes) });
-      await conn.request(RTM_DELNEIGH, 0, body, `ip neigh del ${address} dev ${dev}`);
+      await conn.request(RTM_DELNEIGH, 0, body, this.ns.op(`ip neigh del ${address} dev ${dev}`));
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
@@ -157,7 +157,7 @@ export class Neighbours {
     const conn = await this.ns.rtnl();
     const body = encodeNeighBody({ family: ip.family === 4 ? AF_INET : AF_INET6, ifindex: index }, { dst: formatIp(ip.bytes) });
     try {
-      const [msgs, names] = await Promise.all([conn.request(RTM_GETNEIGH, 0, body, `ip neigh get ${address} dev ${dev}`), linkNames(this.ns)]);
+      const [msgs, names] = await Promise.all([conn.request(RTM_GETNEIGH, 0, body, this.ns.op(`ip neigh get ${address} dev ${dev}`)), linkNames(this.ns)]);
       const m = msgs.find((x) => x.type === RTM_NEWNEIGH);
       return m ? toNeighbour(decodeNeighMessage(m.payload), names) : undefined;
     } catch (e) {
@@ -184,7 +184,7 @@ export class Neighbours {
     const index = devRef === undefined ? 0 : await ifindexOf(this.ns, devRef);
     const af = family === undefined ? AF_UNSPEC : family === 4 ? AF_INET : AF_INET6;
     const conn = await this.ns.rtnl();
-    const [msgs, names] = await Promise.all([conn.dump(RTM_GETNEIGH, dumpRequest(af, index), 'ip neigh show'), linkNames(this.ns)]);
+    const [msgs, names] = await Promise.all([conn.dump(RTM_GETNEIGH, dumpRequest(af, index), this.ns.op('ip neigh show')), linkNames(this.ns)]);
     return msgs
       .filter((m) => m.type === RTM_NEWNEIGH)
       .map((m) => decodeNeighMessage(m.payload))
@@ -223,7 +223,7 @@ export class Neighbours {
       { family: ip.family === 4 ? AF_INET : AF_INET6, ifindex: link.index, state, flags: opts.router ? NTF_ROUTER : 0 },
       attrs,
     );
-    await conn.request(RTM_NEWNEIGH, flags, body, `ip neigh ${verb} ${address} dev ${dev}`);
+    await conn.request(RTM_NEWNEIGH, flags, body, this.ns.op(`ip neigh ${verb} ${address} dev ${dev}`));
   }
 }
 

@@ -23,6 +23,7 @@ import { checkInt, checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js
 import type { LinkRef } from '../link/index.js';
 import type { NsContext } from '../context.js';
 import { checkRoute, encodeRoute, routeLinkRefs, type RouteSpec } from './spec.js';
+import { withIndexes } from '../link/index_cache.js';
 import { toRoute, type Route } from './view.js';
 
 /** Selects routes for {@link Routes.list}. */
@@ -124,7 +125,7 @@ export class Routes {
     checkKeys('', opts, ['ifExists']);
     const checked = checkRoute(spec, 'delete');
     try {
-      await this.send(RTM_DELROUTE, 0, checked, `ip ${checked.family === 6 ? '-6 ' : ''}route del ${describe(spec)}`);
+      await this.send(RTM_DELROUTE, 0, checked, this.ns.op(`ip ${checked.family === 6 ? '-6 ' : ''}route del ${describe(spec)}`));
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
@@ -155,7 +156,7 @@ export class Routes {
     const af = family === undefined ? AF_UNSPEC : family === 4 ? AF_INET : AF_INET6;
     // The kernel is not asked to filter by table: for a table that does not exist it answers ENOENT
     // where an empty list is the truthful answer.
-    const [msgs, names] = await Promise.all([conn.dump(RTM_GETROUTE, encodeRouteBody({ family: af }, {}), 'ip route show'), linkNames(this.ns)]);
+    const [msgs, names] = await Promise.all([conn.dump(RTM_GETROUTE, encodeRouteBody({ family: af }, {}), this.ns.op('ip route show')), linkNames(this.ns)]);
     return msgs
       .filter((m) => m.type === RTM_NEWROUTE)
       .map((m) => decodeRouteMessage(m.payload))
@@ -210,24 +211,22 @@ export class Routes {
     const flags = (dst.family === 4 ? RTM_F_LOOKUP_TABLE : 0) | (opts.fibMatch ? RTM_F_FIB_MATCH : 0);
     const body = encodeRouteBody({ family: dst.family === 4 ? AF_INET : AF_INET6, dstLen: bits, srcLen, flags }, attrs);
     const conn = await this.ns.rtnl();
-    const [msgs, names] = await Promise.all([conn.request(RTM_GETROUTE, 0, body, `ip route get ${destination}`), linkNames(this.ns)]);
+    const [msgs, names] = await Promise.all([conn.request(RTM_GETROUTE, 0, body, this.ns.op(`ip route get ${destination}`)), linkNames(this.ns)]);
     const m = msgs.find((x) => x.type === RTM_NEWROUTE);
-    if (!m) throw new NetnsError(`ip route get ${destination}: the kernel sent no route`, { code: 'ERR_NO_ANSWER', operation: `ip route get ${destination}` });
+    if (!m) throw new NetnsError(this.ns.op(`ip route get ${destination}: the kernel sent no route`), { code: 'ERR_NO_ANSWER', operation: this.ns.op(`ip route get ${destination}`) });
     return toRoute(decodeRouteMessage(m.payload), names);
   }
 
   private async modify(spec: RouteSpec, flags: number, verb: string): Promise<void> {
     const checked = checkRoute(spec, 'modify');
-    await this.send(RTM_NEWROUTE, flags, checked, `ip ${checked.family === 6 ? '-6 ' : ''}route ${verb} ${describe(spec)}`);
+    await this.send(RTM_NEWROUTE, flags, checked, this.ns.op(`ip ${checked.family === 6 ? '-6 ' : ''}route ${verb} ${describe(spec)}`));
   }
 
   private async send(type: number, flags: number, checked: ReturnType<typeof checkRoute>, operation: string): Promise<void> {
-    const refs = routeLinkRefs(checked);
-    const indexes = new Map<LinkRef, number>();
-    for (const ref of refs) if (!indexes.has(ref)) indexes.set(ref, await ifindexOf(this.ns, ref));
-    const body = encodeRoute(checked, (ref) => indexes.get(ref) ?? 0);
+    // Links named by the route come from the handle's name -> ifindex cache, kept true by retrying
+    // once with fresh indexes when the request fails (docs/performance.md, "Levers of the request path").
     const conn = await this.ns.rtnl();
-    await conn.request(type, flags, body, operation);
+    await withIndexes(this.ns, routeLinkRefs(checked), undefined, (index) => conn.request(type, flags, encodeRoute(checked, index), operation));
   }
 }
 

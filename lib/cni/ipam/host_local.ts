@@ -228,11 +228,12 @@ async function allocateFromSet(store: IpamStore, set: IpRange[], setIdx: number,
     }
     return ipConfig(requested, range!);
   }
-  for (const held of await store.findById(id, ifName)) {
+  // Both reads at once (the lock is held: neither can change meanwhile).
+  const [heldAll, lastText] = await Promise.all([store.findById(id, ifName), store.lastReserved(setIdx)]);
+  for (const held of heldAll) {
     const ip = parseAddr(held);
     if (ip && set.some((r) => rangeContains(r, ip))) fail(`${held} has been allocated to ${id}, duplicate allocation is not allowed`);
   }
-  const lastText = await store.lastReserved(setIdx);
   const last = lastText === undefined ? undefined : parseAddr(lastText);
   for (const { ip, range } of candidates(set, last)) {
     if (await store.reserve(id, ifName, formatAddr(ip), setIdx)) return ipConfig(ip, range);

@@ -6,9 +6,9 @@
  * every invocation flock(2)s while it reads or changes the directory.
  * @module
  */
-import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { callNative } from '../../native_call.js';
 
 /** Where the reference keeps its stores when `dataDir` is not given. */
@@ -25,9 +25,26 @@ const TMP_PREFIX = '.netns-native-tmp.';
 // process queue here first, so at most one of them sits in flock per directory.
 const inProcess = new Map<string, Promise<void>>();
 
+// node:fs's callback API promisified rather than node:fs/promises: the executables load
+// node:fs/promises only when something uses it, and loading it costs them a noticeable share of a
+// start-up (docs/cni.md "Speed"). The calls are the same, on libuv's pool either way.
+const mkdir = promisify(fs.mkdir);
+const open = promisify(fs.open);
+const close = promisify(fs.close);
+const readFile = promisify(fs.readFile);
+const readdir = promisify(fs.readdir);
+const rename = promisify(fs.rename);
+const unlink = promisify(fs.unlink);
+const writeFile = promisify(fs.writeFile);
+const link = promisify(fs.link);
+
 /** One network's allocation directory, opened and locked. Call {@link close} to unlock. */
 export class IpamStore {
-  private constructor(readonly dir: string, private readonly lock: FileHandle, private readonly unqueue: () => void) {}
+  // The directory's names as read when the lock was taken, until this holder changes it: an ADD
+  // then lists the directory once (stale temporaries and the allocations) instead of twice.
+  private listing: string[] | undefined;
+
+  private constructor(readonly dir: string, private readonly lockFd: number, private readonly unqueue: () => void) {}
 
   /** mkdir -p DATADIR/NETWORK, then take the lock (waits while another invocation holds it). */
   static async open(network: string, dataDir = DEFAULT_DATA_DIR): Promise<IpamStore> {
@@ -39,13 +56,13 @@ export class IpamStore {
     const tail = previous.then(() => mine);
     inProcess.set(dir, tail);
     await previous;
-    let fh: FileHandle | undefined;
+    let fd: number | undefined;
     try {
-      fh = await open(join(dir, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
-      const fd = fh.fd;
-      await callNative<void>(`flock ${join(dir, LOCK_FILE)}`, (a, cb) => a.fileLock(fd, cb));
+      fd = await open(join(dir, LOCK_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+      const lockFd = fd;
+      await callNative<void>(`flock ${join(dir, LOCK_FILE)}`, (a, cb) => a.fileLock(lockFd, cb));
     } catch (e) {
-      await fh?.close().catch(() => undefined);
+      if (fd !== undefined) await close(fd).catch(() => undefined);
       release();
       if (inProcess.get(dir) === tail) inProcess.delete(dir);
       throw e;
@@ -54,7 +71,7 @@ export class IpamStore {
       release();
       if (inProcess.get(dir) === tail) inProcess.delete(dir);
     };
-    const store = new IpamStore(dir, fh, done);
+    const store = new IpamStore(dir, fd, done);
     await store.removeStaleTemporaries();
     return store;
   }
@@ -62,7 +79,7 @@ export class IpamStore {
   /** Unlock (closing the fd releases the flock). */
   async close(): Promise<void> {
     try {
-      await this.lock.close();
+      await close(this.lockFd);
     } finally {
       this.unqueue();
     }
@@ -75,26 +92,35 @@ export class IpamStore {
    * files of dead holders are removed by the next {@link open}).
    */
   async reserve(id: string, ifName: string, ip: string, rangeId: number): Promise<boolean> {
+    this.listing = undefined;
     const path = join(this.dir, ip);
     const tmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${ip}`);
     await writeFile(tmp, id.trim() + LINE_BREAK + ifName, { mode: 0o644 });
     try {
       await link(tmp, path);
     } catch (e) {
+      await unlink(tmp).catch(() => undefined);
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
-    } finally {
-      await unlink(tmp).catch(() => undefined);
     }
+    // The temporary goes while last_reserved_ip is written (independent files, lock held).
     const lastTmp = join(this.dir, `${TMP_PREFIX}${process.pid}.${LAST_IP_PREFIX}${rangeId}`);
-    await writeFile(lastTmp, ip, { mode: 0o644 });
-    await rename(lastTmp, join(this.dir, LAST_IP_PREFIX + rangeId));
+    const gone = unlink(tmp).catch(() => undefined);
+    try {
+      await writeFile(lastTmp, ip, { mode: 0o644 });
+      await rename(lastTmp, join(this.dir, LAST_IP_PREFIX + rangeId));
+    } finally {
+      await gone;
+    }
     return true;
   }
 
   /** Temporary files can only be a dead holder's: they exist only while the lock is held. */
   private async removeStaleTemporaries(): Promise<void> {
-    for (const name of await readdir(this.dir)) if (name.startsWith(TMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
+    const names = await readdir(this.dir);
+    const stale = names.filter((n) => n.startsWith(TMP_PREFIX));
+    for (const name of stale) await unlink(join(this.dir, name)).catch(() => undefined);
+    this.listing = stale.length === 0 ? names : undefined;
   }
 
   /** The last address handed out from range set `rangeId`, if recorded. */
@@ -109,7 +135,7 @@ export class IpamStore {
 
   /** Every allocation: address file name → trimmed content. */
   async entries(): Promise<Map<string, string>> {
-    const names = (await readdir(this.dir)).filter((n) => n !== LOCK_FILE && !n.startsWith(LAST_IP_PREFIX) && !n.startsWith(TMP_PREFIX));
+    const names = (this.listing ?? (await readdir(this.dir))).filter((n) => n !== LOCK_FILE && !n.startsWith(LAST_IP_PREFIX) && !n.startsWith(TMP_PREFIX));
     // Read in parallel: the lock is held, so the set of files cannot change meanwhile.
     const contents = await Promise.all(names.map((n) => readFile(join(this.dir, n), 'utf8').then((c) => c.trim(), () => undefined)));
     const out = new Map<string, string>();
@@ -132,12 +158,14 @@ export class IpamStore {
     const match = id.trim() + LINE_BREAK + ifName;
     let hit = [...entries].filter(([, c]) => c === match).map(([ip]) => ip);
     if (hit.length === 0) hit = [...entries].filter(([, c]) => c === id.trim()).map(([ip]) => ip);
+    if (hit.length > 0) this.listing = undefined;
     for (const ip of hit) await unlink(join(this.dir, ip)).catch(() => undefined);
     return hit;
   }
 
   /** Remove an allocation file by address. */
   async release(ip: string): Promise<void> {
+    this.listing = undefined;
     await unlink(join(this.dir, ip)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
