@@ -65,12 +65,18 @@ describe('item 2: an overrun flood settles every promise, and the connection rec
   }, 120_000);
 });
 
+/** A namespace with a bridge d0 holding `count` /32 addresses (made by `ip -batch`): dumps of it take milliseconds. */
+async function withAddresses(tag: string, count: number): Promise<Netns> {
+  const ns = await Netns.create(nsName(tag));
+  const lines = ['link add d0 type bridge'];
+  for (let i = 0; i < count; i++) lines.push(`addr add 10.31.${i >> 8}.${i & 255}/32 dev d0`);
+  execFileSync('ip', ['-n', ns.name!, '-batch', '-'], { input: lines.join('\n') + '\n' });
+  return ns;
+}
+
 describe('item 2: a deadline and an AbortSignal settle requests the kernel has not answered', () => {
   it('behind a 5,000-address dump: timeout 1 ms rejects ETIMEDOUT, an abort rejects ABORT_ERR, the connection goes on', async () => {
-    await using ns = await Netns.create(nsName('deadline'));
-    const lines = ['link add d0 type bridge'];
-    for (let i = 0; i < 5000; i++) lines.push(`addr add 10.31.${i >> 8}.${i & 255}/32 dev d0`);
-    execFileSync('ip', ['-n', ns.name!, '-batch', '-'], { input: lines.join('\n') + '\n' });
+    await using ns = await withAddresses('deadline', 5000);
     const conn = await openNetlink({ nsFd: ns.fd });
     try {
       const addrBody = Buffer.alloc(8); // ifaddrmsg, AF_UNSPEC
@@ -99,10 +105,7 @@ describe('item 2: a deadline and an AbortSignal settle requests the kernel has n
 
 describe('item 2: aborting a dump fails nothing else in flight', () => {
   it('a link add sent with an aborted dump resolves, the link exists, and the next dump works', async () => {
-    await using ns = await Netns.create(nsName('abort'));
-    const lines = ['link add d0 type bridge'];
-    for (let i = 0; i < 2000; i++) lines.push(`addr add 10.32.${i >> 8}.${i & 255}/32 dev d0`);
-    execFileSync('ip', ['-n', ns.name!, '-batch', '-'], { input: lines.join('\n') + '\n' });
+    await using ns = await withAddresses('abort', 2000);
     const conn = await openNetlink({ nsFd: ns.fd });
     try {
       const ac = new AbortController();
