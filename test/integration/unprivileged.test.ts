@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privilegeHint } from '../../lib/errors.js';
 import { ipJson, nsName, pinnedNames, run } from './helpers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -75,5 +76,12 @@ describe('as nobody, in its own namespace', () => {
     expect(JSON.stringify(ipJson(['route', 'show'], name))).not.toContain('10.77.0.0');
     expect(run('ip', ['netns', 'exec', name, 'sysctl', '-n', 'net.ipv4.ip_forward']).trim()).toBe('1');
     expect(pinnedNames()).not.toContain(forbidden);
+  });
+
+  it('a process that holds the capabilities gets no hint (its EPERM has another cause, such as a table owned by another socket)', () => {
+    expect(process.getuid?.()).toBe(0);
+    expect(privilegeHint('EPERM')).toBe('');
+    expect(privilegeHint('EPERM', 'setns')).toBe('');
+    expect(privilegeHint('EEXIST')).toBe('');
   });
 });
