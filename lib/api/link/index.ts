@@ -28,6 +28,7 @@ import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
 import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage, requestLinkMessage } from './resolve.js';
 import { forgetIndex, rememberIndex, withIndexes } from './index_cache.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
+import type { KnownKind } from '../../rtnl/link/kinds/index.js';
 
 export { toLink };
 export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState } from './view.js';
@@ -35,9 +36,22 @@ export type { LinkRef };
 
 
 /** Options of {@link Links.list}. */
+/**
+ * A link kind as the kernel names it (IFLA_INFO_KIND): the kinds this library models, plus the
+ * other kinds `ip link help` lists (iproute2 6.1) and the common out-of-`ip link` ones (`tun`,
+ * `wireguard`, `openvswitch`). A misspelt kind does not compile; a kind missing from the list can
+ * still be passed with a cast (`'batadv' as LinkKindName`).
+ */
+export type LinkKindName =
+  | KnownKind
+  | 'amt' | 'bareudp' | 'bond_slave' | 'bridge_slave' | 'dsa' | 'erspan' | 'geneve' | 'gre' | 'gretap' | 'gtp'
+  | 'ip6erspan' | 'ip6gre' | 'ip6gretap' | 'ip6tnl' | 'ipip' | 'ipoib' | 'ipvtap' | 'macsec' | 'macvtap'
+  | 'netdevsim' | 'nlmon' | 'rmnet' | 'sit' | 'team' | 'team_slave' | 'vcan' | 'vti' | 'vxcan' | 'wwan' | 'xfrm'
+  | 'virt_wifi' | 'tun' | 'wireguard' | 'openvswitch';
+
 export interface LinkListOptions {
   /** Only links of this kind (`ip link show type bridge`). */
-  kind?: string;
+  kind?: LinkKindName;
   /** Only ports of this master (`ip link show master br0`). */
   master?: LinkRef;
 }
@@ -94,6 +108,7 @@ export class Links {
    */
   async list(opts: LinkListOptions = {}): Promise<Link[]> {
     checkKeys('', opts, ['kind', 'master']);
+    if (opts.kind !== undefined && (typeof opts.kind !== 'string' || (opts.kind as string) === '')) throw new ValidationError('kind', opts.kind, 'must be a link kind name');
     const op = this.op('ip link show');
     const master = opts.master === undefined ? undefined : await this.index(validateLinkRef(opts.master, 'master'), op);
     const conn = await this.ns.rtnl();
