@@ -35,7 +35,6 @@ export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState
 export type { LinkRef };
 
 
-/** Options of {@link Links.list}. */
 /**
  * A link kind as the kernel names it (IFLA_INFO_KIND): the kinds this library models, plus the
  * other kinds `ip link help` lists (iproute2 6.1) and the common out-of-`ip link` ones (`tun`,
@@ -49,6 +48,7 @@ export type LinkKindName =
   | 'netdevsim' | 'nlmon' | 'rmnet' | 'sit' | 'team' | 'team_slave' | 'vcan' | 'vti' | 'vxcan' | 'wwan' | 'xfrm'
   | 'virt_wifi' | 'tun' | 'wireguard' | 'openvswitch';
 
+/** Options of {@link Links.list}. */
 export interface LinkListOptions {
   /** Only links of this kind (`ip link show type bridge`). */
   kind?: LinkKindName;
