@@ -147,7 +147,7 @@ export class ValidationError extends NetnsError {
   readonly value: unknown;
 
   constructor(field: string, value: unknown, reason: string) {
-    super(`invalid ${field} ${safeString(value)}: ${reason}`, { code: 'ERR_INVALID_ARG' });
+    super(`invalid ${typeof field === 'string' ? field : safeString(field)} ${safeString(value)}: ${reason}`, { code: 'ERR_INVALID_ARG' });
     this.field = field;
     this.value = value;
   }

@@ -119,6 +119,7 @@ export class Firewall {
    * ```
    */
   async masquerade(spec: MasqueradeSpec): Promise<FirewallRule> {
+    if (spec === null || typeof spec !== 'object') throw new ValidationError('masquerade', spec, 'must be an object');
     return (await this.add([{ masquerade: spec }]))[0];
   }
 
@@ -161,6 +162,7 @@ export class Firewall {
    * ```
    */
   async portForward(spec: PortForwardSpec): Promise<FirewallRule> {
+    if (spec === null || typeof spec !== 'object') throw new ValidationError('portForward', spec, 'must be an object');
     checkKeys('portForward options', spec, ['protocol', 'port', 'to', 'toPort', 'inInterface', 'destination', 'comment']);
     const { port, ...rest } = spec;
     return this.dnat({ ...rest, destinationPort: port });

@@ -483,7 +483,12 @@ export class Links {
    * @throws a {@link NetlinkError} with code 'ENODEV' when there is no such link.
    */
   async index(ref: LinkRef, operation?: string): Promise<number> {
+    // `operation` ends up in an error built on the I/O callback path: a non-string there would throw
+    // outside any promise (docs/errors.md, "Errors are NetnsErrors").
+    if (operation !== undefined && typeof operation !== 'string') throw new ValidationError('operation', operation, 'must be a string');
     if (typeof ref === 'number') return ref;
+    // A name (or an altname: up to ALTIFNAMSIZ - 1 bytes); longer would not even fit an attribute.
+    if (typeof ref !== 'string' || ref.length === 0 || Buffer.byteLength(ref) > 127) throw new ValidationError('dev', ref, 'must be an interface name or an ifindex');
     // Only the header is read: a bridge's full read-back (its options, counters) costs ~10x more JS.
     return ifinfomsg.decode((await fetchLinkMessage(this.ns, ref, operation ?? this.op(`ip link show dev ${ref}`))).payload, 0).index;
   }

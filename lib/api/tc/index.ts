@@ -91,6 +91,7 @@ export interface ShapeResult {
 
 /** The ifb {@link Tc.shape} makes for a link's ingress: named after the link's ifindex. */
 export function ingressIfbName(ifindex: number): string {
+  if (!Number.isSafeInteger(ifindex) || ifindex < 1) throw new ValidationError('ifindex', ifindex, 'must be a positive integer');
   return `nnifb${ifindex}`;
 }
 
@@ -496,6 +497,7 @@ export class Tc {
    */
   async shape(link: LinkRef, opts: ShapeOptions): Promise<ShapeResult> {
     validateLinkRef(link, 'link');
+    if (opts === null || typeof opts !== 'object') throw new ValidationError('opts', opts, 'must be an object with egress, ingress or both');
     checkKeys('', opts, ['egress', 'ingress', 'burst', 'latency']);
     if (opts.egress === undefined && opts.ingress === undefined) {
       throw new ValidationError('opts', opts, 'needs egress, ingress or both');
