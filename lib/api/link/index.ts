@@ -28,16 +28,30 @@ import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
 import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage, requestLinkMessage } from './resolve.js';
 import { forgetIndex, rememberIndex, withIndexes } from './index_cache.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
+import type { KnownKind } from '../../rtnl/link/kinds/index.js';
 
 export { toLink };
 export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState } from './view.js';
 export type { LinkRef };
 
 
+/**
+ * A link kind as the kernel names it (IFLA_INFO_KIND): the kinds this library models, plus the
+ * other kinds `ip link help` lists (iproute2 6.1) and the common out-of-`ip link` ones (`tun`,
+ * `wireguard`, `openvswitch`). A misspelt kind does not compile; a kind missing from the list can
+ * still be passed with a cast (`'batadv' as LinkKindName`).
+ */
+export type LinkKindName =
+  | KnownKind
+  | 'amt' | 'bareudp' | 'bond_slave' | 'bridge_slave' | 'dsa' | 'erspan' | 'geneve' | 'gre' | 'gretap' | 'gtp'
+  | 'ip6erspan' | 'ip6gre' | 'ip6gretap' | 'ip6tnl' | 'ipip' | 'ipoib' | 'ipvtap' | 'macsec' | 'macvtap'
+  | 'netdevsim' | 'nlmon' | 'rmnet' | 'sit' | 'team' | 'team_slave' | 'vcan' | 'vti' | 'vxcan' | 'wwan' | 'xfrm'
+  | 'virt_wifi' | 'tun' | 'wireguard' | 'openvswitch';
+
 /** Options of {@link Links.list}. */
 export interface LinkListOptions {
   /** Only links of this kind (`ip link show type bridge`). */
-  kind?: string;
+  kind?: LinkKindName;
   /** Only ports of this master (`ip link show master br0`). */
   master?: LinkRef;
 }
@@ -79,6 +93,7 @@ export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly n
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**
@@ -94,6 +109,7 @@ export class Links {
    */
   async list(opts: LinkListOptions = {}): Promise<Link[]> {
     checkKeys('', opts, ['kind', 'master']);
+    if (opts.kind !== undefined && (typeof opts.kind !== 'string' || (opts.kind as string) === '')) throw new ValidationError('kind', opts.kind, 'must be a link kind name');
     const op = this.op('ip link show');
     const master = opts.master === undefined ? undefined : await this.index(validateLinkRef(opts.master, 'master'), op);
     const conn = await this.ns.rtnl();
@@ -386,20 +402,23 @@ export class Links {
     const fd = target?.fd;
     if (typeof fd !== 'number') throw new ValidationError('target', target, 'must be an open Netns handle');
     const op = this.op(`ip link set dev ${ref} netns ${target.name ?? 'fd:' + fd}${opts.name !== undefined ? ` name ${opts.name}` : ''}`);
-    let body: Buffer;
-    if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
-    else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
-    else {
-      // Named by ifindex (IFLA_IFNAME carries the new name). Looked up afresh, not from the cache: a
-      // stale index would move whatever link now has it, and a move cannot simply be retried.
-      body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
-    }
     const renamed = opts.name !== undefined && opts.name !== ref;
     const there = renamed ? new Links(target[NS_CONTEXT]) : undefined;
-    // The kernel moves the link first and renames it afterwards: with the new name taken in the
-    // target it answers EEXIST with the link already moved under its old name. Check first, so a
-    // failed move changes nothing (docs/errors.md, "A failed move").
-    if (there && (await there.exists(opts.name!))) {
+    // A rename names the link by ifindex (IFLA_IFNAME carries the new name), looked up afresh, not
+    // from the cache: a stale index would move whatever link now has it, and a move cannot simply be
+    // retried. The kernel moves the link first and renames it afterwards: with the new name taken in
+    // the target it answers EEXIST with the link already moved under its old name. Check first, so a
+    // failed move changes nothing (docs/errors.md, "A failed move"). Both lookups go out together,
+    // on the two namespaces' connections (one round trip instead of two).
+    const [index, taken] = await Promise.all([
+      typeof ref === 'string' && renamed ? this.index(ref, op) : undefined,
+      there ? there.exists(opts.name!) : false,
+    ]);
+    let body: Buffer;
+    if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
+    else if (index === undefined) body = encodeMoveBody(0, fd, ref);
+    else body = encodeMoveBody(index, fd, opts.name);
+    if (taken) {
       throw new SystemError(`${op}: ${errnoMessage(17)} (EEXIST): ${opts.name} exists in the target namespace`, { code: 'EEXIST', errno: 17, operation: op });
     }
     const conn = await this.ns.rtnl();
@@ -465,7 +484,12 @@ export class Links {
    * @throws a {@link NetlinkError} with code 'ENODEV' when there is no such link.
    */
   async index(ref: LinkRef, operation?: string): Promise<number> {
+    // `operation` ends up in an error built on the I/O callback path: a non-string there would throw
+    // outside any promise (docs/errors.md, "Errors are NetnsErrors").
+    if (operation !== undefined && typeof operation !== 'string') throw new ValidationError('operation', operation, 'must be a string');
     if (typeof ref === 'number') return ref;
+    // A name (or an altname: up to ALTIFNAMSIZ - 1 bytes); longer would not even fit an attribute.
+    if (typeof ref !== 'string' || ref.length === 0 || Buffer.byteLength(ref) > 127) throw new ValidationError('dev', ref, 'must be an interface name or an ifindex');
     // Only the header is read: a bridge's full read-back (its options, counters) costs ~10x more JS.
     return ifinfomsg.decode((await fetchLinkMessage(this.ns, ref, operation ?? this.op(`ip link show dev ${ref}`))).payload, 0).index;
   }

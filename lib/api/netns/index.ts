@@ -632,6 +632,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   /** True when both handles refer to the same namespace. */
   equals(other: Netns | NetnsIdentity): boolean {
     const id = other instanceof Netns ? other.identity : other;
+    if (id === null || typeof id !== 'object') throw new ValidationError('other', other, 'must be a Netns or a { dev, ino } identity');
     return id.dev === this.identity.dev && id.ino === this.identity.ino;
   }
 
@@ -699,6 +700,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * ```
    */
   static async temporary(prefix = 'netns-native'): Promise<Netns> {
+    if (typeof prefix !== 'string') throw new ValidationError('prefix', prefix, 'must be a string');
     const name = validateNetnsName(`${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, 'prefix');
     const ns = await Netns.create(name);
     ns.temporary = true;
