@@ -13,6 +13,7 @@ export {
   type OtherLinkInfo,
   type LinkStats,
   type LinkListOptions,
+  type LinkKindName,
   type LinkDeleteOptions,
   type LinkMoveOptions,
 } from './api/link/index.js';

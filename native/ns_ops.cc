@@ -86,6 +86,12 @@ SysError PrepareDir(const std::string& dir) {
     if (mount(dir.c_str(), dir.c_str(), "none", MS_BIND | MS_REC, nullptr) != 0) {
       return SysError::FromErrno("mount", dir);
     }
+    // A bind of a shared /run joins /run's peer group, so every pin made under it would propagate
+    // back to /run and be mounted twice. Private first, then shared again on the next turn: a peer
+    // group of its own (iproute2 7.0 does the same; docs/errors.md, "Pins are mounted once").
+    if (mount("", dir.c_str(), "none", MS_PRIVATE | MS_REC, nullptr) != 0) {
+      return SysError::FromErrno("mount", dir);
+    }
     madeMountPoint = true;
   }
   return {};  // closing `lock` releases the flock

@@ -9,7 +9,7 @@ import { Netns } from '../api/netns/index.js';
 import type { Link } from '../api/link/view.js';
 import { ValidationError } from '../errors.js';
 import { paint, table } from '../format/table.js';
-import { colour, jsonLine, out, positiveInt } from './output.js';
+import { colour, interruptible, jsonLine, out, positiveInt } from './output.js';
 import { doctor, peerStates } from './doctor.js';
 import { extrasText, showExtras } from './views.js';
 import { Failed, type CommonOptions } from './common.js';
@@ -144,8 +144,10 @@ async function apply(verb: 'up' | 'down', file: string, opts: TopoOptions): Prom
   const t = await loadTopology(file, opts);
   const p = progress(opts.quiet);
   const t0 = performance.now();
+  // ^C stops between steps: `up` then undoes what it made (Topology.up's signal).
+  const stop = interruptible();
   try {
-    const r = await t[verb]({ onStep: (s, ms) => p.step(`${s.command} (${ms.toFixed(1)} ms)`) });
+    const r = await t[verb]({ signal: stop.signal, onStep: (s, ms) => p.step(`${s.command} (${ms.toFixed(1)} ms)`) });
     const ms = performance.now() - t0;
     out(opts, { file, verb, namespaces: t.namespaces, changed: r.changed, unchanged: r.unchanged, ms: Math.round(ms) }, () =>
       r.changed.length
@@ -153,6 +155,7 @@ async function apply(verb: 'up' | 'down', file: string, opts: TopoOptions): Prom
         : `${verb}: nothing to do, nothing changed (${r.unchanged} steps already in place)`,
     );
   } finally {
+    stop.release();
     p.done();
   }
 }

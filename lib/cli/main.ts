@@ -50,9 +50,9 @@ export function program(): Command {
     .version(version(), '-V, --version')
     // Before any subcommand exists: commands copy these settings when they are created.
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // Usage errors are printed by main() in the format of every other error (code first).
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false, showGlobalOptions: false })
     .addHelpText(
       'after',
@@ -156,15 +156,18 @@ export async function main(argv: string[]): Promise<number> {
     await p.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
+    const report = (code: string, message: string) =>
+      process.stderr.write(json ? `${JSON.stringify({ error: { code, message } })}\n` : `netns-native: ${code}: ${message}\n`);
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      // commander's own words ("unknown option '--nope'"), under one code for every usage error.
+      report('ERR_USAGE', `${e.message.replace(/^error: /, '')} (netns-native --help, netns-native COMMAND --help)`);
       return EXIT_USAGE;
     }
     if (e instanceof Failed) return EXIT_FAILED;
     const err = e as { code?: string; message?: string; name?: string };
     const code = err.code ?? 'ERR_UNEXPECTED';
-    if (json) process.stderr.write(`${JSON.stringify({ error: { code, message: err.message ?? String(e) } })}\n`);
-    else process.stderr.write(`netns-native: ${code}: ${err.message ?? String(e)}\n`);
+    report(code, err.message ?? String(e));
     return err.name === 'ValidationError' || code === 'ERR_INVALID_ARG' ? EXIT_USAGE : EXIT_FAILED;
   }
 }

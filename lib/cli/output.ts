@@ -43,3 +43,18 @@ export function secondsToMs(field: string, v: string | undefined, min: number, m
   if (!(n >= min && n <= max)) throw new ValidationError(field, v, `must be a number of seconds in [${min}, ${max}]`);
   return Math.round(n * 1000);
 }
+
+/** Stop on ^C / SIGTERM: the returned signal aborts; `release` removes the handlers. */
+export function interruptible(): { signal: AbortSignal; release: () => void } {
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: abort.signal,
+    release: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}

@@ -9,7 +9,7 @@ import { ValidationError } from '../errors.js';
 import { paint, table } from '../format/table.js';
 import { natRules, type NatRuleView } from '../format/nat.js';
 import { classView, filterView, optionsText, qdiscView } from '../format/tc.js';
-import { colour, out, positiveInt, secondsToMs } from './output.js';
+import { colour, interruptible, out, positiveInt, secondsToMs } from './output.js';
 import { Failed, type CommonOptions } from './common.js';
 
 /** Run `fn` on the named namespace's handle, closed afterwards. */
@@ -20,21 +20,6 @@ async function withNs<T>(name: string, fn: (ns: Netns) => Promise<T>): Promise<T
   } finally {
     await ns.close();
   }
-}
-
-/** Stop on ^C / SIGTERM: the returned signal aborts; `release` removes the handlers. */
-function interruptible(): { signal: AbortSignal; release: () => void } {
-  const abort = new AbortController();
-  const stop = () => abort.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: abort.signal,
-    release: () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
 }
 
 /** NAT rules of every table of the namespace (`all`: every rule with a verdict). */

@@ -74,14 +74,24 @@ const DATA: Record<string, Record<string, Conv>> = {
   },
 };
 
-const IP_PSEUDO_FLAGS = new Set(['NO-CARRIER', 'M-DOWN']);
+/**
+ * Flag names left out of both views, in one place: RUNNING, which the kernel reports and ip never
+ * prints, and ip's pseudo flags (NO-CARRIER, M-DOWN), which are not IFF_* bits. Both sides name the
+ * rest as the library's IFF_NAMES table (lib/rtnl/link) does.
+ */
+const NOT_COMPARED = new Set(['RUNNING', 'NO-CARRIER', 'M-DOWN']);
+
+/** The comparable flag names of either side, sorted. */
+function comparableFlags(names: readonly string[]): string[] {
+  return names.filter((f) => !NOT_COMPARED.has(f)).sort();
+}
 
 /** The view of one `ip -d -s -j link show` entry. `names` maps ifindexes of this namespace to names. */
 export function ipView(j: any, names: Names = new Map()): LinkView {
   const v: LinkView = {
     index: j.ifindex,
     name: j.ifname,
-    flags: (j.flags as string[]).filter((f) => !IP_PSEUDO_FLAGS.has(f)).sort(),
+    flags: comparableFlags(j.flags as string[]),
     operState: j.operstate,
     mtu: j.mtu,
   };
@@ -125,7 +135,7 @@ export function libView(l: Link, like: LinkView, names: Names = new Map()): Link
   const v: LinkView = {
     index: l.index,
     name: l.name,
-    flags: l.flagNames.filter((f) => f !== 'RUNNING').sort(),
+    flags: comparableFlags(l.flagNames),
     operState: l.operState,
     mtu: l.mtu ?? -1,
   };

@@ -119,32 +119,60 @@ export function* iterAttrs(buf: Buffer, start = 0, end = buf.length): Generator<
  * attributes the kernel repeats, such as multipath next hops).
  */
 export class AttrMap {
-  private readonly byType = new Map<number, Buffer[]>();
+  /**
+   * type -> payload bounds of each occurrence, flattened [start0, end0, start1, end1, ...]. Offsets,
+   * not Buffers: a link message has ~50 attributes and a reader looks at a handful, so views are made
+   * only for what is read (docs/performance.md, "Levers of the request path").
+   */
+  private readonly at = new Map<number, number[]>();
 
-  constructor(buf: Buffer, start = 0, end = buf.length) {
-    for (const a of iterAttrs(buf, start, end)) {
-      const list = this.byType.get(a.type);
-      if (list) list.push(a.value);
-      else this.byType.set(a.type, [a.value]);
+  constructor(private readonly buf: Buffer, start = 0, end = buf.length) {
+    // The same walk as iterAttrs, without a generator and an object per attribute.
+    let off = start;
+    while (off + NLA_HDRLEN <= end) {
+      const len = buf.readUInt16LE(off);
+      if (len < NLA_HDRLEN || off + len > end) return;
+      const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+      const list = this.at.get(type);
+      if (list) list.push(off + NLA_HDRLEN, off + len);
+      else this.at.set(type, [off + NLA_HDRLEN, off + len]);
+      off += nlaAlign(len);
     }
   }
 
-  has(type: number): boolean { return this.byType.has(type); }
+  has(type: number): boolean { return this.at.has(type); }
   get(type: number): Buffer | undefined {
-    const l = this.byType.get(type);
-    return l ? l[l.length - 1] : undefined;
+    const l = this.at.get(type);
+    return l ? this.buf.subarray(l[l.length - 2], l[l.length - 1]) : undefined;
   }
-  all(type: number): Buffer[] { return this.byType.get(type) ?? []; }
-  types(): number[] { return [...this.byType.keys()]; }
-  entries(): IterableIterator<[number, Buffer[]]> { return this.byType.entries(); }
+  all(type: number): Buffer[] {
+    const l = this.at.get(type);
+    const out: Buffer[] = [];
+    if (l) for (let i = 0; i < l.length; i += 2) out.push(this.buf.subarray(l[i], l[i + 1]));
+    return out;
+  }
+  types(): number[] { return [...this.at.keys()]; }
+  *entries(): IterableIterator<[number, Buffer[]]> {
+    for (const type of this.at.keys()) yield [type, this.all(type)];
+  }
 
-  u8(type: number): number | undefined { const b = this.get(type); return b && b.length >= 1 ? b.readUInt8(0) : undefined; }
-  u16(type: number): number | undefined { const b = this.get(type); return b && b.length >= 2 ? b.readUInt16LE(0) : undefined; }
-  u32(type: number): number | undefined { const b = this.get(type); return b && b.length >= 4 ? b.readUInt32LE(0) : undefined; }
-  s32(type: number): number | undefined { const b = this.get(type); return b && b.length >= 4 ? b.readInt32LE(0) : undefined; }
-  u64(type: number): bigint | undefined { const b = this.get(type); return b && b.length >= 8 ? b.readBigUInt64LE(0) : undefined; }
+  /** Start of the last occurrence's payload when it holds at least `n` bytes, else -1. */
+  private fixed(type: number, n: number): number {
+    const l = this.at.get(type);
+    if (!l) return -1;
+    const s = l[l.length - 2];
+    return l[l.length - 1] - s >= n ? s : -1;
+  }
+  u8(type: number): number | undefined { const s = this.fixed(type, 1); return s < 0 ? undefined : this.buf.readUInt8(s); }
+  u16(type: number): number | undefined { const s = this.fixed(type, 2); return s < 0 ? undefined : this.buf.readUInt16LE(s); }
+  u32(type: number): number | undefined { const s = this.fixed(type, 4); return s < 0 ? undefined : this.buf.readUInt32LE(s); }
+  s32(type: number): number | undefined { const s = this.fixed(type, 4); return s < 0 ? undefined : this.buf.readInt32LE(s); }
+  u64(type: number): bigint | undefined { const s = this.fixed(type, 8); return s < 0 ? undefined : this.buf.readBigUInt64LE(s); }
   string(type: number): string | undefined { const b = this.get(type); return b ? decodeCString(b) : undefined; }
-  nested(type: number): AttrMap | undefined { const b = this.get(type); return b ? new AttrMap(b) : undefined; }
+  nested(type: number): AttrMap | undefined {
+    const l = this.at.get(type);
+    return l ? new AttrMap(this.buf, l[l.length - 2], l[l.length - 1]) : undefined;
+  }
 }
 
 /** A C string attribute: up to the first NUL. */

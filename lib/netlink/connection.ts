@@ -7,7 +7,7 @@
  * kernel in unit tests; {@link openNetlink} binds it to a socket made by the addon.
  * @module
  */
-import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, fromNative, withCallerFrames } from '../errors.js';
+import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, ValidationError, fromNative, withCallerFrames } from '../errors.js';
 import { native, type NativeError } from '../native.js';
 import {
   NETLINK_ROUTE,
@@ -81,6 +81,8 @@ interface Pending {
   /** Removes the AbortSignal listener once settled. */
   cleanup?: () => void;
   settled?: boolean;
+  /** An aborted dump left to finish in the kernel: its messages are dropped, its DONE frees the socket. */
+  draining?: boolean;
 }
 
 const DEFAULTS: Required<ConnectionOptions> = { maxInFlight: 256, dumpRetries: 10, maxBatchBytes: 64 * 1024, timeout: 120_000 };
@@ -150,11 +152,14 @@ export class NetlinkConnection {
   /** Set while a broken or overrun socket is being replaced: nothing is sent meanwhile. */
   private reopening = false;
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  /** The sweeper's period (ms). */
+  private sweepEvery = SWEEP_MS;
 
   /**
    * @param reopen makes a fresh socket in the same namespace. With it, a socket that overran
    *   (ENOBUFS) or broke is replaced: what was in flight fails, what was waiting is sent on the new
    *   socket (docs/errors.md, "Every call settles"). Without it such a connection closes itself.
+   * @internal {@link openNetlink} makes connections.
    */
   constructor(private transport: Transport, opts: ConnectionOptions = {}, private readonly reopen?: () => Promise<Transport>) {
     this.opts = { ...DEFAULTS, ...opts };
@@ -239,6 +244,11 @@ export class NetlinkConnection {
 
   private enqueue(type: number, flags: number, body: Uint8Array, dump: boolean, operation?: string, options: RequestOptions = {}): Promise<NetlinkMessage[]> {
     if (this.closed) return Promise.reject(new ClosedError('netlink connection', operation));
+    // Checked here, not when the batch is encoded in a later microtask, where a throw would escape
+    // every promise and end the process (docs/errors.md, "Errors are NetnsErrors").
+    if (!(body instanceof Uint8Array)) return Promise.reject(new ValidationError('body', body, 'must be a Buffer or Uint8Array'));
+    if (!Number.isInteger(type) || type < 0 || type > 0xffff || !Number.isInteger(flags) || flags < 0 || flags > 0xffff) return Promise.reject(new ValidationError('type/flags', [type, flags], 'must be 16-bit integers'));
+    if (operation !== undefined && typeof operation !== 'string') return Promise.reject(new ValidationError('operation', operation, 'must be a string'));
     if (options.signal?.aborted) return Promise.reject(new RequestAbortedError('ABORT_ERR', operation, 'aborted before it was sent', options.signal.reason));
     return new Promise((resolve, reject) => {
       const p = this.track({ seq: 0, type, flags, body, dump, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, deadline: 0 }, options);
@@ -256,8 +266,13 @@ export class NetlinkConnection {
     const timeout = options.timeout ?? this.opts.timeout;
     if (timeout > 0) {
       p.deadline = performance.now() + timeout;
-      if (!this.sweeper) {
-        this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_MS, timeout));
+      // A timeout shorter than the running sweep's period gets a faster sweep, or a 1 ms timeout
+      // behind a 120 s one would only be checked 250 ms later (docs/errors.md, "Every call settles").
+      const every = Math.min(SWEEP_MS, timeout);
+      if (!this.sweeper || every < this.sweepEvery) {
+        if (this.sweeper) clearInterval(this.sweeper);
+        this.sweepEvery = every;
+        this.sweeper = setInterval(() => this.sweep(), every);
         this.sweeper.unref();
       }
     }
@@ -294,10 +309,24 @@ export class NetlinkConnection {
    * fail (EBUSY), so the socket is replaced.
    */
   private abandon(p: Pending, err: Error): void {
-    if (p.settled) return;
+    if (p.settled) {
+      // An aborted dump still not finished at its deadline: now the socket is suspect.
+      if (p.draining && this.inFlight.get(p.seq) === p) {
+        this.inFlight.delete(p.seq);
+        this.dumpActive = false;
+        this.recover(err);
+      }
+      return;
+    }
     const i = this.waiting.indexOf(p);
     if (i >= 0) {
       this.waiting.splice(i, 1);
+      p.reject(err);
+    } else if (this.inFlight.get(p.seq) === p && p.dump && (err as NetnsError).code === 'ABORT_ERR') {
+      // The caller gave up, the socket is fine: replacing it would fail every other request in
+      // flight on it with this abort (changes the kernel may have made). Let the kernel finish the
+      // dump instead; its answers are dropped (docs/errors.md, "Every call settles").
+      p.draining = true;
       p.reject(err);
     } else if (this.inFlight.get(p.seq) === p) {
       this.inFlight.delete(p.seq);
@@ -386,6 +415,7 @@ export class NetlinkConnection {
   /**
    * Feed datagrams received from the kernel (in order). Up to the turn's budget
    * (`DATAGRAMS_PER_TURN`) they are handled at once; the rest in later turns, still in order.
+   * @internal
    */
   feed(datagrams: Buffer[]): void {
     if (this.closed) return;
@@ -448,12 +478,16 @@ export class NetlinkConnection {
         return;
       }
       default:
-        p.messages.push(m);
+        if (!p.draining) p.messages.push(m);
     }
   }
 
   private finish(p: Pending): void {
     this.inFlight.delete(p.seq);
+    if (p.draining) {
+      this.dumpActive = false;
+      return;
+    }
     if (p.group && p.group.some((q) => q.failedWith)) {
       const first = p.group.find((q) => q.failedWith)!;
       this.settleOrphans(p.group, first, first.failedWith!);
@@ -498,7 +532,7 @@ export class NetlinkConnection {
     }
   }
 
-  /** sendmsg failed for a batch: each request in it fails with that error. */
+  /** sendmsg failed for a batch: each request in it fails with that error. @internal */
   onSendError(token: number, err: NativeError): void {
     const seqs = this.batches.get(token) ?? [];
     this.batches.delete(token);
@@ -513,6 +547,7 @@ export class NetlinkConnection {
   /**
    * The socket overran (ENOBUFS): answers may have been dropped by the kernel, so nothing in flight
    * can be trusted to ever complete. Fail those requests; later ones proceed.
+   * @internal
    */
   onSocketError(err: NativeError): void {
     // What arrived before the error is handled first, whatever the budget: those answers are real.

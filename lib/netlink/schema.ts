@@ -101,14 +101,17 @@ export type Decoded<F extends Record<string, FieldSpec<unknown>>> = { [K in keyo
 /** A table of attributes; encodes in declaration order and decodes by attribute type. */
 export class Schema<F extends Record<string, FieldSpec<any>>> {
   private readonly byType = new Map<number, [string, FieldSpec<unknown>]>();
+  /** The rows in declaration order, listed once: every request is encoded through here. */
+  private readonly rows: ReadonlyArray<readonly [string, FieldSpec<unknown>]>;
 
   constructor(readonly name: string, readonly fields: F) {
-    for (const [key, spec] of Object.entries(fields)) this.byType.set(spec.type, [key, spec]);
+    this.rows = Object.entries(fields);
+    for (const [key, spec] of this.rows) this.byType.set(spec.type, [key, spec]);
   }
 
   /** Write every defined field. */
   encode(a: AttrWriter, values: Decoded<F>): void {
-    for (const [key, spec] of Object.entries(this.fields)) {
+    for (const [key, spec] of this.rows) {
       const v = (values as Record<string, unknown>)[key];
       if (v === undefined) continue;
       if (spec.multi) for (const item of v as unknown[]) (spec.codec as AttrCodec<unknown>).encode(a, spec.type, item);

@@ -21,6 +21,7 @@ import {
 import { callNative } from '../native_call.js';
 import { checkKeys } from '../validate/options.js';
 import { contextOf, inNamespace, type NetnsHandle, type NsContext } from './target.js';
+import { withJson } from '../api/json.js';
 
 export type { SocketState };
 
@@ -214,7 +215,7 @@ function toEntry(protocol: 'tcp' | 'udp', m: ReturnType<typeof decodeInetDiagMes
     processes: [],
   };
   if (m.v6only !== undefined) e.v6only = m.v6only;
-  return e;
+  return withJson(e);
 }
 
 /** socket inode -> holders, over the processes in the namespace and this process. */

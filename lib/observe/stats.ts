@@ -10,6 +10,7 @@ import { checkKeys } from '../validate/options.js';
 import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../rtnl/constants.js';
 import { RTEXT_FILTER_SKIP_STATS, decodeLinkMessage, encodeLinkBody } from '../rtnl/link/index.js';
 import { decodeLinkStats64, type LinkStats } from '../rtnl/link/stats.js';
+import { withJson } from '../api/json.js';
 
 /** Per-second rates between two ticks. */
 export interface LinkRates {
@@ -145,7 +146,7 @@ export async function* sampleStats(target: NetnsHandle | NsContext, options: Sta
       if (rates) sample.rates = rates;
       links.push(sample);
     }
-    yield { at, elapsedMs: prevT === undefined ? 0 : t - prevT, links };
+    yield withJson({ at, elapsedMs: prevT === undefined ? 0 : t - prevT, links });
     prev = cur;
     prevT = t;
   }

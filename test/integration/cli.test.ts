@@ -210,6 +210,10 @@ describe('exit statuses and errors', () => {
       expect(r.stderr.length).toBeGreaterThan(0);
     }
     expect(cli(['doctor', 'x', '--target', '010.0.0.1']).stderr).toMatch(/^netns-native: ERR_INVALID_ARG: invalid target/);
+    expect(cli(['doctor', 'x', '--nope']).stderr).toBe("netns-native: ERR_USAGE: unknown option '--nope' (netns-native --help, netns-native COMMAND --help)\n");
+    const j = cli(['capture', '--json', 'x', 'eth0']);
+    expect(j.status).toBe(2);
+    expect(JSON.parse(j.stderr)).toEqual({ error: { code: 'ERR_USAGE', message: expect.stringMatching(/^required option '-w, --write <file>' not specified/) } });
   });
 
   it('an operation that fails exits 1 with its code on stderr (text and JSON)', () => {

@@ -68,4 +68,35 @@ describe('name -> ifindex cache', () => {
       await pod.delete();
     }
   });
+
+  it('routes, setMaster and addresses.delete use the cache and follow a link re-created behind the library', async () => {
+    const ns = await Netns.create(nsName('cacher'));
+    try {
+      await ns.links.add({ kind: 'bridge', name: 'r0', up: true });
+      await ns.links.add({ kind: 'bridge', name: 'b0' });
+      await ns.links.add({ kind: 'veth', name: 'p0', peer: { name: 'q0' } });
+      await ns.addresses.add('r0', '10.34.0.1/24');
+      await ns.routes.add({ destination: '10.35.0.0/16', dev: 'r0' }); // r0 and b0 are cached now
+      await ns.links.setMaster('p0', 'b0');
+      for (const dev of ['r0', 'b0']) {
+        run('ip', ['-n', ns.name!, 'link', 'del', dev]);
+        run('ip', ['-n', ns.name!, 'link', 'add', dev, 'type', 'bridge']);
+      }
+      run('ip', ['-n', ns.name!, 'link', 'set', 'r0', 'up']);
+      run('ip', ['-n', ns.name!, 'addr', 'add', '10.34.0.1/24', 'dev', 'r0']);
+      await ns.routes.add({ destination: '10.36.0.0/16', dev: 'r0' });
+      expect(ipJson<{ dst: string; dev: string }[]>(['route', 'show', '10.36.0.0/16'], ns.name!).map((r) => r.dev)).toEqual(['r0']);
+      await ns.links.setMaster('p0', 'b0');
+      expect(ipJson<{ ifname: string }[]>(['link', 'show', 'master', 'b0'], ns.name!).map((l) => l.ifname)).toEqual(['p0']);
+      expect(await ns.addresses.delete('r0', '10.34.0.1/24')).toBe(true);
+      expect(addrs(ns.name!, 'r0')).toEqual([]);
+      // A master that vanished for good: the kernel's error stands, naming the master.
+      run('ip', ['-n', ns.name!, 'link', 'del', 'b0']);
+      const err = await ns.links.setMaster('q0', 'b0').catch((e: unknown) => e);
+      expect((err as NetlinkError).code).toBe('ENODEV');
+      expect((err as NetlinkError).message).toContain('b0');
+    } finally {
+      await ns.delete();
+    }
+  });
 });

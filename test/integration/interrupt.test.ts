@@ -16,25 +16,46 @@ import { pinnedNames, run } from './helpers.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const started = new Set<string>(); // prefixes of every run, for the cleanup after a failure
 
-interface Proc { pid: number; ppid: number; pgrp: number; comm: string }
-
-function processes(): Proc[] {
-  const out: Proc[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const [state, ppid, pgrp] = stat.slice(close + 2).split(' ');
-      if (state !== 'Z') out.push({ pid: Number(e), ppid: Number(ppid), pgrp: Number(pgrp), comm: stat.slice(stat.indexOf('(') + 1, close) });
-    } catch {
-      // Exited meanwhile.
+/** Direct children of `pid` (every thread's, from /proc/PID/task/TID/children): cheap enough to poll. */
+function children(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      out.push(...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
     }
+  } catch {
+    // Exited meanwhile.
   }
   return out;
 }
 
-const alive = (pid: number) => processes().some((p) => p.pid === pid);
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Running (not a zombie waiting to be reaped). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The first `node` process below `pid` (npm -> sh -> node). */
+function nodeBelow(pid: number): number {
+  for (const c of children(pid)) {
+    if (comm(c) === 'node') return c;
+    const deeper = nodeBelow(c);
+    if (deeper) return deeper;
+  }
+  return 0;
+}
 
 interface Case {
   script: 'demo' | 'bench';
@@ -71,7 +92,7 @@ async function interrupt(c: Case): Promise<Outcome> {
   // The program's pid names its namespaces: the node process of the group (npm's child's child).
   let program = c.npm ? 0 : p.pid!;
   for (let i = 0; program === 0 && i < 3000; i++) {
-    program = processes().find((x) => x.pgrp === p.pid && x.pid !== p.pid && x.comm === 'node')?.pid ?? 0;
+    program = nodeBelow(p.pid!);
     if (program === 0) await sleep(5);
   }
   const prefix = `${c.script}-${program}-`;
@@ -81,7 +102,7 @@ async function interrupt(c: Case): Promise<Outcome> {
   for (let i = 0; i < 6000 && !reached; i++) {
     reached = 'namespaces' in at
       ? pinnedNames().filter((n) => n.startsWith(prefix) && (at.match === undefined || n.includes(at.match))).length >= at.namespaces
-      : processes().some((x) => x.ppid === program && at.child.includes(x.comm));
+      : children(program).some((x) => at.child.includes(comm(x)));
     if (!reached) await sleep(5);
   }
   if ('namespaces' in c.at && c.at.delayMs) await sleep(c.at.delayMs);

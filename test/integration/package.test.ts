@@ -19,7 +19,7 @@ import { nsName } from './helpers.js';
 const execFileP = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const work = mkdtempSync(join(tmpdir(), 'nns-pack-'));
-/** A PATH with node only: no g++, cc, make or python3 (npm is run as `node npm-cli.js`). */
+/** A PATH with node and sh only (npm runs scripts with sh): no g++, cc, make or python3 (npm is run as `node npm-cli.js`). */
 const bin = join(work, 'bin');
 const COMPILERS = ['g++', 'c++', 'gcc', 'cc', 'make', 'python3'];
 let tarball = '';
@@ -51,6 +51,7 @@ const projects: Record<'esm' | 'cjs' | 'bare', string> = { esm: '', cjs: '', bar
 beforeAll(async () => {
   mkdirSync(bin);
   symlinkSync(process.execPath, join(bin, 'node'));
+  symlinkSync('/bin/sh', join(bin, 'sh'));
   // The binary the tarball ships: a copy of the local build (what .ci/run does before this test).
   execFileSync(process.execPath, ['scripts/build-addon.mjs', '--prebuild-if-built'], { cwd: root, stdio: 'ignore' });
   const out = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--silent'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -73,10 +74,16 @@ describe('packed tarball', () => {
   });
 
   it('the test PATH has no compiler, and nothing was compiled', () => {
-    expect(readdirSync(bin)).toEqual(['node']);
+    expect(readdirSync(bin).sort()).toEqual(['node', 'sh']);
     for (const tool of COMPILERS) expect(spawnSync(tool, ['--version'], { env: env() }).error, tool).toMatchObject({ code: 'ENOENT' });
     expect(existsSync(join(projects.esm, 'node_modules', 'netns-native', 'build'))).toBe(false);
     expect(statSync(join(projects.esm, 'node_modules', 'netns-native', 'prebuilds', 'linux-x64', 'node.napi.glibc.node')).size).toBeGreaterThan(0);
+  });
+
+  it('its install script, when scripts are allowed, finds the prebuilt binary and builds nothing', () => {
+    const r = spawnSync(process.execPath, [npmCli(), 'rebuild', 'netns-native'], { cwd: projects.esm, env: env(), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(join(projects.esm, 'node_modules', 'netns-native', 'build'))).toBe(false);
   });
 
   it('an ESM project imports it and creates a namespace, no compiler, scripts ignored', () => {

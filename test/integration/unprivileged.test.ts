@@ -5,17 +5,32 @@
  * namespace is a test namespace (`ip netns exec`), never the machine's.
  */
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privilegeHint } from '../../lib/errors.js';
 import { ipJson, nsName, pinnedNames, run } from './helpers.js';
 
-const child = join(dirname(fileURLToPath(import.meta.url)), 'child_unprivileged.mjs');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * What the child needs, copied where `nobody` may read it (a clone under /root is not): the built
+ * library, the addon, the runtime dependencies and the child script, in the repository's layout.
+ */
+const copy = mkdtempSync(join(tmpdir(), 'nns-unpriv-'));
+const child = join(copy, 'test', 'integration', 'child_unprivileged.mjs');
+afterAll(() => rmSync(copy, { recursive: true, force: true }));
 const name = nsName('unpriv');
 const forbidden = nsName('unpriv-new');
 let out: { uid: number; reads: Record<string, [unknown, unknown]>; writes: Record<string, { ok?: true; name?: string; code?: string; message?: string }> };
 
 beforeAll(() => {
+  chmodSync(copy, 0o755);
+  const deps = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies ?? {});
+  for (const rel of ['package.json', 'dist/lib', 'build/Release/netns_native.node', 'prebuilds', 'test/integration/child_unprivileged.mjs', ...deps.map((d) => `node_modules/${d}`)]) {
+    if (existsSync(join(root, rel))) cpSync(join(root, rel), join(copy, rel), { recursive: true });
+  }
   const ip = (...args: string[]) => run('ip', ['-n', name, ...args]);
   run('ip', ['netns', 'add', name]);
   // No IPv6 autoconfiguration: counters and neighbour entries must not move between the two reads.
@@ -61,5 +76,12 @@ describe('as nobody, in its own namespace', () => {
     expect(JSON.stringify(ipJson(['route', 'show'], name))).not.toContain('10.77.0.0');
     expect(run('ip', ['netns', 'exec', name, 'sysctl', '-n', 'net.ipv4.ip_forward']).trim()).toBe('1');
     expect(pinnedNames()).not.toContain(forbidden);
+  });
+
+  it('a process that holds the capabilities gets no hint (its EPERM has another cause, such as a table owned by another socket)', () => {
+    expect(process.getuid?.()).toBe(0);
+    expect(privilegeHint('EPERM')).toBe('');
+    expect(privilegeHint('EPERM', 'setns')).toBe('');
+    expect(privilegeHint('EEXIST')).toBe('');
   });
 });

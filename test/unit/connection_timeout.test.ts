@@ -46,24 +46,39 @@ describe('every request settles', () => {
     c.close();
   });
 
-  it('an aborted dump replaces the socket (the kernel would answer the next dump EBUSY); waiting requests go out on the new one', async () => {
+  it('a dump that times out in flight replaces the socket (the kernel would answer the next dump EBUSY); waiting requests go out on the new one', async () => {
     const first = new SilentTransport(7);
     const second = new SilentTransport(8);
     let reopened = 0;
     const c = new NetlinkConnection(first, { timeout: 0 }, async () => { reopened++; return second; });
-    const ac = new AbortController();
-    const dump = c.dump(18, Buffer.alloc(16), 'ip link', 0, { signal: ac.signal });
+    const dump = c.dump(18, Buffer.alloc(16), 'ip link', 0, { timeout: 30 });
     const next = c.dump(18, Buffer.alloc(16), 'ip link again');
     await new Promise((r) => setImmediate(r));
     expect(first.sends).toBe(1); // the second dump waits for the first
-    ac.abort();
-    await expect(dump).rejects.toMatchObject({ code: 'ABORT_ERR' });
+    await expect(dump).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     await new Promise((r) => setImmediate(r));
     expect(reopened).toBe(1);
     expect(first.closed).toBe(true);
     expect(second.sends).toBe(1);
     c.close();
     await expect(next).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('an aborted dump keeps the socket: the kernel finishes it (answers dropped), nothing else in flight is failed', async () => {
+    const first = new SilentTransport(7);
+    let reopened = 0;
+    const c = new NetlinkConnection(first, { timeout: 0 }, async () => { reopened++; return new SilentTransport(8); });
+    const ac = new AbortController();
+    const dump = c.dump(18, Buffer.alloc(16), 'ip link', 0, { signal: ac.signal });
+    const add = c.request(16, 0, Buffer.alloc(16), 'ip link add');
+    await new Promise((r) => setImmediate(r));
+    ac.abort();
+    await expect(dump).rejects.toMatchObject({ code: 'ABORT_ERR' });
+    await new Promise((r) => setImmediate(r));
+    expect(reopened).toBe(0);
+    expect(first.closed).toBe(false);
+    c.close();
+    await expect(add).rejects.toMatchObject({ code: 'ERR_CLOSED' }); // not ABORT_ERR
   });
 
   it('an overrun (ENOBUFS) fails what was in flight and sends what waited on a fresh socket', async () => {

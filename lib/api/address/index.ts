@@ -36,6 +36,7 @@ export interface AddressDeleteOptions {
 
 /** `ip address` verbs acting inside one namespace. */
 export class Addresses {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**
@@ -88,14 +89,18 @@ export class Addresses {
     const bare = typeof address === 'string' && !address.includes('/');
     const cidr = parseCidr(address, 'address', true);
     try {
-      const index = await ifindexOf(this.ns, dev);
-      let prefixLength = cidr.prefixLength;
-      if (bare) {
-        const found = (await this.dumpRaw(cidr.family, index)).find((m) => localOf(m) === formatIp(cidr.bytes));
-        if (!found) throw notFound(this.ns.op(`ip address del ${address} dev ${dev}`));
-        prefixLength = found.header.prefixlen;
-      }
-      await this.deleteRaw(cidr.family, index, prefixLength, formatIp(cidr.bytes), this.ns.op(`ip address del ${address} dev ${dev}`));
+      // The link's index comes from the handle's cache; a stale one fails (EADDRNOTAVAIL, ENODEV) and
+      // withIndexes looks the name up again and retries once (docs/performance.md, "Levers of the request path").
+      await withIndexes(this.ns, [dev], undefined, async (ifindex) => {
+        const index = ifindex(dev);
+        let prefixLength = cidr.prefixLength;
+        if (bare) {
+          const found = (await this.dumpRaw(cidr.family, index)).find((m) => localOf(m) === formatIp(cidr.bytes));
+          if (!found) throw notFound(this.ns.op(`ip address del ${address} dev ${dev}`));
+          prefixLength = found.header.prefixlen;
+        }
+        await this.deleteRaw(cidr.family, index, prefixLength, formatIp(cidr.bytes), this.ns.op(`ip address del ${address} dev ${dev}`));
+      });
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;

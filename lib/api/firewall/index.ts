@@ -85,6 +85,7 @@ const CHANGE_KINDS = ['masquerade', 'snat', 'dnat', 'filter', 'raw'] as const;
 export class Firewall {
   private readonly family = C.NFPROTO_INET;
 
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(
     private readonly ctx: FirewallContext,
     /** The table this object manages. */
@@ -119,6 +120,7 @@ export class Firewall {
    * ```
    */
   async masquerade(spec: MasqueradeSpec): Promise<FirewallRule> {
+    if (spec === null || typeof spec !== 'object') throw new ValidationError('masquerade', spec, 'must be an object');
     return (await this.add([{ masquerade: spec }]))[0];
   }
 
@@ -161,6 +163,7 @@ export class Firewall {
    * ```
    */
   async portForward(spec: PortForwardSpec): Promise<FirewallRule> {
+    if (spec === null || typeof spec !== 'object') throw new ValidationError('portForward', spec, 'must be an object');
     checkKeys('portForward options', spec, ['protocol', 'port', 'to', 'toPort', 'inInterface', 'destination', 'comment']);
     const { port, ...rest } = spec;
     return this.dnat({ ...rest, destinationPort: port });

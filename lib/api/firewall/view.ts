@@ -10,6 +10,7 @@ import * as C from '../../nfnl/constants.js';
 import { isKnown, type Expr, type KnownExpr } from '../../nfnl/expr.js';
 import type { NftChain, NftRule, NftTable } from '../../nfnl/objects.js';
 import type { CtState, Protocol } from './spec.js';
+import { withJson } from '../json.js';
 
 /** What a rule matches, as far as the reader understood it. */
 export interface RuleMatch {
@@ -261,5 +262,5 @@ export function viewRule(r: NftRule): FirewallRule {
   if (r.comment !== undefined) out.comment = r.comment;
   if (action) out.action = action;
   if (counters) out.counters = counters;
-  return out;
+  return withJson(out);
 }

@@ -6,7 +6,8 @@ import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../er
 import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
-import { decodeLinkMessage, encodeLinkBody, ifinfomsg } from '../../rtnl/link/index.js';
+import { encodeLinkBody, ifinfomsg, linkKindOf, readLinkMessage, writeLinkInfo } from '../../rtnl/link/index.js';
+import type { NetlinkConnection } from '../../netlink/connection.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import { toLink, type Link, type LinkRef } from './view.js';
@@ -27,16 +28,30 @@ import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
 import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage, requestLinkMessage } from './resolve.js';
 import { forgetIndex, rememberIndex, withIndexes } from './index_cache.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
+import type { KnownKind } from '../../rtnl/link/kinds/index.js';
 
 export { toLink };
 export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState } from './view.js';
 export type { LinkRef };
 
 
+/**
+ * A link kind as the kernel names it (IFLA_INFO_KIND): the kinds this library models, plus the
+ * other kinds `ip link help` lists (iproute2 6.1) and the common out-of-`ip link` ones (`tun`,
+ * `wireguard`, `openvswitch`). A misspelt kind does not compile; a kind missing from the list can
+ * still be passed with a cast (`'batadv' as LinkKindName`).
+ */
+export type LinkKindName =
+  | KnownKind
+  | 'amt' | 'bareudp' | 'bond_slave' | 'bridge_slave' | 'dsa' | 'erspan' | 'geneve' | 'gre' | 'gretap' | 'gtp'
+  | 'ip6erspan' | 'ip6gre' | 'ip6gretap' | 'ip6tnl' | 'ipip' | 'ipoib' | 'ipvtap' | 'macsec' | 'macvtap'
+  | 'netdevsim' | 'nlmon' | 'rmnet' | 'sit' | 'team' | 'team_slave' | 'vcan' | 'vti' | 'vxcan' | 'wwan' | 'xfrm'
+  | 'virt_wifi' | 'tun' | 'wireguard' | 'openvswitch';
+
 /** Options of {@link Links.list}. */
 export interface LinkListOptions {
   /** Only links of this kind (`ip link show type bridge`). */
-  kind?: string;
+  kind?: LinkKindName;
   /** Only ports of this master (`ip link show master br0`). */
   master?: LinkRef;
 }
@@ -53,8 +68,32 @@ export interface LinkMoveOptions {
   name?: string;
 }
 
+/**
+ * The veths of the namespace `conn` speaks to, by ifindex: what `Netns.delete` sweeps before it unpins
+ * (docs/errors.md, "Names after delete"). One dump that the kernel filters by kind, as
+ * `ip link show type veth` asks for it (the kind is checked again here, in case a kernel without the
+ * veth module ignores the filter), of which only the header and the kind are read.
+ */
+export async function vethIndexes(conn: NetlinkConnection, op: (words: string) => string): Promise<number[]> {
+  const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK }, (a) => writeLinkInfo(a, 'veth'));
+  const msgs = await conn.dump(RTM_GETLINK, body, op('ip link show type veth'));
+  const veths: number[] = [];
+  for (const m of msgs) if (m.type === RTM_NEWLINK && linkKindOf(m.payload) === 'veth') veths.push(ifinfomsg.decode(m.payload, 0).index);
+  return veths;
+}
+
+/**
+ * Delete links by ifindex through `conn`, all requests in one sendmsg; a link already gone (the other
+ * end of a veth pair deleted first) is not an error. Settles once every request has.
+ */
+export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly number[], op: (words: string) => string): Promise<void> {
+  const results = await Promise.allSettled(indexes.map((index) => conn.request(RTM_DELLINK, 0, encodeDeleteBody(index), op(`ip link delete dev ${index}`))));
+  for (const r of results) if (r.status === 'rejected' && !isNotFound(r.reason)) throw r.reason;
+}
+
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**
@@ -70,6 +109,7 @@ export class Links {
    */
   async list(opts: LinkListOptions = {}): Promise<Link[]> {
     checkKeys('', opts, ['kind', 'master']);
+    if (opts.kind !== undefined && (typeof opts.kind !== 'string' || (opts.kind as string) === '')) throw new ValidationError('kind', opts.kind, 'must be a link kind name');
     const op = this.op('ip link show');
     const master = opts.master === undefined ? undefined : await this.index(validateLinkRef(opts.master, 'master'), op);
     const conn = await this.ns.rtnl();
@@ -77,7 +117,7 @@ export class Links {
     const msgs = await conn.dump(RTM_GETLINK, body, op);
     return msgs
       .filter((m) => m.type === RTM_NEWLINK)
-      .map((m) => toLink(decodeLinkMessage(m.payload)))
+      .map((m) => toLink(readLinkMessage(m.payload)))
       .filter((l) => (opts.kind === undefined || l.kind === opts.kind) && (master === undefined || l.master === master));
   }
 
@@ -182,7 +222,7 @@ export class Links {
       }
     }
     // (After a retry in withIndexes, `readBack` is the one sent with the retried creation.)
-    const link = readBack ? toLink(decodeLinkMessage((await readBack).payload)) : await home.get(spec.name);
+    const link = readBack ? toLink(readLinkMessage((await readBack).payload)) : await home.get(spec.name);
     rememberIndex(homeCtx, spec.name, link.index);
     // A veth's IFLA_LINK is its peer's ifindex in the peer's namespace: the pod's first address
     // then needs no lookup.
@@ -207,19 +247,22 @@ export class Links {
     validateLinkRef(ref, 'dev');
     validateChanges(changes);
     const op = this.op(describeSet(ref, changes));
-    const master = changes.master === undefined ? undefined : changes.master === null ? 0 : await this.index(changes.master, op);
-    let body: Buffer;
-    if (typeof ref === 'number') body = encodeSetBody(ref, changes, master);
-    else if (changes.name === undefined || changes.name === ref) {
-      // Without ifindex the kernel finds the device by IFLA_IFNAME, saving a lookup.
-      body = encodeSetBody(0, { ...changes, name: ref }, master);
-    } else {
-      // A rename needs IFLA_IFNAME for the new name, so the device is named by its ifindex.
-      body = encodeSetBody(await this.index(ref, op), changes, master);
-    }
+    // Without ifindex the kernel finds the device by IFLA_IFNAME, saving a lookup. A rename needs
+    // IFLA_IFNAME for the new name, so the device is named by its ifindex, looked up afresh (a stale
+    // index would rename whatever link has it now). A master's index comes from the handle's cache,
+    // kept true by retry-on-failure (docs/performance.md, "Levers of the request path").
+    let index = 0;
+    if (typeof ref === 'number') index = ref;
+    else if (changes.name !== undefined && changes.name !== ref) index = await this.index(ref, op);
+    const named = index === 0 ? { ...changes, name: ref as string } : changes;
     const conn = await this.ns.rtnl();
     if (changes.name !== undefined) forgetIndex(this.ns, ref);
-    await conn.request(RTM_NEWLINK, 0, body, op);
+    const master = changes.master;
+    if (master === undefined || master === null) {
+      await conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, master === null ? 0 : undefined), op);
+      return;
+    }
+    await withIndexes(this.ns, [master], op, (ifindex) => conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, ifindex(master)), op));
   }
 
   /**
@@ -359,16 +402,23 @@ export class Links {
     const fd = target?.fd;
     if (typeof fd !== 'number') throw new ValidationError('target', target, 'must be an open Netns handle');
     const op = this.op(`ip link set dev ${ref} netns ${target.name ?? 'fd:' + fd}${opts.name !== undefined ? ` name ${opts.name}` : ''}`);
-    let body: Buffer;
-    if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
-    else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
-    else body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
     const renamed = opts.name !== undefined && opts.name !== ref;
     const there = renamed ? new Links(target[NS_CONTEXT]) : undefined;
-    // The kernel moves the link first and renames it afterwards: with the new name taken in the
-    // target it answers EEXIST with the link already moved under its old name. Check first, so a
-    // failed move changes nothing (docs/errors.md, "A failed move").
-    if (there && (await there.exists(opts.name!))) {
+    // A rename names the link by ifindex (IFLA_IFNAME carries the new name), looked up afresh, not
+    // from the cache: a stale index would move whatever link now has it, and a move cannot simply be
+    // retried. The kernel moves the link first and renames it afterwards: with the new name taken in
+    // the target it answers EEXIST with the link already moved under its old name. Check first, so a
+    // failed move changes nothing (docs/errors.md, "A failed move"). Both lookups go out together,
+    // on the two namespaces' connections (one round trip instead of two).
+    const [index, taken] = await Promise.all([
+      typeof ref === 'string' && renamed ? this.index(ref, op) : undefined,
+      there ? there.exists(opts.name!) : false,
+    ]);
+    let body: Buffer;
+    if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
+    else if (index === undefined) body = encodeMoveBody(0, fd, ref);
+    else body = encodeMoveBody(index, fd, opts.name);
+    if (taken) {
       throw new SystemError(`${op}: ${errnoMessage(17)} (EEXIST): ${opts.name} exists in the target namespace`, { code: 'EEXIST', errno: 17, operation: op });
     }
     const conn = await this.ns.rtnl();
@@ -434,13 +484,18 @@ export class Links {
    * @throws a {@link NetlinkError} with code 'ENODEV' when there is no such link.
    */
   async index(ref: LinkRef, operation?: string): Promise<number> {
+    // `operation` ends up in an error built on the I/O callback path: a non-string there would throw
+    // outside any promise (docs/errors.md, "Errors are NetnsErrors").
+    if (operation !== undefined && typeof operation !== 'string') throw new ValidationError('operation', operation, 'must be a string');
     if (typeof ref === 'number') return ref;
+    // A name (or an altname: up to ALTIFNAMSIZ - 1 bytes); longer would not even fit an attribute.
+    if (typeof ref !== 'string' || ref.length === 0 || Buffer.byteLength(ref) > 127) throw new ValidationError('dev', ref, 'must be an interface name or an ifindex');
     // Only the header is read: a bridge's full read-back (its options, counters) costs ~10x more JS.
     return ifinfomsg.decode((await fetchLinkMessage(this.ns, ref, operation ?? this.op(`ip link show dev ${ref}`))).payload, 0).index;
   }
 
   private async fetch(ref: LinkRef, op: string): Promise<Link> {
-    return toLink(decodeLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
+    return toLink(readLinkMessage((await fetchLinkMessage(this.ns, ref, op)).payload));
   }
 
   /** An operation in `ip` words, with `-n NAME` when the namespace has a name. */

@@ -9,9 +9,32 @@ import {
   IFF_LOWER_UP,
   IFF_NAMES,
   IFF_UP,
+  IFLA_ADDRESS,
+  IFLA_BROADCAST,
+  IFLA_CARRIER,
+  IFLA_CARRIER_CHANGES,
+  IFLA_GROUP,
+  IFLA_IFALIAS,
+  IFLA_IFNAME,
+  IFLA_LINK,
+  IFLA_LINK_NETNSID,
+  IFLA_MASTER,
+  IFLA_MAX_MTU,
+  IFLA_MIN_MTU,
+  IFLA_MTU,
+  IFLA_NUM_RX_QUEUES,
+  IFLA_NUM_TX_QUEUES,
+  IFLA_OPERSTATE,
+  IFLA_PERM_ADDRESS,
+  IFLA_PROMISCUITY,
+  IFLA_QDISC,
+  IFLA_STATS64,
+  IFLA_TXQLEN,
   decodeRawLinkInfo,
   type LinkMessage,
 } from '../../rtnl/link/index.js';
+import type { AttrMap } from '../../netlink/attributes.js';
+import { formatMac } from '../../netlink/wire_formats.js';
 import { decodeLinkStats64, type LinkStats } from '../../rtnl/link/stats.js';
 
 export type { LinkRef, LinkStats };
@@ -103,18 +126,24 @@ export interface Link {
 const IFLA_PROP_LIST = 52;
 const IFLA_ALT_IFNAME = 53;
 
-/** Build a {@link Link} from a decoded RTM_NEWLINK. */
-export function toLink(m: LinkMessage): Link {
-  const a = m.attrs;
+/**
+ * Build a {@link Link} from an RTM_NEWLINK. Only the header and the attribute index are needed: each
+ * field is read straight from the attributes it comes from, so the ~20 attributes a link message
+ * carries that a Link does not show (IFLA_AF_SPEC, IFLA_STATS, IFLA_XDP, ...) are neither decoded nor
+ * copied (docs/performance.md, "Levers of the request path"). A full decode stays available as
+ * `decodeLinkMessage(...).attrs`.
+ */
+export function toLink(m: Pick<LinkMessage, 'header' | 'raw'>): Link {
+  const r = m.raw;
   const flags = m.header.flags;
   const link: Link = {
     index: m.header.index,
-    name: a.ifname ?? '',
+    name: r.string(IFLA_IFNAME) ?? '',
     flags,
     flagNames: IFF_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n),
     up: (flags & IFF_UP) !== 0,
     lowerUp: (flags & IFF_LOWER_UP) !== 0,
-    operState: OPERSTATES[a.operstate ?? 0] ?? 'UNKNOWN',
+    operState: OPERSTATES[r.u8(IFLA_OPERSTATE) ?? 0] ?? 'UNKNOWN',
     linkType: m.header.type,
   };
   const info = decodeInfo(m);
@@ -122,33 +151,42 @@ export function toLink(m: LinkMessage): Link {
     link.info = info;
     if (info.kind !== undefined) link.kind = info.kind;
   }
-  setIf(link, 'mtu', a.mtu);
-  setIf(link, 'minMtu', a.minMtu);
-  setIf(link, 'maxMtu', a.maxMtu);
-  setIf(link, 'mac', a.address);
-  setIf(link, 'broadcast', a.broadcast);
-  setIf(link, 'permanentMac', a.permAddress);
+  setIf(link, 'mtu', r.u32(IFLA_MTU));
+  setIf(link, 'minMtu', r.u32(IFLA_MIN_MTU));
+  setIf(link, 'maxMtu', r.u32(IFLA_MAX_MTU));
+  setIf(link, 'mac', macOf(r, IFLA_ADDRESS));
+  setIf(link, 'broadcast', macOf(r, IFLA_BROADCAST));
+  setIf(link, 'permanentMac', macOf(r, IFLA_PERM_ADDRESS));
   // IFLA_MASTER 0 would mean "no master"; the kernel omits it then, but be safe.
-  if (a.master) link.master = a.master;
-  setIf(link, 'linkIndex', a.link);
-  if (link.kind === 'veth' && a.link !== undefined) link.peerIndex = a.link;
-  setIf(link, 'linkNetnsid', a.linkNetnsid);
-  setIf(link, 'txqueuelen', a.txqlen);
-  setIf(link, 'alias', a.ifalias);
-  setIf(link, 'qdisc', a.qdisc);
-  setIf(link, 'group', a.group);
-  setIf(link, 'promiscuity', a.promiscuity);
-  setIf(link, 'numTxQueues', a.numTxQueues);
-  setIf(link, 'numRxQueues', a.numRxQueues);
-  if (a.carrier !== undefined) link.carrier = a.carrier !== 0;
-  setIf(link, 'carrierChanges', a.carrierChanges);
-  const props = m.raw.nested(IFLA_PROP_LIST);
+  const master = r.u32(IFLA_MASTER);
+  if (master) link.master = master;
+  const peer = r.u32(IFLA_LINK);
+  setIf(link, 'linkIndex', peer);
+  if (link.kind === 'veth' && peer !== undefined) link.peerIndex = peer;
+  setIf(link, 'linkNetnsid', r.s32(IFLA_LINK_NETNSID));
+  setIf(link, 'txqueuelen', r.u32(IFLA_TXQLEN));
+  setIf(link, 'alias', r.string(IFLA_IFALIAS));
+  setIf(link, 'qdisc', r.string(IFLA_QDISC));
+  setIf(link, 'group', r.u32(IFLA_GROUP));
+  setIf(link, 'promiscuity', r.u32(IFLA_PROMISCUITY));
+  setIf(link, 'numTxQueues', r.u32(IFLA_NUM_TX_QUEUES));
+  setIf(link, 'numRxQueues', r.u32(IFLA_NUM_RX_QUEUES));
+  const carrier = r.u8(IFLA_CARRIER);
+  if (carrier !== undefined) link.carrier = carrier !== 0;
+  setIf(link, 'carrierChanges', r.u32(IFLA_CARRIER_CHANGES));
+  const props = r.nested(IFLA_PROP_LIST);
   if (props?.has(IFLA_ALT_IFNAME)) link.altNames = props.all(IFLA_ALT_IFNAME).map((b) => b.toString('utf8').replace(/\0.*$/s, ''));
-  if (a.stats64) {
-    const stats = decodeLinkStats64(a.stats64);
+  const stats64 = r.get(IFLA_STATS64);
+  if (stats64) {
+    const stats = decodeLinkStats64(stats64);
     if (stats) link.stats = stats;
   }
   return withJson(link);
+}
+
+function macOf(r: AttrMap, type: number): string | undefined {
+  const b = r.get(type);
+  return b ? formatMac(b) : undefined;
 }
 
 function setIf<K extends keyof Link>(link: Link, key: K, v: Link[K] | undefined): void {
@@ -156,7 +194,7 @@ function setIf<K extends keyof Link>(link: Link, key: K, v: Link[K] | undefined)
 }
 
 /** IFLA_LINKINFO with the kind's data decoded when the kind is modelled; raw bytes always kept. */
-function decodeInfo(m: LinkMessage): LinkInfo | undefined {
+function decodeInfo(m: Pick<LinkMessage, 'raw'>): LinkInfo | undefined {
   const raw = decodeRawLinkInfo(m.raw);
   if (!raw) return undefined;
   const info: LinkInfoBase & { kind?: string; data?: unknown } = {};

@@ -16,7 +16,7 @@ import { validateNetnsName } from '../../validate/names.js';
 import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
-import { Links } from '../link/index.js';
+import { Links, deleteIndexes, vethIndexes } from '../link/index.js';
 import { Addresses } from '../address/index.js';
 import { Neighbours } from '../neighbour/index.js';
 import { Nsids } from '../nsid/index.js';
@@ -225,7 +225,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   static async create(name: string): Promise<Netns> {
     validateNetnsName(name);
     const info = await namespaceLane.run(() => callNative<NativeNsInfo>(`ip netns add ${name}`, (a, cb) => a.nsCreate(NETNS_RUN_DIR, name, cb)));
-    return new Netns(info, name, join(NETNS_RUN_DIR, name));
+    return new Netns(info, name, join(NETNS_RUN_DIR, name)).openingRtnl();
   }
 
   /**
@@ -289,7 +289,19 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    */
   static async anonymous(): Promise<Netns> {
     const info = await namespaceLane.run(() => callNative<NativeNsInfo>('create anonymous namespace', (a, cb) => a.nsAnonymous(cb)));
-    return new Netns(info);
+    return new Netns(info).openingRtnl();
+  }
+
+  /**
+   * Start opening the rtnetlink connection of a namespace just made: the first thing done with a new
+   * namespace is nearly always a link request (`lo` up, a veth's peer), and the caller's next await
+   * (typically a request elsewhere) overlaps with the socket's opening on an addon thread instead of
+   * the first request waiting for it (docs/performance.md, "Levers of the request path"). A failure
+   * is left for the first request to meet again; close() closes what was opened.
+   */
+  private openingRtnl(): this {
+    this.rtnl().catch(() => undefined);
+    return this;
   }
 
   /**
@@ -349,8 +361,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     validateNetnsName(name);
     const path = join(NETNS_RUN_DIR, name);
     try {
-      await Netns.deleteVeths(name);
-      await namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
+      await Netns.sweepAndUnpin(name, path);
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
@@ -359,24 +370,37 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   }
 
   /**
-   * Delete the veths inside a namespace before it goes. The kernel removes a dying namespace's links
+   * Delete the veths inside a namespace, and unpin it. The kernel removes a dying namespace's links
    * asynchronously (milliseconds after the last reference is gone), so the host ends' names would
    * still be taken when delete() resolves; RTM_DELLINK removes a pair synchronously. CNI plugins
    * delete the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
+   *
+   * Once the veths are known (nothing has changed if listing them fails), their deletion and the
+   * unpinning run together: the fd and socket held here keep the namespace alive until both are
+   * done. A bare fd and socket, not a Netns handle: the sweep needs neither the families nor a full
+   * read of each link (docs/performance.md, "Levers of the request path").
    */
-  private static async deleteVeths(name: string): Promise<void> {
-    let ns: Netns;
+  private static async sweepAndUnpin(name: string, path: string): Promise<void> {
+    const unpin = () => namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
+    let info: NativeNsInfo;
     try {
-      ns = await Netns.open(name);
+      info = await callNative<NativeNsInfo>(`open namespace ${path}`, (a, cb) => a.nsOpenPath(path, cb));
     } catch (e) {
-      if (isNotFound(e)) return; // nsDelete reports it
+      if (isNotFound(e)) return unpin(); // nsDelete reports it
       throw e;
     }
+    let conn: NetlinkConnection | undefined;
     try {
-      const veths = await ns.links.list({ kind: 'veth' });
-      await Promise.all(veths.map((l) => ns.links.delete(l.index, { ifExists: true })));
+      conn = await openNetlink({ nsFd: info.fd });
+      const { op } = describeNamespace(name, path, { dev: info.dev, ino: info.ino });
+      const veths = await vethIndexes(conn, op);
+      if (veths.length === 0) return await unpin();
+      const [swept, unpinned] = await Promise.allSettled([deleteIndexes(conn, veths, op), unpin()]);
+      if (unpinned.status === 'rejected') throw unpinned.reason;
+      if (swept.status === 'rejected') throw swept.reason;
     } finally {
-      await ns.close();
+      conn?.close();
+      native().closeFd(info.fd);
     }
   }
 
@@ -608,6 +632,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   /** True when both handles refer to the same namespace. */
   equals(other: Netns | NetnsIdentity): boolean {
     const id = other instanceof Netns ? other.identity : other;
+    if (id === null || typeof id !== 'object') throw new ValidationError('other', other, 'must be a Netns or a { dev, ino } identity');
     return id.dev === this.identity.dev && id.ino === this.identity.ino;
   }
 
@@ -675,6 +700,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * ```
    */
   static async temporary(prefix = 'netns-native'): Promise<Netns> {
+    if (typeof prefix !== 'string') throw new ValidationError('prefix', prefix, 'must be a string');
     const name = validateNetnsName(`${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, 'prefix');
     const ns = await Netns.create(name);
     ns.temporary = true;

@@ -23,6 +23,7 @@ import { checkInt, checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js
 import type { LinkRef } from '../link/index.js';
 import type { NsContext } from '../context.js';
 import { checkRoute, encodeRoute, routeLinkRefs, type RouteSpec } from './spec.js';
+import { withIndexes } from '../link/index_cache.js';
 import { toRoute, type Route } from './view.js';
 
 /** Selects routes for {@link Routes.list}. */
@@ -58,6 +59,7 @@ export interface RouteDeleteOptions {
 
 /** `ip route` verbs acting inside one namespace. */
 export class Routes {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**
@@ -222,12 +224,10 @@ export class Routes {
   }
 
   private async send(type: number, flags: number, checked: ReturnType<typeof checkRoute>, operation: string): Promise<void> {
-    const refs = routeLinkRefs(checked);
-    const indexes = new Map<LinkRef, number>();
-    for (const ref of refs) if (!indexes.has(ref)) indexes.set(ref, await ifindexOf(this.ns, ref));
-    const body = encodeRoute(checked, (ref) => indexes.get(ref) ?? 0);
+    // Links named by the route come from the handle's name -> ifindex cache, kept true by retrying
+    // once with fresh indexes when the request fails (docs/performance.md, "Levers of the request path").
     const conn = await this.ns.rtnl();
-    await conn.request(type, flags, body, operation);
+    await withIndexes(this.ns, routeLinkRefs(checked), undefined, (index) => conn.request(type, flags, encodeRoute(checked, index), operation));
   }
 }
 

@@ -91,6 +91,7 @@ export interface ShapeResult {
 
 /** The ifb {@link Tc.shape} makes for a link's ingress: named after the link's ifindex. */
 export function ingressIfbName(ifindex: number): string {
+  if (!Number.isSafeInteger(ifindex) || ifindex < 1) throw new ValidationError('ifindex', ifindex, 'must be a positive integer');
   return `nnifb${ifindex}`;
 }
 
@@ -100,6 +101,7 @@ function tcLabel(label: string): string {
 
 /** Shared plumbing of the three object kinds. */
 class TcBase {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(protected readonly ctx: TcContext) {}
 
   protected op(words: string): string {
@@ -342,6 +344,7 @@ export class Classes extends TcBase {
 
 /** `tc filter`: reach it as `ns.tc.filters`. */
 export class Filters extends TcBase {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(ctx: TcContext, private readonly qdiscs: Qdiscs) {
     super(ctx);
   }
@@ -468,6 +471,7 @@ export class Tc {
   /** `tc filter`. */
   readonly filters: Filters;
 
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ctx: TcContext) {
     this.qdiscs = new Qdiscs(ctx);
     this.classes = new Classes(ctx);
@@ -496,6 +500,7 @@ export class Tc {
    */
   async shape(link: LinkRef, opts: ShapeOptions): Promise<ShapeResult> {
     validateLinkRef(link, 'link');
+    if (opts === null || typeof opts !== 'object') throw new ValidationError('opts', opts, 'must be an object with egress, ingress or both');
     checkKeys('', opts, ['egress', 'ingress', 'burst', 'latency']);
     if (opts.egress === undefined && opts.ingress === undefined) {
       throw new ValidationError('opts', opts, 'needs egress, ingress or both');

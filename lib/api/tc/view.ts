@@ -29,6 +29,7 @@ import {
   type TcStats,
   type U32Key,
 } from '../../rtnl/tc/index.js';
+import { withJson } from '../json.js';
 
 export type { TcStats, TbfOptions, HtbOptions, HtbClassXstats, U32Key };
 
@@ -132,7 +133,7 @@ export function toQdisc(m: NetlinkMessage, clock: PschedClock): Qdisc {
   if (attrs.options) q.rawOptions = attrs.options;
   const stats = decodeStats2(attrs.stats2, attrs.stats);
   if (stats) q.stats = stats;
-  return q;
+  return withJson(q);
 }
 
 export function toClass(m: NetlinkMessage, clock: PschedClock): TcClass {
@@ -157,7 +158,7 @@ export function toClass(m: NetlinkMessage, clock: PschedClock): TcClass {
     const x = decodeHtbXstats(attrs.xstats);
     if (x) c.xstats = x;
   }
-  return c;
+  return withJson(c);
 }
 
 function protocolName(p: number): string {
@@ -221,7 +222,7 @@ export function toFilter(m: NetlinkMessage, clock: PschedClock): TcFilter {
     if (o.divisor !== undefined) f.options.divisor = o.divisor;
   }
   if (attrs.options) f.rawOptions = attrs.options;
-  return f;
+  return withJson(f);
 }
 
 /** True for the ingress/clsact pseudo-qdisc (parent ffff:fff1). */
