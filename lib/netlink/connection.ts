@@ -689,13 +689,14 @@ export async function openNetlink(opts: OpenNetlinkOptions = {}): Promise<Netlin
  * @internal
  */
 export function prepareNetlink(opts: OpenNetlinkOptions = {}): {
-  native: Omit<NativeNetlinkOpenOptions, 'nsFd'>;
+  /** Undefined with NETNS_NATIVE_CREATE_SOCKET=0 (for A/B measurements): the job opens none. */
+  native: Omit<NativeNetlinkOpenOptions, 'nsFd'> | undefined;
   connect(sock: NativeNetlinkSocket, nsFd: number): NetlinkConnection;
 } {
   let conn: NetlinkConnection | undefined;
   const binding = bindSocket(opts, () => conn);
   return {
-    native: binding.native,
+    native: process.env.NETNS_NATIVE_CREATE_SOCKET === '0' ? undefined : binding.native,
     connect(sock, nsFd) {
       const reopenOpts = { ...opts, nsFd };
       conn = new NetlinkConnection(binding.wrap(sock), opts, () => openTransport(reopenOpts, () => conn));
