@@ -70,7 +70,7 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
 // when no worker has taken the job after the patience below (the workers are asleep or the CPUs
 // busy), and after a run of vain waits skips the next polls, so a busy machine or slow requests
 // fall back to sleeping. Returns the number of tasks run.
-constexpr int64_t kPollPatienceNs = 50 * 1000;
+constexpr int64_t kPollPatienceNs = 80 * 1000;
 
 bool NoWorkerRunning(void* arg) { return static_cast<ThreadPool*>(arg)->Queued() > 0; }
 
@@ -92,12 +92,12 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
   size_t n = state->js->Poll(static_cast<int64_t>(maxUs * 1000), kPollPatienceNs, NoWorkerRunning,
                              state->pool.get());
   if (state->js->PollPreempted()) {
-    state->pollSkip = 256;  // busy machine: sleep through the next polls
+    state->pollSkip = 32;  // busy machine: sleep through the next polls
   } else if (n > 0) {
     ++state->pollHits;
     state->pollMisses = 0;
   } else if (++state->pollMisses >= 3) {
-    state->pollSkip = 1u << std::min(state->pollMisses - 2, 4u);  // 2 .. 16 polls
+    state->pollSkip = 1u << std::min(state->pollMisses - 2, 3u);  // 2 .. 8 polls
   }
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }

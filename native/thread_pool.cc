@@ -193,7 +193,7 @@ void ThreadPool::WorkerMain(size_t slot) {
             spinHits.fetch_add(1, std::memory_order_relaxed);
             spinMisses_ = 0;
           } else if (++spinMisses_ >= 3) {
-            spinSkip_ = 1u << std::min(spinMisses_ - 2, 6u);  // 2 .. 64 chances
+            spinSkip_ = 1u << std::min(spinMisses_ - 2, 3u);  // 2 .. 8 chances
           }
         }
       }
@@ -244,7 +244,7 @@ void ThreadPool::WorkerMain(size_t slot) {
 namespace {
 
 // After a preempted spin nobody spins for this long.
-constexpr int64_t kBusyPauseNs = 100 * 1000 * 1000;
+constexpr int64_t kBusyPauseNs = 20 * 1000 * 1000;
 
 }  // namespace
 
