@@ -12,7 +12,7 @@ let names: Record<number, string> | undefined;
 
 /**
  * The errno names the library uses as `code`: every name Node's `os.constants.errno` has on Linux,
- * one per value (see {@link errnoNames}). test/unit/errors.test.ts checks the list against the table.
+ * one per value (see `errnoNames` in this module). test/unit/errors.test.ts checks the list against the table.
  */
 export const ERRNO_CODES = [
   'E2BIG', 'EACCES', 'EADDRINUSE', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EAGAIN', 'EALREADY', 'EBADF', 'EBADMSG', 'EBUSY',

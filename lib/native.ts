@@ -217,17 +217,30 @@ export interface NativeAddon {
   netlinkOpen(opts: NativeNetlinkOpenOptions, cb: Callback<NativeNetlinkSocket>): void;
   /**
    * Queue a buffer (one or more whole netlink messages) for one sendmsg on an addon thread. Buffers
-   * queued on one socket are sent in order. The bytes are copied; `buf` may be reused at once.
+   * queued on one socket are sent in order. The bytes are copied; `buf` may be reused at once. With
+   * `defer`, no worker is woken until `netlinkFlush`, which the caller must call before it yields.
    */
-  netlinkSend(id: number, buf: Buffer, token: number): void;
+  netlinkSend(id: number, buf: Buffer, token: number, defer?: boolean): void;
   /** Close the socket. No callback is made for it afterwards. Idempotent. */
   netlinkClose(id: number): void;
   /**
-   * Process-wide counters of the I/O thread: `dumpRaceErrors` counts the EINVALs recvmsg reported
+   * Counters: `dumpRaceErrors` (process-wide) counts the EINVALs recvmsg reported
    * because a dump continuation lost the race with the dump's own start (docs/errors.md, "Concurrent
    * dumps and EINVAL"); they are skipped, not treated as a broken socket.
    */
-  netlinkStats(): { dumpRaceErrors: number };
+  netlinkStats(): {
+    dumpRaceErrors: number;
+    /** `netlinkFlush` polls made, and those that ran a completion (docs/performance.md). */
+    polls: number;
+    pollHits: number;
+    /** Polls not made: more than one job outstanding, or backing off after vain or preempted polls. */
+    pollNotOne: number;
+    pollSkipped: number;
+    /** Worker spins for a next job (NETNS_NATIVE_SPIN_US), those that found one, those cut short as preempted. */
+    spins: number;
+    spinHits: number;
+    spinPreempted: number;
+  };
 
   // ---- generic datagram sockets owned by the I/O loop (native/dgram_ops.cc) --------------------
   /**
@@ -286,6 +299,14 @@ export interface NativeAddon {
   /** Keep the process alive while > 0 (counted): one `ref` per pending operation, matched by `unref`. */
   ref(): void;
   unref(): void;
+  /**
+   * Wake a worker for the buffers queued with `netlinkSend(..., defer = true)` (one wake-up for all
+   * of them). Then, when `pollUs` > 0 and at most one job is outstanding, spin up to `pollUs`
+   * microseconds on the JS thread for its completion and run it now instead of after the loop's
+   * wake-up; gives up early when no worker has taken the job, and skips polls after vain ones
+   * (docs/performance.md, "Levers of the request path"). Returns how many completions ran.
+   */
+  netlinkFlush(pollUs: number): number;
   /** Number of threads the addon has started and that are alive (bounded, see docs/threading.md). */
   threadCount(): number;
   /** Upper bound on threadCount(). */

@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -61,6 +62,44 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
     state->js->Unhold(info.Env());
   }
   return info.Env().Undefined();
+}
+
+// The JS-side wait of an awaited request (docs/performance.md, "Levers of the request path").
+// poll(maxUs): when exactly one job is outstanding (the request just handed to a worker), spin up to
+// maxUs for its completion and deliver it now, without the wake-up of the loop. Gives up early
+// when no worker has taken the job after the patience below (the workers are asleep or the CPUs
+// busy), and after a run of vain waits skips the next polls, so a busy machine or slow requests
+// fall back to sleeping. Returns the number of tasks run.
+constexpr int64_t kPollPatienceNs = 50 * 1000;
+
+bool NoWorkerRunning(void* arg) { return static_cast<ThreadPool*>(arg)->Queued() > 0; }
+
+Napi::Value Poll(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  state->pool->WakeWorker();  // for the sends queued with netlinkSend(..., defer)
+  double maxUs = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (!(maxUs > 0) || maxUs > 1000) return Napi::Number::New(info.Env(), 0);
+  if (state->pool->Outstanding() > 1) {
+    ++state->pollNotOne;
+    return Napi::Number::New(info.Env(), 0);
+  }
+  if (state->pollSkip > 0) {
+    ++state->pollSkipped;
+    --state->pollSkip;
+    return Napi::Number::New(info.Env(), 0);
+  }
+  ++state->polls;
+  size_t n = state->js->Poll(static_cast<int64_t>(maxUs * 1000), kPollPatienceNs, NoWorkerRunning,
+                             state->pool.get());
+  if (state->js->PollPreempted()) {
+    state->pollSkip = 256;  // busy machine: sleep through the next polls
+  } else if (n > 0) {
+    ++state->pollHits;
+    state->pollMisses = 0;
+  } else if (++state->pollMisses >= 3) {
+    state->pollSkip = 1u << std::min(state->pollMisses - 2, 4u);  // 2 .. 16 polls
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
 Napi::Value ThreadCount(const Napi::CallbackInfo& info) {
@@ -158,6 +197,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
             {{"ref", Ref},
              {"unref", Unref},
              {"threadCount", ThreadCount},
+             {"netlinkFlush", Poll},
              {"maxThreads", MaxThreads},
              {"homeNs", HomeNs},
              {"closeFd", CloseFd},

@@ -27,6 +27,10 @@ struct AddonState {
   // JS thread only.
   std::unordered_set<int> jsFds;  // fds handed to JS: the only ones closeFd will close
   size_t userRefs = 0;
+  // poll(): consecutive polls that waited in vain, and polls still to skip because of them.
+  unsigned pollMisses = 0;
+  unsigned pollSkip = 0;
+  double polls = 0, pollHits = 0, pollNotOne = 0, pollSkipped = 0;  // for netlinkStats()
   std::shared_ptr<SpawnRegistry> spawns;  // children not yet reported exited (spawn_bindings.cc)
 };
 

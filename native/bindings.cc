@@ -12,20 +12,35 @@ namespace netns {
 
 namespace {
 
-constexpr size_t kSendBudget = 64;  // buffers per drain job before yielding the worker
+constexpr size_t kSendBudget = 64;   // buffers per drain job before yielding the worker
+constexpr size_t kReadBudget = 256;  // datagrams per drain job of a direct socket, likewise
 
-void ScheduleDrain(Napi::Env env, AddonState* state, std::shared_ptr<LoopSocket> sock) {
-  // No callback: the job's own hold keeps the process alive until the queue is flushed.
-  state->pool->Submit(env, Napi::Function(), Napi::Object(), [state, sock]() -> Deliver {
-    bool more = false;
-    std::vector<SendFailure> failures = sock->DrainSends(kSendBudget, &more);
-    if (!more && failures.empty()) return Deliver();
-    return [state, sock, more, failures = std::move(failures)](Napi::Env env, Napi::Function,
-                                                                Napi::Object) mutable {
-      if (more) ScheduleDrain(env, state, sock);  // first: a failure callback may throw
-      state->io->ReportSendFailures(env, sock->id, failures);
+Work DrainJob(AddonState* state, std::shared_ptr<LoopSocket> sock);
+
+// `wake` false: the job waits for the next ThreadPool::WakeWorker (netlinkFlush), so that every
+// request of a JS turn costs one wake-up between them.
+void ScheduleDrain(Napi::Env env, AddonState* state, std::shared_ptr<LoopSocket> sock, bool wake = true) {
+  // No callback: the job's own hold keeps the process alive until the queue is flushed and, for a
+  // direct socket, its answers are delivered.
+  if (wake) {
+    state->pool->Submit(env, Napi::Function(), Napi::Object(), DrainJob(state, std::move(sock)));
+  } else {
+    state->pool->SubmitDeferred(env, DrainJob(state, std::move(sock)));
+  }
+}
+
+Work DrainJob(AddonState* state, std::shared_ptr<LoopSocket> sock) {
+  return [state, sock]() -> Deliver {
+    LoopSocket::DrainResult r = sock->Drain(kSendBudget, kReadBudget);
+    if (!r.more && r.failures.empty() && r.read.chunks.empty()) return Deliver();
+    return [state, sock, r = std::move(r)](Napi::Env env, Napi::Function, Napi::Object) mutable {
+      if (r.more) ScheduleDrain(env, state, sock);  // first: a callback may throw
+      bool resume = false;
+      if (!r.read.chunks.empty()) resume = state->io->Deliver(env, sock, r.read.chunks, r.read.bytes);
+      if (resume && sock->RequestRead()) ScheduleDrain(env, state, sock);
+      state->io->ReportSendFailures(env, sock->id, r.failures);
     };
-  });
+  };
 }
 
 }  // namespace
@@ -51,8 +66,8 @@ std::shared_ptr<LoopSocket> LiveSocketArg(Napi::Env env, AddonState* state, Napi
 }
 
 void QueueSend(Napi::Env env, AddonState* state, std::shared_ptr<LoopSocket> sock, std::vector<uint8_t> bytes,
-               std::vector<uint8_t> to, double token) {
-  if (sock->Enqueue(std::move(bytes), std::move(to), token)) ScheduleDrain(env, state, std::move(sock));
+               std::vector<uint8_t> to, double token, bool defer) {
+  if (sock->Enqueue(std::move(bytes), std::move(to), token)) ScheduleDrain(env, state, std::move(sock), !defer);
 }
 
 Napi::Value SocketCloseFn(const Napi::CallbackInfo& info) {

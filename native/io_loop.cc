@@ -24,8 +24,6 @@ namespace {
 constexpr uint64_t kWakeTag = 0;
 constexpr uint64_t kFdWatchBit = 1ull << 32;  // tags of WatchOnce fds; socket ids are 32-bit
 constexpr size_t kMaxDatagramsPerWake = 256;  // then the next ready socket gets its turn
-constexpr size_t kHighWater = 8u << 20;       // bytes queued for JS before polling pauses
-constexpr size_t kLowWater = 2u << 20;        // ... and resumes
 
 Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
   if (datagram.empty()) return Napi::Buffer<uint8_t>::New(env, 0);
@@ -34,8 +32,6 @@ Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
   return Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(),
                                           [owned](Napi::Env, uint8_t*) { delete owned; });
 }
-
-std::atomic<uint64_t> gDumpRaceErrors{0};
 
 // { data, address, sec, nsec } and, from an AF_PACKET socket, the sockaddr_ll fields a capture
 // needs: ifindex, pkttype (PACKET_HOST, PACKET_OUTGOING, ...) and protocol (host order ETH_P_*).
@@ -68,8 +64,6 @@ void CallReporting(Napi::Env env, F&& fn) {
 }
 
 }  // namespace
-
-uint64_t DumpRaceErrors() { return gDumpRaceErrors.load(std::memory_order_relaxed); }
 
 IoLoop::IoLoop(JsQueue& js) : js_(js) {}
 
@@ -132,7 +126,7 @@ SysError IoLoop::Register(std::shared_ptr<LoopSocket> sock, Napi::Object callbac
     std::lock_guard<std::mutex> lock(mu_);
     sockets_[sock->id] = sock;
   }
-  if (!Watch(*sock)) {
+  if (!sock->direct() && !Watch(*sock)) {
     SysError e = SysError::FromErrno("epoll_ctl");
     std::lock_guard<std::mutex> lock(mu_);
     sockets_.erase(sock->id);
@@ -245,135 +239,39 @@ void IoLoop::FireWatch(uint64_t tag) {
 }
 
 void IoLoop::ReadSocket(const std::shared_ptr<LoopSocket>& sock) {
-  std::vector<Chunk> chunks;
-  size_t bytes = 0;
-  bool broken = false;
-  const bool netlink = sock->kind() == LoopSocket::Kind::kNetlink;
-  std::vector<uint8_t>& buf = sock->ReadBuffer();
+  ReadBatch batch;
+  sock->Read(kMaxDatagramsPerWake, &batch);
+  if (batch.broken) Unwatch(*sock);  // an unexpected error would repeat forever; onError said why
+  if (batch.chunks.empty()) return;
 
-  auto addError = [&chunks](SysError e) {
-    chunks.emplace_back();
-    chunks.back().error = std::move(e);
-  };
-
-  for (size_t round = 0; round < kMaxDatagramsPerWake; ++round) {
-    struct sockaddr_storage from = {};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec))];
-    struct iovec iov = {buf.data(), buf.size()};
-    struct msghdr msg = {};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-
-    // MSG_TRUNC makes the peek return the datagram's full length, so the buffer can grow first and
-    // nothing is ever truncated.
-    ssize_t len = recvmsg(sock->Fd(), &msg, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-    if (len < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (!netlink) {
-        // A pending socket error (an ICMP error on a ping or UDP socket): recvmsg reports it once
-        // and clears it, so the socket goes on.
-        addError(SysError::FromErrno("recvmsg"));
-        break;
-      }
-      if (errno == EINVAL && netlink) {
-        // Not a broken socket: a dump continuation that lost a race with the dump's own start (see
-        // docs/errors.md, "Concurrent dumps and EINVAL"). The kernel reports it once and clears it;
-        // no datagram is lost.
-        gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      bool overrun = errno == ENOBUFS;  // answers were dropped; the socket itself is fine
-      addError(SysError::FromErrno("recvmsg"));
-      if (overrun) continue;
-      chunks.back().error.fatal = true;  // JS fails what is pending and reopens the connection
-      broken = true;
-      break;
-    }
-    if (static_cast<size_t>(len) > buf.size()) {
-      buf.resize((static_cast<size_t>(len) + 4095) & ~static_cast<size_t>(4095));
-    }
-
-    iov = {buf.data(), buf.size()};
-    msg = {};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (!netlink) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-    }
-    ssize_t got = recvmsg(sock->Fd(), &msg, MSG_DONTWAIT);
-    if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      if (!netlink) {
-        addError(SysError::FromErrno("recvmsg"));
-        break;
-      }
-      if (errno == EINVAL) {
-        gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      bool overrun = errno == ENOBUFS;
-      addError(SysError::FromErrno("recvmsg"));
-      if (overrun) continue;
-      chunks.back().error.fatal = true;
-      broken = true;
-      break;
-    }
-    // Only the kernel may talk to a netlink socket of ours.
-    if (netlink && reinterpret_cast<const struct sockaddr_nl*>(&from)->nl_pid != 0) continue;
-    if (msg.msg_flags & MSG_TRUNC) {
-      addError(SysError::Of(EMSGSIZE, "recvmsg"));
-      continue;
-    }
-    if (chunks.empty() || chunks.back().error.Failed()) chunks.emplace_back();
-    Received r;
-    r.bytes.assign(buf.begin(), buf.begin() + got);
-    if (!netlink) {
-      auto* p = reinterpret_cast<const uint8_t*>(&from);
-      r.from.assign(p, p + std::min<size_t>(msg.msg_namelen, sizeof from));
-      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          struct timespec ts;
-          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-          r.sec = ts.tv_sec;
-          r.nsec = ts.tv_nsec;
-        }
-      }
-    }
-    chunks.back().datagrams.push_back(std::move(r));
-    bytes += static_cast<size_t>(got);
-  }
-
-  if (broken) Unwatch(*sock);  // an unexpected error would repeat forever; onError said why
-  if (chunks.empty()) return;
-
+  size_t bytes = batch.bytes;
   {
     std::lock_guard<std::mutex> lock(sock->flowMu);
     sock->queuedBytes += bytes;
-    if (!sock->paused && sock->queuedBytes > kHighWater) {
+    if (!sock->paused && sock->queuedBytes > kReadHighWater) {
       sock->paused = true;
       Unwatch(*sock);
     }
   }
-  js_.Post([this, sock, chunks = std::move(chunks), bytes](Napi::Env env) mutable {
+  js_.Post([this, sock, chunks = std::move(batch.chunks), bytes](Napi::Env env) mutable {
     Deliver(env, sock, chunks, bytes);
   });
 }
 
-void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock,
+bool IoLoop::Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock,
                      std::vector<Chunk>& chunks, size_t bytes) {
+  bool resume = false;
   {
     std::lock_guard<std::mutex> lock(sock->flowMu);
     sock->queuedBytes -= bytes;
     // Close() runs on this thread too, so a closed socket is never watched again.
-    if (sock->paused && sock->queuedBytes <= kLowWater) {
+    if (sock->paused && sock->queuedBytes <= kReadLowWater) {
       sock->paused = false;
-      if (!sock->Closed()) Watch(*sock);
+      if (sock->direct()) {
+        resume = !sock->Closed();
+      } else if (!sock->Closed()) {
+        Watch(*sock);
+      }
     }
   }
 
@@ -397,6 +295,7 @@ void IoLoop::Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock,
     Napi::Function onData = it->second.onData.Value();
     CallReporting(env, [&] { onData.Call({list}); });
   }
+  return resume;
 }
 
 void IoLoop::ReportSendFailures(Napi::Env env, uint32_t id, std::vector<SendFailure>& failures) {

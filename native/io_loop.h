@@ -21,18 +21,6 @@
 
 namespace netns {
 
-// One datagram read by the I/O thread.
-struct Received {
-  std::vector<uint8_t> bytes;
-  std::vector<uint8_t> from;  // the source sockaddr (datagram sockets only)
-  int64_t sec = 0;            // SO_TIMESTAMPNS receive time (datagram sockets only)
-  int64_t nsec = 0;
-};
-
-// How many times recvmsg on a netlink socket reported the EINVAL of a dump continuation that lost
-// the race with the dump's start (process-wide; tests read it through netlinkStats()).
-uint64_t DumpRaceErrors();
-
 class IoLoop {
  public:
   explicit IoLoop(JsQueue& js);
@@ -47,11 +35,17 @@ class IoLoop {
   bool Alive() const { return alive_.load(std::memory_order_relaxed); }
 
   // JS thread: publish a socket with its JS callbacks (onData, onError, onSendError on `callbacks`).
+  // A direct socket (loop_socket.h) is registered but never watched: its sender reads it.
   SysError Register(std::shared_ptr<LoopSocket> sock, Napi::Object callbacks, uint32_t* id);
   // JS thread. Idempotent; nothing is called back for the socket afterwards.
   void Close(uint32_t id);
   // Any thread.
   std::shared_ptr<LoopSocket> Find(uint32_t id);
+
+  // JS thread: hands what was read from `sock` to its onData/onError. True when reading of a direct
+  // socket was paused for flow control and may resume now (the caller schedules a read).
+  bool Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock, std::vector<Chunk>& chunks,
+               size_t bytes);
 
   // JS thread: calls onSendError for each failure, unless the socket was closed since.
   void ReportSendFailures(Napi::Env env, uint32_t id, std::vector<SendFailure>& failures);
@@ -63,11 +57,6 @@ class IoLoop {
   SysError WatchOnce(int fd, UniqueFunction<void()> ready);
 
  private:
-  // What one wake-up read from one socket: runs of datagrams, interleaved with errors in order.
-  struct Chunk {
-    std::vector<Received> datagrams;
-    SysError error;  // set when this chunk is an error
-  };
   struct JsSocket {
     Napi::FunctionReference onData;
     Napi::FunctionReference onError;
@@ -76,8 +65,6 @@ class IoLoop {
 
   void Run();
   void ReadSocket(const std::shared_ptr<LoopSocket>& sock);
-  void Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock, std::vector<Chunk>& chunks,
-               size_t bytes);
   bool Watch(LoopSocket& sock);
   void Unwatch(LoopSocket& sock);
   void FireWatch(uint64_t tag);

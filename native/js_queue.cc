@@ -1,5 +1,8 @@
 #include "js_queue.h"
 
+#include "spin.h"
+
+#include <ctime>
 #include <exception>
 #include <string>
 
@@ -42,6 +45,11 @@ void JsQueue::Post(JsTask task) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;  // `task` is destroyed after the lock is released
     tasks_.push_back(std::move(task));
+    if (polling_) {
+      // The JS thread is spinning for exactly this: it runs the task itself.
+      posted_.store(true, std::memory_order_release);
+      return;
+    }
     if (scheduled_) return;  // a wake-up is pending, or Drain is running and will see this task
     scheduled_ = true;
   }
@@ -116,8 +124,82 @@ void JsQueue::OnAsync(uv_async_t* handle) {
   napi_close_handle_scope(env, handles);
 }
 
-void JsQueue::Drain() {
+size_t JsQueue::Poll(int64_t maxNs, int64_t patienceNs, bool (*hopeless)(void*), void* arg) {
+  if (running_) return 0;  // called from inside a task: the running batch goes first
+  preempted_ = false;
+  bool spin = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return 0;
+    if (tasks_.empty()) {
+      polling_ = true;
+      posted_.store(false, std::memory_order_relaxed);
+      spin = true;
+    }
+  }
+  if (spin) {
+    int64_t start = NowNs();
+    int64_t last = start;
+    for (;;) {
+      bool got = false;
+      for (int i = 0; i < 64; ++i) {
+        if (posted_.load(std::memory_order_acquire)) {
+          got = true;
+          break;
+        }
+        CpuRelax();
+      }
+      if (got) break;
+      int64_t now = NowNs();
+      if (now - last > kPreemptedNs) {
+        preempted_ = true;  // the CPUs are wanted elsewhere: the caller backs off
+        break;
+      }
+      last = now;
+      int64_t waited = now - start;
+      if (waited > maxNs) break;
+      if (waited > patienceNs && hopeless(arg)) break;
+    }
+  }
+  std::deque<JsTask> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    polling_ = false;
+    if (closed_) return 0;
+    batch.swap(tasks_);
+  }
+  size_t n = RunBatch(batch);
+  // What was posted while the batch ran was not woken for: hand it to the normal path.
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_ && !tasks_.empty() && !scheduled_) {
+      scheduled_ = true;
+      wake = true;
+    }
+  }
+  if (wake) Wake();
+  return n;
+}
+
+size_t JsQueue::RunBatch(std::deque<JsTask>& batch) {
   Napi::Env env(env_);
+  running_ = true;
+  for (JsTask& task : batch) {
+    Napi::HandleScope scope(env);  // one batch may hold thousands of tasks
+    try {
+      task(env);
+    } catch (const Napi::Error& e) {
+      ReportUncaught(env, e);
+    } catch (const std::exception& e) {
+      ReportUncaught(env, Napi::Error::New(env, std::string("netns-native: ") + e.what()));
+    }
+  }
+  running_ = false;
+  return batch.size();
+}
+
+void JsQueue::Drain() {
   // Tasks posted while a batch runs join the next round of this same wake-up instead of making a
   // new one. After a few rounds the event loop gets its turn (timers, I/O) and the rest waits for
   // the next wake-up.
@@ -133,16 +215,7 @@ void JsQueue::Drain() {
       }
       batch.swap(tasks_);
     }
-    for (JsTask& task : batch) {
-      Napi::HandleScope scope(env);  // one batch may hold thousands of tasks
-      try {
-        task(env);
-      } catch (const Napi::Error& e) {
-        ReportUncaught(env, e);
-      } catch (const std::exception& e) {
-        ReportUncaught(env, Napi::Error::New(env, std::string("netns-native: ") + e.what()));
-      }
-    }
+    RunBatch(batch);
     if (round == kMaxRounds) {
       {
         std::lock_guard<std::mutex> lock(mu_);

@@ -13,6 +13,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 
@@ -38,6 +40,14 @@ class JsQueue {
   // Any thread. Dropped silently once Close() ran.
   void Post(JsTask task);
 
+  // JS thread: wait up to `maxNs` (spinning, no system call) for a task to be posted and run what
+  // is queued then, as a wake-up would have, but without the wake-up. Gives up early when
+  // `hopeless(arg)` says the awaited work cannot finish in time (checked after `patienceNs`).
+  // Producers skip uv_async_send while the JS thread spins. Returns the number of tasks run.
+  size_t Poll(int64_t maxNs, int64_t patienceNs, bool (*hopeless)(void*), void* arg);
+  // Whether the last Poll stopped because its thread was preempted (the machine is busy).
+  bool PollPreempted() const { return preempted_; }
+
   // JS thread only: uv_ref/uv_unref must not be called elsewhere.
   void Hold(Napi::Env env);
   void Unhold(Napi::Env env);
@@ -53,6 +63,7 @@ class JsQueue {
   static void OnAsync(uv_async_t* handle);
   static void OnClosed(uv_handle_t* handle);
   void Drain();
+  size_t RunBatch(std::deque<JsTask>& batch);
   void Wake();
 
   napi_env env_;
@@ -63,6 +74,10 @@ class JsQueue {
   std::deque<JsTask> tasks_;
   bool scheduled_ = false;  // a wake-up is pending or Drain runs: later posts ride along with it
   bool closed_ = false;
+  bool running_ = false;
+  bool preempted_ = false;            // JS thread only: see PollPreempted              // JS thread only: Drain or Poll is running tasks
+  bool polling_ = false;              // the JS thread spins in Poll: posts need no wake-up
+  std::atomic<bool> posted_{false};   // a task was posted while polling_
   void (*onClosed_)(void*) = nullptr;
   void* onClosedArg_ = nullptr;
   size_t holds_ = 0;  // JS thread only

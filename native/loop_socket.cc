@@ -5,11 +5,32 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <ctime>
 
 namespace netns {
 
-LoopSocket::LoopSocket(Kind kind, int family, UniqueFd fd, size_t initialReadBuffer)
-    : kind_(kind), family_(family), fd_(std::move(fd)), readBuf_(std::max<size_t>(initialReadBuffer, 1)) {}
+namespace {
+
+std::atomic<uint64_t> gDumpRaceErrors{0};
+
+constexpr size_t kInitialThreadBuffer = 64 << 10;
+
+}  // namespace
+
+uint64_t DumpRaceErrors() { return gDumpRaceErrors.load(std::memory_order_relaxed); }
+
+std::vector<uint8_t>& ThreadReadBuffer() {
+  thread_local std::vector<uint8_t> buf(kInitialThreadBuffer);
+  return buf;
+}
+
+LoopSocket::LoopSocket(Kind kind, int family, UniqueFd fd, size_t initialReadBuffer, bool direct)
+    : kind_(kind),
+      family_(family),
+      direct_(direct),
+      fd_(std::move(fd)),
+      readSize_(std::max<size_t>(initialReadBuffer, 1)) {}
 
 bool LoopSocket::Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token) {
   std::lock_guard<std::mutex> lock(sendMu_);
@@ -20,24 +41,83 @@ bool LoopSocket::Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, do
   return true;
 }
 
-std::vector<SendFailure> LoopSocket::DrainSends(size_t budget, bool* more) {
-  std::vector<SendFailure> failures;
+bool LoopSocket::RequestRead() {
+  std::lock_guard<std::mutex> lock(sendMu_);
+  if (Closed()) return false;
+  readWanted_ = true;
+  if (draining_) return false;
+  draining_ = true;
+  return true;
+}
+
+LoopSocket::DrainResult LoopSocket::Drain(size_t budget, size_t readBudget) {
+  DrainResult result;
   struct sockaddr_nl kernel = {};
   kernel.nl_family = AF_NETLINK;  // nl_pid 0: the kernel
+  bool readOwed = false;
+
+  // One read pass: false when the drain has to stop here (budget spent; flow control paused it
+  // or the socket broke, and JS will ask again or never).
+  auto readPass = [&]() -> bool {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(flowMu);
+        if (paused) return true;  // RequestRead resumes it
+      }
+      if (readBudget == 0) {
+        result.more = true;
+        return false;
+      }
+      size_t bytesBefore = result.read.bytes;
+      result.read.drained = false;
+      size_t n = Read(std::min<size_t>(readBudget, 64), &result.read);
+      readBudget -= std::min(readBudget, std::max<size_t>(n, 1));
+      size_t got = result.read.bytes - bytesBefore;
+      if (got > 0) {
+        std::lock_guard<std::mutex> lock(flowMu);
+        queuedBytes += got;
+        if (queuedBytes > kReadHighWater) paused = true;
+      }
+      if (result.read.broken || result.read.drained) return true;
+    }
+  };
 
   for (;;) {
     Outgoing out;
     {
       std::lock_guard<std::mutex> lock(sendMu_);
+      if (Closed()) {
+        sendq_.clear();
+        draining_ = false;
+        readWanted_ = false;
+        result.more = false;
+        return result;
+      }
+      if (readWanted_) {
+        readWanted_ = false;
+        readOwed = true;
+      }
+    }
+    if (readOwed && direct_ && !result.read.broken) {
+      readOwed = false;
+      if (!readPass()) {
+        std::lock_guard<std::mutex> lock(sendMu_);
+        readWanted_ = true;  // draining_ stays set: the caller reschedules
+        return result;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(sendMu_);
+      if (readWanted_) continue;  // RequestRead meanwhile
       if (Closed() || sendq_.empty()) {
         sendq_.clear();
         draining_ = false;
-        *more = false;
-        return failures;
+        result.more = false;
+        return result;
       }
       if (budget == 0) {
-        *more = true;  // draining_ stays set: the caller reschedules
-        return failures;
+        result.more = true;  // draining_ stays set: the caller reschedules
+        return result;
       }
       --budget;
       out = std::move(sendq_.front());
@@ -60,8 +140,113 @@ std::vector<SendFailure> LoopSocket::DrainSends(size_t budget, bool* more) {
     do {
       n = sendmsg(fd_.Get(), &msg, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) failures.push_back(SendFailure{out.token, SysError::FromErrno("sendmsg")});
+    if (n < 0) result.failures.push_back(SendFailure{out.token, SysError::FromErrno("sendmsg")});
+    readOwed = true;
   }
+}
+
+size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out) {
+  const bool netlink = kind_ == Kind::kNetlink;
+  std::vector<uint8_t>& buf = ThreadReadBuffer();
+  std::vector<Chunk>& chunks = out->chunks;
+
+  auto addError = [&chunks](SysError e) {
+    chunks.emplace_back();
+    chunks.back().error = std::move(e);
+  };
+  // A failed recvmsg (errno set): true to go on reading, false to stop this pass.
+  auto onError = [&]() -> bool {
+    if (errno == EINTR) return true;
+    if (!netlink) {
+      // A pending socket error (an ICMP error on a ping or UDP socket): recvmsg reports it once
+      // and clears it, so the socket goes on.
+      addError(SysError::FromErrno("recvmsg"));
+      return false;
+    }
+    if (errno == EINVAL) {
+      // Not a broken socket: a dump continuation that lost a race with the dump's own start (see
+      // docs/errors.md, "Concurrent dumps and EINVAL"). The kernel reports it once and clears it;
+      // no datagram is lost.
+      gDumpRaceErrors.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    bool overrun = errno == ENOBUFS;  // answers were dropped; the socket itself is fine
+    addError(SysError::FromErrno("recvmsg"));
+    if (overrun) return true;
+    // An unexpected netlink error would repeat forever: JS fails what is pending and reopens.
+    chunks.back().error.fatal = true;
+    out->broken = true;
+    return false;
+  };
+
+  size_t count = 0;
+  for (size_t round = 0; round < maxDatagrams; ++round) {
+    if (buf.size() < readSize_) buf.resize(readSize_);
+    struct sockaddr_storage from = {};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec))];
+    struct iovec iov = {buf.data(), readSize_};
+    struct msghdr msg = {};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+
+    // MSG_TRUNC makes the peek return the datagram's full length, so the datagram can be read
+    // whole into memory of its own size: nothing is ever truncated, nothing copied twice.
+    ssize_t len = recvmsg(fd_.Get(), &msg, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+    if (len < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        out->drained = true;
+        return count;
+      }
+      if (onError()) continue;
+      return count;
+    }
+    if (static_cast<size_t>(len) > readSize_) readSize_ = (static_cast<size_t>(len) + 4095) & ~static_cast<size_t>(4095);
+
+    Received r;
+    r.bytes.resize(static_cast<size_t>(len));
+    iov = {r.bytes.data(), r.bytes.size()};
+    msg = {};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (!netlink) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+    }
+    ssize_t got = recvmsg(fd_.Get(), &msg, MSG_DONTWAIT);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // the peek will say
+      if (onError()) continue;
+      return count;
+    }
+    // Only the kernel may talk to a netlink socket of ours.
+    if (netlink && reinterpret_cast<const struct sockaddr_nl*>(&from)->nl_pid != 0) continue;
+    if (msg.msg_flags & MSG_TRUNC) {
+      addError(SysError::Of(EMSGSIZE, "recvmsg"));
+      continue;
+    }
+    r.bytes.resize(static_cast<size_t>(got));
+    if (chunks.empty() || chunks.back().error.Failed()) chunks.emplace_back();
+    if (!netlink) {
+      auto* p = reinterpret_cast<const uint8_t*>(&from);
+      r.from.assign(p, p + std::min<size_t>(msg.msg_namelen, sizeof from));
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          struct timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          r.sec = ts.tv_sec;
+          r.nsec = ts.tv_nsec;
+        }
+      }
+    }
+    out->bytes += static_cast<size_t>(got);
+    chunks.back().datagrams.push_back(std::move(r));
+    ++count;
+  }
+  return count;
 }
 
 void LoopSocket::MarkClosed() {

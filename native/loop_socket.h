@@ -1,7 +1,14 @@
 // One socket owned by the I/O loop: a netlink socket or any other datagram socket (AF_PACKET,
-// ICMP "ping" sockets, UDP). Created inside a namespace by a worker, then shared by the I/O thread
-// (reads), workers (sendmsg) and the JS thread (queueing, close). The fd closes when the last holder
+// ICMP "ping" sockets, UDP). Created inside a namespace by a worker, then shared by the reading
+// thread, workers (sendmsg) and the JS thread (queueing, close). The fd closes when the last holder
 // of the shared_ptr lets go, so no thread ever uses a closed (or reused) fd number.
+//
+// Who reads: a *direct* socket (a netlink request socket: no multicast groups) is read by the worker
+// that sends on it, right after each sendmsg — the kernel answers a netlink request inside sendmsg
+// and continues a dump inside recvmsg, so everything the socket will ever receive is queued by the
+// time that worker reads to EAGAIN (docs/threading.md, "The path of one request"). Such a socket is
+// never in the I/O thread's epoll. Every other socket (subscriptions, datagram sockets) receives
+// whenever the outside world sends, and is read by the I/O thread.
 // Plain C++: no N-API here.
 #pragma once
 
@@ -23,42 +30,85 @@ struct SendFailure {
   SysError err;
 };
 
+// One datagram read from a socket.
+struct Received {
+  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> from;  // the source sockaddr (datagram sockets only)
+  int64_t sec = 0;            // SO_TIMESTAMPNS receive time (datagram sockets only)
+  int64_t nsec = 0;
+};
+
+// What one read pass got: runs of datagrams, interleaved with errors in order.
+struct Chunk {
+  std::vector<Received> datagrams;
+  SysError error;  // set when this chunk is an error
+};
+
+struct ReadBatch {
+  std::vector<Chunk> chunks;
+  size_t bytes = 0;
+  bool broken = false;  // an unexpected error: the socket must not be read again
+  bool drained = false;  // the pass ended on EAGAIN: nothing more is queued right now
+};
+
+// How many times recvmsg on a netlink socket reported the EINVAL of a dump continuation that lost
+// the race with the dump's start (process-wide; tests read it through netlinkStats()).
+uint64_t DumpRaceErrors();
+
+// The calling thread's read buffer: one per thread that reads (the I/O thread, each worker), not one
+// per socket, so an idle socket holds no buffer at all. It grows to the largest datagram seen.
+std::vector<uint8_t>& ThreadReadBuffer();
+
 class LoopSocket {
  public:
   // kNetlink: datagrams from the kernel only (nl_pid 0), delivered as bare Buffers.
   // kDatagram: every datagram, delivered with its source address and receive timestamp.
   enum class Kind { kNetlink, kDatagram };
 
-  LoopSocket(Kind kind, int family, UniqueFd fd, size_t initialReadBuffer);
+  LoopSocket(Kind kind, int family, UniqueFd fd, size_t initialReadBuffer, bool direct = false);
   LoopSocket(const LoopSocket&) = delete;
   LoopSocket& operator=(const LoopSocket&) = delete;
 
   int Fd() const { return fd_.Get(); }
   Kind kind() const { return kind_; }
   int family() const { return family_; }
+  // Read by the sending worker, never by the I/O thread (see the file comment).
+  bool direct() const { return direct_; }
 
   // Set once on the JS thread before the socket is published to other threads.
   uint32_t id = 0;
 
   // ---- sending: buffers of one socket go out in order, one worker at a time ----
   // Any thread. `to` is the destination sockaddr (empty: the connected peer, or the kernel for
-  // netlink). True when the caller now owns the drain and must schedule DrainSends on a worker.
+  // netlink). True when the caller now owns the drain and must schedule Drain on a worker.
   bool Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token);
-  // Worker. Sends up to `budget` buffers. `*more` is true when buffers remain: the caller still owns
-  // the drain and must schedule another one (budgets keep one busy socket from holding a worker).
-  std::vector<SendFailure> DrainSends(size_t budget, bool* more);
+  // JS thread, direct sockets: ask for a read pass (reading was paused for flow control). True when
+  // the caller now owns the drain and must schedule Drain on a worker.
+  bool RequestRead();
+
+  struct DrainResult {
+    std::vector<SendFailure> failures;
+    ReadBatch read;      // direct sockets: what was read after the sends
+    bool more = false;   // buffers or reading remain: the caller still owns the drain and must
+                         // schedule another one (budgets keep one busy socket from holding a worker)
+  };
+  // Worker. Sends up to `budget` buffers; a direct socket is then read to EAGAIN (or until
+  // `readBudget` datagrams, or flow control pauses it).
+  DrainResult Drain(size_t budget, size_t readBudget);
 
   // JS thread. Queued sends are dropped; no further callbacks are made for the socket.
   void MarkClosed();
   bool Closed() const { return closed_.load(std::memory_order_acquire); }
 
-  // ---- receiving: I/O thread only ----
-  std::vector<uint8_t>& ReadBuffer() { return readBuf_; }
+  // ---- receiving: the I/O thread, or the draining worker of a direct socket ----
+  // Reads up to `maxDatagrams` whole datagrams into `out` (appending), peeking at each one's size
+  // first so nothing is ever truncated. Returns how many datagrams it added.
+  size_t Read(size_t maxDatagrams, ReadBatch* out);
 
-  // ---- flow control between the I/O thread and JS ----
-  // Bytes handed to JS and not yet delivered. Above a high-water mark the I/O thread stops polling
-  // the socket, so a slow consumer makes the kernel drop (netlink: ENOBUFS) instead of our memory
-  // growing.
+  // ---- flow control between the reading thread and JS ----
+  // Bytes handed to JS and not yet delivered. Above a high-water mark reading stops (the I/O thread
+  // unwatches the socket; a direct socket's worker stops reading), so a slow consumer makes the
+  // kernel drop (netlink: ENOBUFS) instead of our memory growing.
   std::mutex flowMu;
   size_t queuedBytes = 0;
   bool paused = false;
@@ -72,12 +122,20 @@ class LoopSocket {
 
   const Kind kind_;
   const int family_;
+  const bool direct_;
   UniqueFd fd_;
   std::atomic<bool> closed_{false};
   std::mutex sendMu_;
   std::deque<Outgoing> sendq_;
   bool draining_ = false;
-  std::vector<uint8_t> readBuf_;
+  bool readWanted_ = false;  // direct: a read pass is owed (flow control resumed, or budget ran out)
+  // The receive size passed to recvmsg (the kernel sizes dump datagrams after the largest one
+  // asked for); grows to the largest datagram seen. Only the current reader touches it.
+  size_t readSize_;
 };
+
+// Flow-control marks (bytes queued for JS).
+constexpr size_t kReadHighWater = 8u << 20;
+constexpr size_t kReadLowWater = 2u << 20;
 
 }  // namespace netns

@@ -65,13 +65,23 @@ Napi::Value NetlinkSendFn(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> bytes = BytesValue(env, info[1], "buf", SIZE_MAX);
   if (!info[2].IsNumber()) ThrowArgError(env, "token must be a number");
   double token = info[2].As<Napi::Number>().DoubleValue();
-  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token);
+  bool defer = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token, defer);
   return env.Undefined();
 }
 
 Napi::Value NetlinkStatsFn(const Napi::CallbackInfo& info) {
   Napi::Object obj = Napi::Object::New(info.Env());
   obj.Set("dumpRaceErrors", Napi::Number::New(info.Env(), static_cast<double>(DumpRaceErrors())));
+  AddonState* state = StateOf(info);
+  ThreadPool& pool = *state->pool;
+  obj.Set("polls", Napi::Number::New(info.Env(), state->polls));
+  obj.Set("pollHits", Napi::Number::New(info.Env(), state->pollHits));
+  obj.Set("pollNotOne", Napi::Number::New(info.Env(), state->pollNotOne));
+  obj.Set("pollSkipped", Napi::Number::New(info.Env(), state->pollSkipped));
+  obj.Set("spins", Napi::Number::New(info.Env(), static_cast<double>(pool.spins.load())));
+  obj.Set("spinHits", Napi::Number::New(info.Env(), static_cast<double>(pool.spinHits.load())));
+  obj.Set("spinPreempted", Napi::Number::New(info.Env(), static_cast<double>(pool.spinPreempted.load())));
   return obj;
 }
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <string>
 
 #include "ns_guard.h"
 
@@ -71,8 +73,14 @@ SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<LoopSocket>*
     return SysError::FromErrno("getsockname");
   }
   result->portId = bound.nl_pid;
+  // A request socket (no groups) hears only answers to what it sent, so its sender reads it.
+  // NETNS_NATIVE_DIRECT=0 leaves it to the I/O thread (for A/B measurements).
+  static const bool direct = [] {
+    const char* env = std::getenv("NETNS_NATIVE_DIRECT");
+    return env == nullptr || std::string(env) != "0";
+  }();
   *out = std::make_shared<LoopSocket>(LoopSocket::Kind::kNetlink, AF_NETLINK, std::move(fd),
-                                      req.initialReadBuffer);
+                                      req.initialReadBuffer, direct && req.groups.empty());
   return {};
 }
 

@@ -10,9 +10,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
+#include <ctime>
 #include <new>
 
 #include "fd.h"
+#include "spin.h"
 #include "threads.h"
 
 namespace netns {
@@ -33,14 +35,7 @@ namespace {
 // than CPUs the JS thread would wait its turn behind them and the event loop would stall for tens
 // of milliseconds; a lower weight lets it run first. NETNS_NATIVE_WORKER_NICE (0..19, default 10)
 // tunes it. setpriority with a TID affects that thread alone.
-int WorkerNice() {
-  const char* env = std::getenv("NETNS_NATIVE_WORKER_NICE");
-  if (env == nullptr || *env == '\0') return 10;
-  char* end = nullptr;
-  long n = std::strtol(env, &end, 10);
-  if (*end != '\0' || n < 0 || n > 19) return 10;
-  return static_cast<int>(n);
-}
+int WorkerNice() { return static_cast<int>(EnvInt("NETNS_NATIVE_WORKER_NICE", 0, 19, 10)); }
 
 void LowerPriority(int delta) {
   if (delta == 0) return;
@@ -51,6 +46,12 @@ void LowerPriority(int delta) {
   setpriority(PRIO_PROCESS, tid, std::min(nice + delta, 19));
 }
 
+// A worker that just finished a job spins this long for the next one before it sleeps on the
+// condition variable: an awaited request is typically followed, tens of microseconds later, by the
+// next one, and waking a sleeping thread costs about as much as the kernel's work for a simple
+// request (docs/performance.md, "Levers of the request path"). NETNS_NATIVE_SPIN_US (0 disables).
+int64_t SpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_SPIN_US", 0, 10000, 0)) * 1000; }
+
 SysError NoWorkerError() {
   SysError e = SysError::Of(ECANCELED, "setns");
   e.message = "ECANCELED: netns-native has no worker thread left in the home network namespace";
@@ -60,7 +61,7 @@ SysError NoWorkerError() {
 }  // namespace
 
 ThreadPool::ThreadPool(JsQueue& js, NsIdentity home, size_t workers)
-    : js_(js), home_(home), workers_(workers), nice_(WorkerNice()) {}
+    : js_(js), home_(home), workers_(workers), nice_(WorkerNice()), spinNs_(SpinNs()) {}
 
 ThreadPool::~ThreadPool() {
   // Stop() normally ran; a joinable std::thread must never be destroyed (std::terminate).
@@ -79,27 +80,53 @@ void ThreadPool::Start() {
 }
 
 void ThreadPool::Submit(Napi::Env env, Napi::Function cb, Napi::Object ctx, Work work) {
-  uint64_t id = nextId_++;
-  Pending pending;
-  if (!cb.IsEmpty()) pending.cb = Napi::Persistent(cb);
-  if (!ctx.IsEmpty()) pending.ctx = Napi::Persistent(ctx);
-  pending_.emplace(id, std::move(pending));
+  uint64_t id = 0;
+  if (!cb.IsEmpty() || !ctx.IsEmpty()) {
+    id = nextId_++;
+    Pending pending;
+    if (!cb.IsEmpty()) pending.cb = Napi::Persistent(cb);
+    if (!ctx.IsEmpty()) pending.ctx = Napi::Persistent(ctx);
+    pending_.emplace(id, std::move(pending));
+  }
   js_.Hold(env);
+  Enqueue(id, std::move(work), true);
+}
 
+void ThreadPool::SubmitDeferred(Napi::Env env, Work work) {
+  js_.Hold(env);
+  Enqueue(0, std::move(work), false);
+}
+
+void ThreadPool::Enqueue(uint64_t id, Work work, bool wakeNow) {
   bool stranded = false;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || (live_ == 0 && respawning_ == 0)) {
       stranded = true;
     } else {
       queue_.push_back(Job{id, std::move(work)});
+      queued_.store(queue_.size(), std::memory_order_release);
+      outstanding_.fetch_add(1, std::memory_order_acq_rel);
+      // A spinning worker takes the job without a futex wake-up; only jobs beyond the spinners
+      // need a sleeper woken.
+      wake = wakeNow && queue_.size() > spinners_ && sleepers_ > 0;
     }
   }
   if (stranded) {
     PostResult(id, DeliverError(NoWorkerError()));
     return;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
+}
+
+void ThreadPool::WakeWorker() {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake = queue_.size() > spinners_ && sleepers_ > 0;
+  }
+  if (wake) cv_.notify_one();
 }
 
 void ThreadPool::Stop() {
@@ -141,15 +168,49 @@ void ThreadPool::WorkerMain(size_t slot) {
   state.home = identity;
   SetCurrentWorker(&state);
 
+  bool justWorked = false;
   for (;;) {
     Job job;
+    bool chain = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      // Spin only when nothing else of ours runs: then a CPU is free for it. With other jobs
+      // running the CPUs are taken, and a spinner would slow the very threads it waits for.
+      if (justWorked && queue_.empty() && spinners_ == 0 && spinNs_ > 0 && !stopping_ &&
+          outstanding_.load(std::memory_order_acquire) == 0) {
+        if (spinSkip_ > 0) {
+          --spinSkip_;
+        } else {
+          ++spinners_;
+          lock.unlock();
+          spins.fetch_add(1, std::memory_order_relaxed);
+          bool hit = SpinForJob();
+          lock.lock();
+          --spinners_;
+          // Spins that keep finding nothing are pure cost (the JS thread is slower than the
+          // spin, typically because it waits for a CPU itself): pass up more and more chances.
+          if (hit) {
+            spinHits.fetch_add(1, std::memory_order_relaxed);
+            spinMisses_ = 0;
+          } else if (++spinMisses_ >= 3) {
+            spinSkip_ = 1u << std::min(spinMisses_ - 2, 6u);  // 2 .. 64 chances
+          }
+        }
+      }
+      while (!stopping_ && queue_.empty()) {
+        ++sleepers_;
+        cv_.wait(lock);
+        --sleepers_;
+      }
       if (stopping_) break;
       job = std::move(queue_.front());
       queue_.pop_front();
+      queued_.store(queue_.size(), std::memory_order_release);
+      // Jobs submitted together were announced by one wake-up: pass it on.
+      chain = !queue_.empty() && queue_.size() > spinners_ && sleepers_ > 0;
     }
+    if (chain) cv_.notify_one();
+    justWorked = true;
 
     Deliver deliver;
     try {
@@ -162,6 +223,9 @@ void ThreadPool::WorkerMain(size_t slot) {
       deliver = DeliverError(SysError::Exception("netns-worker", nullptr));
     }
     job.work = Work();
+    // Before the post: the JS thread may run the result and submit the next job at once, and
+    // poll() must then see that one alone.
+    outstanding_.fetch_sub(1, std::memory_order_acq_rel);
     PostResult(job.id, std::move(deliver));
 
     if (state.poisoned) break;  // rule 3: report, then never run another job
@@ -174,6 +238,36 @@ void ThreadPool::WorkerMain(size_t slot) {
     NsIdentity now;
     if (NsIdentityOf(home.Get(), &now).Failed() || now != identity) home.Release();
     Retire(slot, true);
+  }
+}
+
+namespace {
+
+// After a preempted spin nobody spins for this long.
+constexpr int64_t kBusyPauseNs = 100 * 1000 * 1000;
+
+}  // namespace
+
+// Worker, holding no lock: true when a job arrived. Bounded by spinNs_, and gives up (and stops
+// every worker from spinning for a while) as soon as it sees it was preempted.
+bool ThreadPool::SpinForJob() {
+  int64_t start = NowNs();
+  if (start < spinPauseUntil_.load(std::memory_order_relaxed)) return false;
+  int64_t last = start;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (queued_.load(std::memory_order_acquire) > 0) return true;
+      CpuRelax();
+    }
+    if (stopping_.load(std::memory_order_relaxed)) return false;
+    int64_t now = NowNs();
+    if (now - last > kPreemptedNs) {
+      spinPreempted.fetch_add(1, std::memory_order_relaxed);
+      spinPauseUntil_.store(now + kBusyPauseNs, std::memory_order_relaxed);
+      return false;
+    }
+    if (now - start > spinNs_) return false;
+    last = now;
   }
 }
 
@@ -217,7 +311,11 @@ void ThreadPool::Respawn(size_t slot) {
 
 std::deque<ThreadPool::Job> ThreadPool::TakeStrandedLocked() {
   std::deque<Job> jobs;
-  if (live_ == 0 && respawning_ == 0) jobs.swap(queue_);
+  if (live_ == 0 && respawning_ == 0) {
+    jobs.swap(queue_);
+    queued_.store(0, std::memory_order_release);
+    outstanding_.fetch_sub(jobs.size(), std::memory_order_acq_rel);
+  }
   return jobs;
 }
 
@@ -232,6 +330,11 @@ void ThreadPool::PostResult(uint64_t id, Deliver deliver) {
 }
 
 void ThreadPool::Complete(Napi::Env env, uint64_t id, Deliver deliver) {
+  if (id == 0) {
+    js_.Unhold(env);  // first: the callback may throw
+    if (deliver) deliver(env, Napi::Function(), Napi::Object());
+    return;
+  }
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   Pending pending = std::move(it->second);

@@ -46,15 +46,27 @@ class ThreadPool {
   void Start();
   // JS thread. The job holds the process alive until its result is delivered.
   void Submit(Napi::Env env, Napi::Function cb, Napi::Object ctx, Work work);
+  // JS thread. A job whose Deliver needs no JS callback or context (it is called with empty ones),
+  // and that wakes no worker yet: WakeWorker() does, once for all jobs submitted so. Held like Submit.
+  void SubmitDeferred(Napi::Env env, Work work);
+  // JS thread: wake one sleeping worker when jobs are waiting that no spinning worker will take. A
+  // worker that takes a job while more wait wakes the next one itself, so the JS thread makes at
+  // most one wake-up per batch of jobs.
+  void WakeWorker();
   // JS thread, at env teardown: drops queued jobs, waits for running ones, joins every thread.
   void Stop();
 
   size_t LiveThreads() const;
   size_t Workers() const { return workers_; }
 
+  // Any thread: jobs submitted and not finished by a worker yet (queued or running).
+  size_t Outstanding() const { return outstanding_.load(std::memory_order_acquire); }
+  // Any thread: jobs waiting for a worker to take them.
+  size_t Queued() const { return queued_.load(std::memory_order_acquire); }
+
  private:
   struct Job {
-    uint64_t id = 0;
+    uint64_t id = 0;  // 0: no JS callback or context (nothing in pending_)
     Work work;
   };
   struct Slot {
@@ -67,8 +79,10 @@ class ThreadPool {
   };
 
   void WorkerMain(size_t slot);
+  bool SpinForJob();
   void Retire(size_t slot, bool replace);
   void Respawn(size_t slot);
+  void Enqueue(uint64_t id, Work work, bool wake);
   void PostResult(uint64_t id, Deliver deliver);
   void Complete(Napi::Env env, uint64_t id, Deliver deliver);
   std::deque<Job> TakeStrandedLocked();
@@ -86,6 +100,18 @@ class ThreadPool {
   size_t live_ = 0;        // started and not retired
   size_t respawning_ = 0;  // retired workers whose replacement is on its way
   std::atomic<bool> stopping_{false};
+  std::atomic<size_t> queued_{0};       // queue_.size(), readable without the lock
+  std::atomic<size_t> outstanding_{0};  // queued + running
+  size_t spinners_ = 0;                 // workers spinning for the next job (under mu_)
+  size_t sleepers_ = 0;                 // workers waiting on cv_ (under mu_)
+  const int64_t spinNs_;                // how long a worker that just finished spins (0: never)
+  std::atomic<int64_t> spinPauseUntil_{0};  // the machine looked busy: nobody spins until then
+  unsigned spinMisses_ = 0;  // consecutive spins that found no job (under mu_)
+  unsigned spinSkip_ = 0;    // chances to spin still to pass up because of them (under mu_)
+
+ public:
+  // Counters for netlinkStats(): spins begun, spins that found a job, spins cut short as preempted.
+  std::atomic<uint64_t> spins{0}, spinHits{0}, spinPreempted{0};
 
   // JS thread only.
   std::unordered_map<uint64_t, Pending> pending_;

@@ -34,6 +34,8 @@ export interface Transport {
   close(): void;
   /** Keep the process alive while requests are pending. */
   ref(): void;
+  /** Called once after a flush handed buffers to `send` (the addon's transport polls for the answer). */
+  afterFlush?(): void;
   unref(): void;
 }
 
@@ -101,9 +103,52 @@ const SWEEP_MS = 250;
  */
 export const DATAGRAMS_PER_TURN = 8;
 
+/**
+ * How long (µs) the JS thread may spin for the answer of a request it just handed to a worker when
+ * that is the only job outstanding (`netlinkFlush` in lib/native.ts): an awaited request's answer then
+ * resolves without the event loop's wake-up. Bounded per poll, at most one poll per microtask
+ * checkpoint, and none once the turn's datagram budget is spent, so the loop's other work still gets
+ * its turn after {@link DATAGRAMS_PER_TURN} answers (docs/performance.md, "Levers of the request
+ * path"). NETNS_NATIVE_POLL_US overrides it; 0 disables.
+ */
+const POLL_US = pollMicros();
+/** NETNS_NATIVE_DEFER=0: every send wakes a worker itself (for A/B measurements). */
+const DEFER = process.env.NETNS_NATIVE_DEFER !== '0';
+
+function pollMicros(): number {
+  const v = process.env.NETNS_NATIVE_POLL_US;
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isInteger(n) && n >= 0 && n <= 1000 ? n : 0;
+}
+
+let pollQueued = false;
+
+/**
+ * After a flush: once every flush of this microtask checkpoint has queued its buffers (with
+ * `defer`), one worker wake-up for all of them, then the poll.
+ */
+function scheduleSubmit(): void {
+  if (pollQueued) return;
+  pollQueued = true;
+  queueMicrotask(() => {
+    pollQueued = false;
+    const poll = POLL_US > 0 && turn.used < DATAGRAMS_PER_TURN && turn.polls < DATAGRAMS_PER_TURN;
+    if (poll) {
+      turn.polls++;
+      if (!turn.renewal) {
+        turn.renewal = true;
+        setImmediate(renewTurn);
+      }
+    }
+    native().netlinkFlush(poll ? POLL_US : 0);
+  });
+}
+
 /** The process-wide budget of {@link DATAGRAMS_PER_TURN}, renewed at each turn's check phase. */
 const turn = {
   used: 0,
+  /** Polls made this turn ({@link scheduleSubmit}); at most DATAGRAMS_PER_TURN. */
+  polls: 0,
   renewal: false,
   /** Connections with datagrams left over, in the order they ran out of budget. */
   backlog: [] as NetlinkConnection[],
@@ -123,6 +168,7 @@ function grant(wanted: number): number {
 function renewTurn(): void {
   turn.renewal = false;
   turn.used = 0;
+  turn.polls = 0;
   const waiting = turn.backlog.splice(0);
   for (const c of waiting) c.drainInbox();
 }
@@ -159,6 +205,7 @@ export class NetlinkConnection {
    * @param reopen makes a fresh socket in the same namespace. With it, a socket that overran
    *   (ENOBUFS) or broke is replaced: what was in flight fails, what was waiting is sent on the new
    *   socket (docs/errors.md, "Every call settles"). Without it such a connection closes itself.
+   * @internal {@link openNetlink} makes connections.
    */
   constructor(private transport: Transport, opts: ConnectionOptions = {}, private readonly reopen?: () => Promise<Transport>) {
     this.opts = { ...DEFAULTS, ...opts };
@@ -361,11 +408,13 @@ export class NetlinkConnection {
     const parts: Buffer[] = [];
     const seqs: number[] = [];
     let bytes = 0;
+    let sentAny = false;
     const send = () => {
       if (parts.length === 0) return;
       const token = this.nextToken++;
       this.batches.set(token, seqs.slice());
       this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token);
+      sentAny = true;
       parts.length = 0;
       seqs.length = 0;
       bytes = 0;
@@ -405,6 +454,7 @@ export class NetlinkConnection {
       bytes += msg.length;
     }
     send();
+    if (sentAny) this.transport.afterFlush?.();
     // Tokens of batches whose requests all finished are useless; drop them lazily.
     if (this.batches.size > 1024) {
       for (const [t, s] of this.batches) if (!s.some((q) => this.inFlight.has(q))) this.batches.delete(t);
@@ -414,6 +464,7 @@ export class NetlinkConnection {
   /**
    * Feed datagrams received from the kernel (in order). Up to the turn's budget
    * (`DATAGRAMS_PER_TURN`) they are handled at once; the rest in later turns, still in order.
+   * @internal
    */
   feed(datagrams: Buffer[]): void {
     if (this.closed) return;
@@ -530,7 +581,7 @@ export class NetlinkConnection {
     }
   }
 
-  /** sendmsg failed for a batch: each request in it fails with that error. */
+  /** sendmsg failed for a batch: each request in it fails with that error. @internal */
   onSendError(token: number, err: NativeError): void {
     const seqs = this.batches.get(token) ?? [];
     this.batches.delete(token);
@@ -545,6 +596,7 @@ export class NetlinkConnection {
   /**
    * The socket overran (ENOBUFS): answers may have been dropped by the kernel, so nothing in flight
    * can be trusted to ever complete. Fail those requests; later ones proceed.
+   * @internal
    */
   onSocketError(err: NativeError): void {
     // What arrived before the error is handled first, whatever the budget: those answers are real.
@@ -658,7 +710,7 @@ function openTransport(opts: OpenNetlinkOptions, target: () => NetlinkConnection
         let closed = false;
         transport = {
           portId: sock.portId,
-          send: (buf, token) => addon.netlinkSend(sock.id, buf, token),
+          send: (buf, token) => addon.netlinkSend(sock.id, buf, token, DEFER),
           close: () => {
             if (closed) return;
             closed = true;
@@ -666,6 +718,7 @@ function openTransport(opts: OpenNetlinkOptions, target: () => NetlinkConnection
           },
           ref: () => addon.ref(),
           unref: () => addon.unref(),
+          afterFlush: scheduleSubmit,
         };
         resolve(transport);
       },

@@ -103,6 +103,7 @@ export function parseResolvConf(text: string): ResolvConf {
  * ```
  */
 export class Dns {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /** /etc/netns/NAME, the directory `ip netns exec NAME` binds files from. */

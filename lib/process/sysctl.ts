@@ -12,6 +12,7 @@ import type { NsContext } from '../api/context.js';
 
 /** sysctl verbs acting inside one namespace (`ns.sysctl`). Only keys under `net.` are accepted. */
 export class Sysctl {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

@@ -41,6 +41,16 @@ describe('handles', () => {
     expect(JSON.parse(JSON.stringify(ns))).toMatchObject({ name: ns.name, inode: ns.identity.ino, closed: false });
   });
 
+  it("README's claim: `await using` is a syntax error in plain JavaScript before Node 24", () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', 'await using x = null;'], { encoding: 'utf8' });
+    if (Number(process.versions.node.split('.')[0]) < 24) {
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('SyntaxError');
+    } else {
+      expect(r.status, r.stderr).toBe(0);
+    }
+  });
+
   it('Netns.temporary(prefix) is deleted at dispose, also when the body throws', async () => {
     const prefix = nsName('tmp');
     const ns = await Netns.temporary(prefix);

@@ -2,7 +2,7 @@
  * Compile-time contracts of the public API (issue 11), checked with the TypeScript compiler: a
  * misspelt link kind or error code must not compile, the right ones must.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -50,4 +50,30 @@ describe('public types', () => {
     expect(errors[0]).toMatch(/^6: Type '"brigde"' is not assignable/);
     expect(errors[1]).toMatch(/^11: This comparison appears to be unintentional/);
   }, 60_000);
+});
+
+describe('typedoc surface', () => {
+  // Classes users construct themselves (errors, for tests and wrappers) or through a static factory
+  // declared on the class (Netns, Topology have private constructors).
+  const USER_CONSTRUCTED = new Set(['NetnsError', 'ValidationError', 'SystemError', 'NotANamespaceError', 'NetlinkError', 'DumpInterruptedError', 'ClosedError', 'RequestAbortedError', 'CniError', 'TopologyError']);
+
+  it("constructors of the package's classes are @internal (typedoc excludeInternal hides them), except errors", async () => {
+    const exported = new Set(Object.keys(await import('../../lib/index.js')));
+    const LIB = new URL('../../lib/', import.meta.url).pathname;
+    const shown: string[] = [];
+    for (const e of readdirSync(LIB, { withFileTypes: true, recursive: true })) {
+      if (!e.isFile() || !e.name.endsWith('.ts')) continue;
+      const file = join(e.parentPath, e.name);
+      const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+      for (const stmt of src.statements) {
+        if (!ts.isClassDeclaration(stmt) || !stmt.name || !stmt.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) continue;
+        if (!exported.has(stmt.name.text) || USER_CONSTRUCTED.has(stmt.name.text)) continue;
+        for (const m of stmt.members) {
+          if (!ts.isConstructorDeclaration(m) || m.modifiers?.some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword)) continue;
+          if (!ts.getJSDocTags(m).some((t) => t.tagName.text === 'internal')) shown.push(`${file.slice(LIB.length)}: ${stmt.name.text}`);
+        }
+      }
+    }
+    expect(shown).toEqual([]);
+  });
 });

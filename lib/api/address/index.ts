@@ -36,6 +36,7 @@ export interface AddressDeleteOptions {
 
 /** `ip address` verbs acting inside one namespace. */
 export class Addresses {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

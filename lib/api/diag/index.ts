@@ -7,6 +7,7 @@ import { listSockets, socketSummary, type SocketEntry, type SocketListOptions, t
 
 /** Socket diagnostics of one namespace, as `ss` shows them. */
 export class Diag {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

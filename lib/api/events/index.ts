@@ -7,6 +7,7 @@ import { watchEvents, type EventStream, type WatchOptions } from '../../observe/
 
 /** Changes inside one namespace, as `ip monitor` shows them. */
 export class Events {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

@@ -85,6 +85,7 @@ const CHANGE_KINDS = ['masquerade', 'snat', 'dnat', 'filter', 'raw'] as const;
 export class Firewall {
   private readonly family = C.NFPROTO_INET;
 
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(
     private readonly ctx: FirewallContext,
     /** The table this object manages. */

@@ -35,7 +35,6 @@ export type { Link, LinkInfo, KnownLinkInfo, OtherLinkInfo, LinkStats, OperState
 export type { LinkRef };
 
 
-/** Options of {@link Links.list}. */
 /**
  * A link kind as the kernel names it (IFLA_INFO_KIND): the kinds this library models, plus the
  * other kinds `ip link help` lists (iproute2 6.1) and the common out-of-`ip link` ones (`tun`,
@@ -49,6 +48,7 @@ export type LinkKindName =
   | 'netdevsim' | 'nlmon' | 'rmnet' | 'sit' | 'team' | 'team_slave' | 'vcan' | 'vti' | 'vxcan' | 'wwan' | 'xfrm'
   | 'virt_wifi' | 'tun' | 'wireguard' | 'openvswitch';
 
+/** Options of {@link Links.list}. */
 export interface LinkListOptions {
   /** Only links of this kind (`ip link show type bridge`). */
   kind?: LinkKindName;
@@ -93,6 +93,7 @@ export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly n
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
 export class Links {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**
@@ -401,20 +402,23 @@ export class Links {
     const fd = target?.fd;
     if (typeof fd !== 'number') throw new ValidationError('target', target, 'must be an open Netns handle');
     const op = this.op(`ip link set dev ${ref} netns ${target.name ?? 'fd:' + fd}${opts.name !== undefined ? ` name ${opts.name}` : ''}`);
-    let body: Buffer;
-    if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
-    else if (opts.name === undefined || opts.name === ref) body = encodeMoveBody(0, fd, ref);
-    else {
-      // Named by ifindex (IFLA_IFNAME carries the new name). Looked up afresh, not from the cache: a
-      // stale index would move whatever link now has it, and a move cannot simply be retried.
-      body = encodeMoveBody(await this.index(ref, op), fd, opts.name);
-    }
     const renamed = opts.name !== undefined && opts.name !== ref;
     const there = renamed ? new Links(target[NS_CONTEXT]) : undefined;
-    // The kernel moves the link first and renames it afterwards: with the new name taken in the
-    // target it answers EEXIST with the link already moved under its old name. Check first, so a
-    // failed move changes nothing (docs/errors.md, "A failed move").
-    if (there && (await there.exists(opts.name!))) {
+    // A rename names the link by ifindex (IFLA_IFNAME carries the new name), looked up afresh, not
+    // from the cache: a stale index would move whatever link now has it, and a move cannot simply be
+    // retried. The kernel moves the link first and renames it afterwards: with the new name taken in
+    // the target it answers EEXIST with the link already moved under its old name. Check first, so a
+    // failed move changes nothing (docs/errors.md, "A failed move"). Both lookups go out together,
+    // on the two namespaces' connections (one round trip instead of two).
+    const [index, taken] = await Promise.all([
+      typeof ref === 'string' && renamed ? this.index(ref, op) : undefined,
+      there ? there.exists(opts.name!) : false,
+    ]);
+    let body: Buffer;
+    if (typeof ref === 'number') body = encodeMoveBody(ref, fd, opts.name);
+    else if (index === undefined) body = encodeMoveBody(0, fd, ref);
+    else body = encodeMoveBody(index, fd, opts.name);
+    if (taken) {
       throw new SystemError(`${op}: ${errnoMessage(17)} (EEXIST): ${opts.name} exists in the target namespace`, { code: 'EEXIST', errno: 17, operation: op });
     }
     const conn = await this.ns.rtnl();

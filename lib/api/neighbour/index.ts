@@ -83,6 +83,7 @@ export interface NeighbourDeleteOptions {
 
 /** `ip neigh` verbs acting inside one namespace. */
 export class Neighbours {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

@@ -29,6 +29,7 @@ export interface NsidEntry {
 
 /** NSID verbs acting inside one namespace (the one that assigns and sees the ids). */
 export class Nsids {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

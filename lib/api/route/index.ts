@@ -59,6 +59,7 @@ export interface RouteDeleteOptions {
 
 /** `ip route` verbs acting inside one namespace. */
 export class Routes {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

@@ -7,6 +7,7 @@ import { sampleStats, type StatsOptions, type StatsSample } from '../../observe/
 
 /** Link statistics of one namespace over time. */
 export class Stats {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ns: NsContext) {}
 
   /**

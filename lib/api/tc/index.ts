@@ -101,6 +101,7 @@ function tcLabel(label: string): string {
 
 /** Shared plumbing of the three object kinds. */
 class TcBase {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(protected readonly ctx: TcContext) {}
 
   protected op(words: string): string {
@@ -343,6 +344,7 @@ export class Classes extends TcBase {
 
 /** `tc filter`: reach it as `ns.tc.filters`. */
 export class Filters extends TcBase {
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(ctx: TcContext, private readonly qdiscs: Qdiscs) {
     super(ctx);
   }
@@ -469,6 +471,7 @@ export class Tc {
   /** `tc filter`. */
   readonly filters: Filters;
 
+  /** @internal The handle makes it (users reach it as `ns.links`, `ns.tc`, ...). */
   constructor(private readonly ctx: TcContext) {
     this.qdiscs = new Qdiscs(ctx);
     this.classes = new Classes(ctx);
