@@ -331,8 +331,12 @@ describe('chaos', () => {
     const strays: unknown[] = [];
     const tracked: Promise<unknown>[] = [];
     let unsettled = 0;
+    const open = new Map<number, string>();
+    let ids = 0;
     const track = (what: string, p: Promise<unknown>) => {
       unsettled++;
+      const id = ids++;
+      open.set(id, what);
       tracked.push(
         p.then(
           () => outcomes.set(`${what}:ok`, (outcomes.get(`${what}:ok`) ?? 0) + 1),
@@ -341,7 +345,10 @@ describe('chaos', () => {
             const key = `${what}:${e instanceof NetnsError ? e.code : 'STRAY'}`;
             outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
           },
-        ).finally(() => unsettled--),
+        ).finally(() => {
+          unsettled--;
+          open.delete(id);
+        }),
       );
     };
     const newNamespace = async () => {
@@ -419,7 +426,7 @@ describe('chaos', () => {
       }));
       // Every promise settles (the connection's own deadlines would take 120 s: 20 s is a wedge).
       const settledAll = await Promise.race([Promise.all(tracked).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref())]);
-      expect(settledAll).toBe(true);
+      expect(settledAll, `phase ${phase}: still pending after 20 s: ${[...open.values()].join(', ')}`).toBe(true);
       rss.push(memory().rss);
     }
     const summary = [...outcomes].sort().map(([k, n]) => `${k}=${n}`).join(' ');
