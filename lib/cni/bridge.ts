@@ -13,7 +13,7 @@ import { AttrWriter, ByteWriter } from '../netlink/attributes.js';
 import { AF_BRIDGE, RTM_NEWLINK, RTM_SETLINK } from '../rtnl/constants.js';
 import { IFF_PROMISC, ifinfomsg } from '../rtnl/link/index.js';
 import { add, contains, formatAddr, formatNet, network, parseAddr, parseNet, type IpNet } from './ip.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus, type IpamInvocation } from './ipam/index.js';
+import { ipamCheck, ipamDel, ipamGc, ipamPrepareAdd, ipamStatus, type IpamInvocation } from './ipam/index.js';
 import { parseCniArgs } from './ipam/host_local.js';
 import { masqueradeAdd, masqueradeDel, masqueradeGc } from './masquerade.js';
 import { CNI_ERR, CniError, type CniInterface, type CniResult, type CniRoute, type CniRuntime, type NetConf } from './types.js';
@@ -346,6 +346,10 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
     const brAddrs = c.isLayer3 && c.isGateway ? inv.host.addresses.list({ dev: br.index }) : undefined;
     brAddrs?.catch(() => undefined);
     const cont = await openContainer(inv.netns);
+    // IPAM's reads (configuration, the store locked and read) go while the veth is made; its
+    // writes wait for the veth, so a failed veth leaves the store as the reference leaves it.
+    const ipamPrep = c.isLayer3 ? ipamPrepareAdd(conf, inv) : undefined;
+    ipamPrep?.catch(() => undefined);
     let vethMade = false;
     let ipamMade = false;
     let masqMade = false;
@@ -366,7 +370,7 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
         ] as CniInterface[],
       };
       if (c.isLayer3) {
-        const r = await ipamAdd(conf, inv).finally(() => contSysctls.catch(() => undefined));
+        const r = await ipamPrep!.then((p) => p.commit()).finally(() => contSysctls.catch(() => undefined));
         ipamMade = true;
         // Key order as the reference prints them: interface, address, gateway.
         result.ips = (r.ips ?? []).map(({ version: _v, interface: _i, ...rest }) => ({ interface: 2, ...rest }));
@@ -406,6 +410,8 @@ export async function bridgeAdd(conf: NetConf, rt: CniRuntime): Promise<CniResul
       result.dns = conf.dns ?? {};
       return result;
     } catch (e) {
+      // Unlocks the store when the allocation never ran (a no-op after it ran).
+      await ipamPrep?.then((p) => p.abort(), () => undefined);
       await Promise.allSettled(pending);
       if (masqMade) await masqueradeDel(inv.host, conf.name as string, inv.containerId).catch(() => undefined);
       if (ipamMade) await ipamDel(conf, inv).catch(() => undefined);

@@ -12,7 +12,7 @@ import cluster from 'node:cluster';
 import dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
 import net from 'node:net';
-import { NetnsError, RequestAbortedError, SystemError, ValidationError, errnoName } from '../errors.js';
+import { NetnsError, RequestAbortedError, SystemError, ValidationError, errnoName, withCallerFrames } from '../errors.js';
 import type { NativeInetSocketOptions } from '../native.js';
 import { parseIp, type IpFamily } from '../validate/ip.js';
 import { validateIntRange } from '../validate/link.js';
@@ -171,7 +171,7 @@ export async function listenIn(ns: NsContext, server: net.Server, opts: NsListen
     }
   }
 
-  return new Promise<net.Server>((resolve, reject) => {
+  return withCallerFrames(new Promise<net.Server>((resolve, reject) => {
     const onError = (err: Error): void => {
       server.off('listening', onListening);
       reject(fromNodeError(err, `listen in ${label}`));
@@ -192,7 +192,7 @@ export async function listenIn(ns: NsContext, server: net.Server, opts: NsListen
       closeSync(fd);
       reject(fromNodeError(e, `listen in ${label}`));
     }
-  });
+  }));
 }
 
 /** See {@link Netns.createServer}. */
@@ -240,7 +240,7 @@ export async function connectIn(ns: NsContext, opts: NsConnectOptions, connectLi
   }
   if (connectListener) socket.once('connect', connectListener);
 
-  return new Promise<net.Socket>((resolve, reject) => {
+  return withCallerFrames(new Promise<net.Socket>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const done = (): void => {
       if (timer) clearTimeout(timer);
@@ -280,7 +280,7 @@ export async function connectIn(ns: NsContext, opts: NsConnectOptions, connectLi
       socket.destroy(); // Node owns the fd now: destroying the socket closes it
       reject(fromNodeError(e, operation));
     }
-  });
+  }));
 }
 
 const UDP_KEYS = ['type', 'address', 'port', 'reuseAddr', 'reusePort', 'ipv6Only', 'recvBufferSize', 'sendBufferSize', 'signal'] as const;

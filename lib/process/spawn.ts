@@ -7,7 +7,7 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { NetnsError, RequestAbortedError, ValidationError, fromNative } from '../errors.js';
+import { NetnsError, RequestAbortedError, ValidationError, fromNative, withCallerFrames } from '../errors.js';
 import { native, type NativeError, type NativeSpawned } from '../native.js';
 import { abortSignal, checkKeys } from '../validate/options.js';
 import type { NsContext } from '../api/context.js';
@@ -304,7 +304,7 @@ export async function spawnIn(ns: NsContext, command: string, args: readonly str
   if (signal?.aborted) throw new RequestAbortedError('ABORT_ERR', operation, 'aborted before the child was started', signal.reason);
   const life = new ChildLife(operation);
 
-  return new Promise<NetnsProcess>((resolve, reject) => {
+  return withCallerFrames(new Promise<NetnsProcess>((resolve, reject) => {
     native().spawn(
       {
         nsFd: fd,
@@ -337,7 +337,7 @@ export async function spawnIn(ns: NsContext, command: string, args: readonly str
         }
       },
     );
-  });
+  }));
 }
 
 /** Implements {@link Netns.exec}. */

@@ -4,7 +4,7 @@
  * on stderr with their code, and the start-up time of `ls`.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { program } from '../../lib/cli/main.js';
 import { Topology } from '../../lib/topology/index.js';
@@ -140,7 +140,10 @@ describe('--json on every command', () => {
 
   it('capture: -w FILE -c N writes a pcap that tcpdump -r reads', async () => {
     const file = `${process.env.TMPDIR ?? '/tmp'}/${host()}.pcap`;
-    const child = cliAsync(['capture', '--json', host(), 'uplink', '-w', file, '-c', '2']);
+    // Only ICMP (no ARP): tcpdump compiles the filter, the capture attaches it.
+    const ddd = `${file}.ddd`;
+    writeFileSync(ddd, run('ip', ['netns', 'exec', host(), 'tcpdump', '-i', 'uplink', '-ddd', 'icmp']));
+    const child = cliAsync(['capture', '--json', host(), 'uplink', '-w', file, '-c', '2', '--filter-ddd', ddd]);
     let done = false;
     void child.then(() => (done = true));
     // Until the capture has seen two packets: pings through the NAT, across the uplink.
@@ -151,7 +154,9 @@ describe('--json on every command', () => {
     const lines = execFileSync('tcpdump', ['-n', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines.join('\n')).toMatch(/198\.51\.100\.1 > 203\.0\.113\.10: ICMP echo request/);
+    expect(lines.every((l) => l.includes(' ICMP echo '))).toBe(true);
     rmSync(file, { force: true });
+    rmSync(ddd, { force: true });
     expect(cli(['capture', host(), 'uplink']).status).toBe(2); // -w is required
   });
 

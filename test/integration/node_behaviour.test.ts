@@ -119,7 +119,15 @@ describe('errors like Node system errors', () => {
     async function callerOfCreate(): Promise<void> {
       await Netns.create(ns.name!);
     }
-    for (const [caller, code] of [[callerOfAddressAdd, 'EEXIST'], [callerOfLinkList, 'ENODEV'], [callerOfCreate, 'EEXIST']] as const) {
+    async function callerOfSpawn(): Promise<void> {
+      await ns.spawn('no-such-command-xyz', []);
+    }
+    async function callerOfConnect(): Promise<void> {
+      await ns.links.setUp('lo');
+      await ns.connect({ host: '127.0.0.1', port: 9 }); // nothing listens: RST
+    }
+    const cases = [[callerOfAddressAdd, 'EEXIST'], [callerOfLinkList, 'ENODEV'], [callerOfCreate, 'EEXIST'], [callerOfSpawn, 'ENOENT'], [callerOfConnect, 'ECONNREFUSED']] as const;
+    for (const [caller, code] of cases) {
       const err = await caller().catch((e: NetnsError) => e);
       expect(err, caller.name).toMatchObject({ code });
       // `at async NAME` in Node's own format; vitest's source-map formatter drops the word `async`.

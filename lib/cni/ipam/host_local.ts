@@ -218,7 +218,21 @@ function ipConfig(ip: Ip, range: IpRange): CniIpConfig {
   return { address: `${formatAddr(ip)}/${range.subnet.prefix}`, gateway: formatAddr(range.gateway) };
 }
 
-async function allocateFromSet(store: IpamStore, set: IpRange[], setIdx: number, id: string, ifName: string, requested: Ip | undefined): Promise<CniIpConfig> {
+/** What an allocation reads before it writes: this container's allocations and each set's last reservation. */
+interface StoreView {
+  held: string[];
+  last: (string | undefined)[];
+}
+
+async function readView(store: IpamStore, c: HostLocalConfig, id: string, ifName: string): Promise<StoreView> {
+  // All reads at once (the lock is held: nothing changes meanwhile). The allocations held by this
+  // container stay valid for every set: a reservation in one set is never inside another (sets
+  // do not overlap).
+  const [held, ...last] = await Promise.all([store.findById(id, ifName), ...c.ranges.map((_, idx) => store.lastReserved(idx))]);
+  return { held, last };
+}
+
+async function allocateFromSet(store: IpamStore, view: StoreView, set: IpRange[], setIdx: number, id: string, ifName: string, requested: Ip | undefined): Promise<CniIpConfig> {
   if (requested) {
     const range = set.find((r) => rangeContains(r, requested));
     if (!range) fail(`${formatAddr(requested)} not in range set ${setString(set)}`);
@@ -228,9 +242,8 @@ async function allocateFromSet(store: IpamStore, set: IpRange[], setIdx: number,
     }
     return ipConfig(requested, range!);
   }
-  // Both reads at once (the lock is held: neither can change meanwhile).
-  const [heldAll, lastText] = await Promise.all([store.findById(id, ifName), store.lastReserved(setIdx)]);
-  for (const held of heldAll) {
+  const lastText = view.last[setIdx];
+  for (const held of view.held) {
     const ip = parseAddr(held);
     if (ip && set.some((r) => rangeContains(r, ip))) fail(`${held} has been allocated to ${id}, duplicate allocation is not allowed`);
   }
@@ -239,6 +252,72 @@ async function allocateFromSet(store: IpamStore, set: IpRange[], setIdx: number,
     if (await store.reserve(id, ifName, formatAddr(ip), setIdx)) return ipConfig(ip, range);
   }
   return fail(`no IP addresses available in range set: ${setString(set)}`);
+}
+
+/** An ADD whose reads are done, holding the store's lock: {@link commit} allocates, {@link abort} only unlocks. */
+export interface PreparedHostLocalAdd {
+  commit(): Promise<CniResult>;
+  abort(): Promise<void>;
+}
+
+/**
+ * The first half of an ADD: the configuration checked, the store locked and read; nothing written
+ * but the store's directory and lock file. The bridge plugin runs it while the veth is being made
+ * and commits once the veth exists (so a failed veth leaves the store as the reference leaves it).
+ */
+export async function hostLocalPrepareAdd(conf: NetConf, id: string, ifName: string, cniArgs: Record<string, string> = {}): Promise<PreparedHostLocalAdd> {
+  const c = loadHostLocalConfig(conf, cniArgs);
+  const dns = c.resolvConf ? await parseResolvConf(c.resolvConf) : {};
+  const store = await IpamStore.open(c.name, c.dataDir);
+  let view: StoreView;
+  try {
+    view = await readView(store, c, id, ifName);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  let done = false;
+  const finish = async () => {
+    if (done) return;
+    done = true;
+    await store.close();
+  };
+  return {
+    abort: finish,
+    commit: async () => {
+      if (done) throw new Error('host-local ADD already committed or aborted');
+      try {
+        return await allocate(store, view, c, id, ifName, dns);
+      } finally {
+        await finish();
+      }
+    },
+  };
+}
+
+async function allocate(store: IpamStore, view: StoreView, c: HostLocalConfig, id: string, ifName: string, dns: CniDns): Promise<CniResult> {
+  const result: CniResult = { cniVersion: '1.1.0', ips: [], routes: c.routes, dns };
+  const wanted = [...c.requested];
+  const done: string[] = [];
+  try {
+    for (const [idx, set] of c.ranges.entries()) {
+      const k = wanted.findIndex((ip) => set.some((r) => rangeContains(r, ip)));
+      const requested = k >= 0 ? wanted.splice(k, 1)[0] : undefined;
+      let got: CniIpConfig;
+      try {
+        got = await allocateFromSet(store, view, set, idx, id, ifName, requested);
+      } catch (e) {
+        throw new CniError(CNI_ERR.INTERNAL, `failed to allocate for range ${idx}: ${(e as CniError).msg ?? (e as Error).message}`);
+      }
+      done.push(got.address.split('/')[0]);
+      result.ips!.push(got);
+    }
+    if (wanted.length > 0) fail(`failed to allocate all requested IPs: ${wanted.map(formatAddr).join(' ')}`);
+  } catch (e) {
+    for (const ip of done) await store.release(ip);
+    throw e;
+  }
+  return result;
 }
 
 /**
@@ -252,35 +331,7 @@ async function allocateFromSet(store: IpamStore, set: IpRange[], setIdx: number,
  * ```
  */
 export async function hostLocalAdd(conf: NetConf, id: string, ifName: string, cniArgs: Record<string, string> = {}): Promise<CniResult> {
-  const c = loadHostLocalConfig(conf, cniArgs);
-  const result: CniResult = { cniVersion: '1.1.0', ips: [], routes: c.routes, dns: {} };
-  if (c.resolvConf) result.dns = await parseResolvConf(c.resolvConf);
-  const store = await IpamStore.open(c.name, c.dataDir);
-  try {
-    const wanted = [...c.requested];
-    const done: string[] = [];
-    try {
-      for (const [idx, set] of c.ranges.entries()) {
-        const k = wanted.findIndex((ip) => set.some((r) => rangeContains(r, ip)));
-        const requested = k >= 0 ? wanted.splice(k, 1)[0] : undefined;
-        let got: CniIpConfig;
-        try {
-          got = await allocateFromSet(store, set, idx, id, ifName, requested);
-        } catch (e) {
-          throw new CniError(CNI_ERR.INTERNAL, `failed to allocate for range ${idx}: ${(e as CniError).msg ?? (e as Error).message}`);
-        }
-        done.push(got.address.split('/')[0]);
-        result.ips!.push(got);
-      }
-      if (wanted.length > 0) fail(`failed to allocate all requested IPs: ${wanted.map(formatAddr).join(' ')}`);
-    } catch (e) {
-      for (const ip of done) await store.release(ip);
-      throw e;
-    }
-  } finally {
-    await store.close();
-  }
-  return result;
+  return (await hostLocalPrepareAdd(conf, id, ifName, cniArgs)).commit();
 }
 
 /** DEL: release (id, ifName)'s addresses; nothing held is success. */

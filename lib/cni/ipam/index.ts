@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CNI_ERR, CniError, type CniResult, type NetConf } from '../types.js';
-import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc, hostLocalStatus } from './host_local.js';
+import { hostLocalCheck, hostLocalDel, hostLocalGc, hostLocalPrepareAdd, hostLocalStatus, type PreparedHostLocalAdd } from './host_local.js';
 
 /** IPAM types handled in-process: the reference's name and this package's executable name. */
 export const IN_PROCESS_IPAM = new Set(['host-local', 'netns-native-host-local']);
@@ -71,11 +71,22 @@ export async function execDelegate(command: string, type: string, conf: NetConf,
   throw new CniError(CNI_ERR.INTERNAL, `netplugin failed: "${(stdout + stderr).trim()}"`);
 }
 
+/**
+ * ADD in two halves: what can be read ahead (in-process host-local: the configuration, the store
+ * locked and read) starts now; `commit` allocates. A delegated plugin does all of it at `commit`.
+ */
+export async function ipamPrepareAdd(conf: NetConf, inv: IpamInvocation): Promise<PreparedHostLocalAdd> {
+  const type = conf.ipam?.type as string;
+  if (IN_PROCESS_IPAM.has(type)) return hostLocalPrepareAdd(conf, inv.containerId, inv.ifName, inv.args);
+  return {
+    commit: async () => (await execDelegate('ADD', type, conf, inv)) ?? { cniVersion: conf.cniVersion ?? '' },
+    abort: async () => undefined,
+  };
+}
+
 /** ADD: an address (or several) for the container. */
 export async function ipamAdd(conf: NetConf, inv: IpamInvocation): Promise<CniResult> {
-  const type = conf.ipam?.type as string;
-  if (IN_PROCESS_IPAM.has(type)) return hostLocalAdd(conf, inv.containerId, inv.ifName, inv.args);
-  return (await execDelegate('ADD', type, conf, inv)) ?? { cniVersion: conf.cniVersion ?? '' };
+  return (await ipamPrepareAdd(conf, inv)).commit();
 }
 
 /** DEL: release what ADD allocated; releasing nothing is success. */
