@@ -114,6 +114,7 @@ export async function capture(name: string, dev: string, opts: CommonOptions & {
   const stop = interruptible();
   try {
     const s = await withNs(name, async (ns) => {
+      await ns.links.get(dev); // an unknown link fails here, before the notice below
       // tcpdump's "listening on" notice; the socket opens while it is printed (scripts that need
       // the capture running before they send should send until it ends, as the test does).
       const pending = ns.captureToFile(opts.write!, { dev, signal: stop.signal, ...(count !== undefined ? { count } : {}), ...(durationMs !== undefined ? { durationMs } : {}), ...(snaplen !== undefined ? { snaplen } : {}), ...(filter !== undefined ? { filter } : {}) });

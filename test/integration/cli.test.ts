@@ -158,6 +158,9 @@ describe('--json on every command', () => {
     rmSync(file, { force: true });
     rmSync(ddd, { force: true });
     expect(cli(['capture', host(), 'uplink']).status).toBe(2); // -w is required
+    const nosuch = cli(['capture', host(), 'nosuch0', '-w', file, '-c', '1']);
+    expect(nosuch.status).toBe(1);
+    expect(nosuch.stderr).toMatch(/^netns-native: ENODEV: /); // no "capturing on" notice first
   });
 
   it('doctor (exit 0 when nothing fails)', () => {
