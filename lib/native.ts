@@ -192,9 +192,11 @@ export interface NativeAddon {
    * The iproute2 `netns_add` sequence: mkdir `dir` (0755), flock it, make it a shared mount (bind it
    * onto itself when it is not a mount point), create `dir/name` O_CREAT|O_EXCL, unshare(CLONE_NEWNET)
    * on an addon thread, bind-mount /proc/thread-self/ns/net onto the placeholder, switch back. Any
-   * failure rolls back everything it did. Returns an fd to the new namespace.
+   * failure rolls back everything it did. Returns an fd to the new namespace. With `netlink`, the
+   * same job also makes a netlink socket while it is inside the new namespace and returns it
+   * registered as `netlink` (absent when only that failed).
    */
-  nsCreate(dir: string, name: string, cb: Callback<NativeNsInfo>): void;
+  nsCreate(dir: string, name: string, cb: Callback<NativeNsInfo & { netlink?: NativeNetlinkSocket }>, netlink?: Omit<NativeNetlinkOpenOptions, 'nsFd'>): void;
   /** umount2(path, MNT_DETACH) then unlink(path), retrying EBUSY a bounded number of times. */
   nsDelete(path: string, cb: Callback<void>): void;
   /** A new namespace held only by the returned fd. */

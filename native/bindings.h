@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "fd.h"
 #include "loop_socket.h"
+#include "netlink_ops.h"
 
 namespace netns {
 
@@ -67,6 +68,11 @@ Deliver DeliverOpened(AddonState* state, std::shared_ptr<LoopSocket> sock, F des
 
 // netlinkClose(id) / dgramClose(id): closes a loop socket; idempotent, nothing is called back after.
 Napi::Value SocketCloseFn(const Napi::CallbackInfo& info);
+
+// netlinkOpen's options (protocol, groups, rcvbuf, initialReadBuffer; not nsFd), checked.
+NetlinkOpenRequest NetlinkRequestOf(Napi::Env env, Napi::Object opts);
+// { id, portId, strictCheck, extAck } of a registered netlink socket.
+Napi::Object NetlinkSocketObject(Napi::Env env, uint32_t id, const NetlinkOpenResult& result);
 
 // Bytes of a Buffer argument (copied).
 std::vector<uint8_t> BytesValue(Napi::Env env, Napi::Value value, const char* name, size_t maxLength);

@@ -13,15 +13,13 @@
 
 namespace netns {
 
-namespace {
+static void DescribeNetlinkSocket(Napi::Env env, Napi::Object obj, const NetlinkOpenResult& result) {
+  obj.Set("portId", Napi::Number::New(env, result.portId));
+  obj.Set("strictCheck", Napi::Boolean::New(env, result.strictCheck));
+  obj.Set("extAck", Napi::Boolean::New(env, result.extAck));
+}
 
-Napi::Value NetlinkOpenFn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  AddonState* state = StateOf(info);
-  if (!info[0].IsObject()) ThrowArgError(env, "opts must be an object");
-  Napi::Object opts = info[0].As<Napi::Object>();
-  Napi::Function cb = FunctionArg(info, 1, "cb");
-
+NetlinkOpenRequest NetlinkRequestOf(Napi::Env env, Napi::Object opts) {
   NetlinkOpenRequest req;
   req.protocol = static_cast<int>(IntegerValue(env, opts.Get("protocol"), "protocol", 0, 31));
   Napi::Value groups = opts.Get("groups");
@@ -35,7 +33,26 @@ Napi::Value NetlinkOpenFn(const Napi::CallbackInfo& info) {
   req.rcvbuf = rcvbuf > INT_MAX / 2 ? INT_MAX / 2 : static_cast<int>(rcvbuf);
   req.initialReadBuffer = static_cast<size_t>(
       IntegerValue(env, opts.Get("initialReadBuffer"), "initialReadBuffer", 1, 64 << 20));
+  return req;
+}
 
+Napi::Object NetlinkSocketObject(Napi::Env env, uint32_t id, const NetlinkOpenResult& result) {
+  Napi::Object obj = Napi::Object::New(env);
+  obj.Set("id", Napi::Number::New(env, id));
+  DescribeNetlinkSocket(env, obj, result);
+  return obj;
+}
+
+namespace {
+
+Napi::Value NetlinkOpenFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState* state = StateOf(info);
+  if (!info[0].IsObject()) ThrowArgError(env, "opts must be an object");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  Napi::Function cb = FunctionArg(info, 1, "cb");
+
+  NetlinkOpenRequest req = NetlinkRequestOf(env, opts);
   // Snapshot the callbacks now, so later changes to `opts` do not matter.
   Napi::Object callbacks = SocketCallbacks(env, opts);
   NsFdCopy ns = CopyNsFd(env, opts.Get("nsFd"), -1);
@@ -49,9 +66,7 @@ Napi::Value NetlinkOpenFn(const Napi::CallbackInfo& info) {
     SysError e = OpenNetlinkSocket(req, &sock, &result);
     if (e.Failed()) return DeliverError(std::move(e));
     return DeliverOpened(state, std::move(sock), [result](Napi::Env env, Napi::Object obj) {
-      obj.Set("portId", Napi::Number::New(env, result.portId));
-      obj.Set("strictCheck", Napi::Boolean::New(env, result.strictCheck));
-      obj.Set("extAck", Napi::Boolean::New(env, result.extAck));
+      DescribeNetlinkSocket(env, obj, result);
     });
   });
   return env.Undefined();

@@ -24,6 +24,12 @@ SysError SetIntOption(int fd, int level, int name, int value) {
 
 }  // namespace
 
+SysError NetlinkSocketHere(int protocol, UniqueFd* out) {
+  out->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol));
+  if (!out->Valid()) return SysError::FromErrno("socket");
+  return {};
+}
+
 SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<LoopSocket>* out,
                            NetlinkOpenResult* result) {
   UniqueFd fd;
@@ -35,11 +41,15 @@ SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<LoopSocket>*
       SysError e = guard.Enter(req.nsFd.Get());
       if (e.Failed()) return e;
     }
-    fd.Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, req.protocol));
-    if (!fd.Valid()) return SysError::FromErrno("socket");
+    SysError e = NetlinkSocketHere(req.protocol, &fd);
+    if (e.Failed()) return e;
   }
   req.nsFd.Reset();
+  return ConfigureNetlinkSocket(std::move(fd), req, out, result);
+}
 
+SysError ConfigureNetlinkSocket(UniqueFd fd, const NetlinkOpenRequest& req,
+                                std::shared_ptr<LoopSocket>* out, NetlinkOpenResult* result) {
   int one = 1;
   result->extAck = setsockopt(fd.Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one) == 0;
   // Older kernels answer ENOPROTOOPT: dumps are then filtered in JS instead.

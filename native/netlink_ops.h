@@ -34,4 +34,11 @@ struct NetlinkOpenResult {
 SysError OpenNetlinkSocket(NetlinkOpenRequest& req, std::shared_ptr<LoopSocket>* out,
                            NetlinkOpenResult* result);
 
+// Worker: socket() in the namespace the calling thread is in now (a job that is inside one anyway,
+// like a namespace's creation, saves the switch), close-on-exec and non-blocking.
+SysError NetlinkSocketHere(int protocol, UniqueFd* out);
+// Worker, from home: options, bind and groups of a socket made by NetlinkSocketHere.
+SysError ConfigureNetlinkSocket(UniqueFd fd, const NetlinkOpenRequest& req,
+                                std::shared_ptr<LoopSocket>* out, NetlinkOpenResult* result);
+
 }  // namespace netns

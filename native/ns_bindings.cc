@@ -8,6 +8,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "errors.h"
+#include "netlink_ops.h"
 #include "ns_ops.h"
 
 namespace netns {
@@ -21,18 +22,45 @@ Deliver DeliverNsInfo(AddonState* state, NsInfo info) {
   };
 }
 
+// nsCreate(dir, name, cb, netlink?): with `netlink` (netlinkOpen's options without nsFd), the new
+// namespace's netlink socket is made by the same job while it is inside the namespace (one job and
+// one namespace switch fewer for a handle's first request: docs/performance.md, "Levers of the
+// request path") and comes back registered as `netlink` ({ id, portId, strictCheck, extAck }). If
+// only the socket fails, the namespace is still made and `netlink` is absent.
 Napi::Value NsCreateFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   AddonState* state = StateOf(info);
   std::string dir = PathArg(info, 0, "dir");
   std::string name = NameArg(info, 1, "name");
   Napi::Function cb = FunctionArg(info, 2, "cb");
-  state->pool->Submit(info.Env(), cb, Napi::Object(), [state, dir, name]() -> Deliver {
+  bool withSocket = info.Length() > 3 && info[3].IsObject();
+  NetlinkOpenRequest req;
+  Napi::Object callbacks;
+  if (withSocket) {
+    Napi::Object opts = info[3].As<Napi::Object>();
+    req = NetlinkRequestOf(env, opts);
+    callbacks = SocketCallbacks(env, opts);
+  }
+  state->pool->Submit(env, cb, callbacks, [state, dir, name, withSocket, req = std::move(req)]() mutable -> Deliver {
     NsInfo ns;
-    SysError e = NsCreate(dir, name, &ns);
+    UniqueFd fd;
+    SysError e = NsCreate(dir, name, &ns, [&] {
+      if (withSocket) NetlinkSocketHere(req.protocol, &fd);
+    });
     if (e.Failed()) return DeliverError(std::move(e));
-    return DeliverNsInfo(state, std::move(ns));
+    std::shared_ptr<LoopSocket> sock;
+    NetlinkOpenResult result;
+    if (fd.Valid() && ConfigureNetlinkSocket(std::move(fd), req, &sock, &result).Failed()) sock.reset();
+    return [state, ns = std::move(ns), sock = std::move(sock), result](Napi::Env env, Napi::Function cb,
+                                                                       Napi::Object callbacks) mutable {
+      Napi::Object obj = NsInfoObject(env, state, ns);
+      uint32_t id = 0;
+      if (sock && state->io->Register(sock, callbacks, &id).Failed()) id = 0;
+      if (id != 0) obj.Set("netlink", NetlinkSocketObject(env, id, result));
+      cb.Call({env.Null(), obj});
+    };
   });
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
 Napi::Value NsDeleteFn(const Napi::CallbackInfo& info) {

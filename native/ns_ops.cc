@@ -136,7 +136,8 @@ SysError OpenThreadNs(NsInfo* out) {
   return Describe(std::move(fd), out);
 }
 
-SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out) {
+SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out,
+                  const std::function<void()>& inside) {
   std::string path = JoinPath(dir, name);
   PinRollback rollback(path);
   SysError e = CreatePlaceholder(dir, path, &rollback);
@@ -154,6 +155,7 @@ SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out) 
     rollback.Mounted();
     e = OpenThreadNs(&info);
     if (e.Failed()) return e;
+    if (inside) inside();
   }
   rollback.Dismiss();
   *out = std::move(info);

@@ -2,6 +2,7 @@
 // ones that switch namespace need one; the rest may block on mounts and locks).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "errors.h"
@@ -19,7 +20,10 @@ struct NsInfo {
 SysError OpenThreadNs(NsInfo* out);
 
 // iproute2's netns_add: prepare `dir`, create `dir/name` exclusively, pin a new namespace there.
-SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out);
+// `inside`, when given, runs while the thread is in the new namespace (after the pin succeeded); it
+// must not fail the creation.
+SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out,
+                  const std::function<void()>& inside = nullptr);
 // iproute2's netns_delete, retrying EBUSY a bounded number of times.
 SysError NsDelete(const std::string& path);
 // A new namespace held only by the returned fd.

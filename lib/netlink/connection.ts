@@ -8,7 +8,7 @@
  * @module
  */
 import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, RequestAbortedError, ValidationError, fromNative, withCallerFrames } from '../errors.js';
-import { native, type NativeError } from '../native.js';
+import { native, type NativeError, type NativeNetlinkOpenOptions, type NativeNetlinkSocket } from '../native.js';
 import {
   NETLINK_ROUTE,
   NLMSG_DONE,
@@ -664,11 +664,11 @@ export interface OpenNetlinkOptions extends ConnectionOptions {
   /** SO_RCVBUF in bytes (at least 1 MiB is used). */
   rcvbuf?: number;
   /**
-   * Initial size of the per-datagram read buffer; it grows when a datagram is larger (the addon
-   * peeks at each datagram's size first, so nothing is ever truncated). Default 4 KiB: the addon
-   * keeps one such buffer per socket, and at 32 KiB 1,000 namespace handles held 25 MiB more RSS.
-   * The kernel sizes dump datagrams after it (4 KiB datagrams instead of 32 KiB: a 2,000-address
-   * dump takes 2.9 ms instead of 1.5 ms); pass 32768 for a connection that dumps large tables.
+   * Initial receive size for one datagram; it grows when a datagram is larger (the addon peeks at
+   * each datagram's size first, so nothing is ever truncated). The kernel sizes dump datagrams after
+   * it (at most 32 KiB): a 2,000-address dump took 1.5 ms in 32 KiB datagrams and 2.9 ms in 4 KiB
+   * ones. Default 32 KiB, which costs nothing per socket: the addon reads into one buffer per
+   * reading thread (docs/threading.md, "The path of one request").
    */
   initialReadBuffer?: number;
 }
@@ -681,47 +681,83 @@ export async function openNetlink(opts: OpenNetlinkOptions = {}): Promise<Netlin
   return conn;
 }
 
+/**
+ * For a job that opens a netlink socket as part of its own work (`nsCreate` makes the new
+ * namespace's rtnetlink socket while it is inside it): the addon options to give it, and how to
+ * turn the socket it returns into a connection like {@link openNetlink}'s (reopened through
+ * `openNetlink`'s path when it breaks). `opts.nsFd` is only used for such a reopen.
+ * @internal
+ */
+export function prepareNetlink(opts: OpenNetlinkOptions = {}): {
+  native: Omit<NativeNetlinkOpenOptions, 'nsFd'>;
+  connect(sock: NativeNetlinkSocket, nsFd: number): NetlinkConnection;
+} {
+  let conn: NetlinkConnection | undefined;
+  const binding = bindSocket(opts, () => conn);
+  return {
+    native: binding.native,
+    connect(sock, nsFd) {
+      const reopenOpts = { ...opts, nsFd };
+      conn = new NetlinkConnection(binding.wrap(sock), opts, () => openTransport(reopenOpts, () => conn));
+      return conn;
+    },
+  };
+}
+
 /** One addon socket as a {@link Transport} whose datagrams and errors go to `target()`. */
 function openTransport(opts: OpenNetlinkOptions, target: () => NetlinkConnection | undefined): Promise<Transport> {
-  const addon = native();
+  const { native: nativeOpts, wrap } = bindSocket(opts, target);
   return new Promise((resolve, reject) => {
-    let transport: Transport | undefined;
-    // Callbacks of a replaced socket must not reach the connection: only the current one speaks.
-    const current = () => {
-      const c = target();
-      return c && transport && c.isTransport(transport) ? c : undefined;
-    };
-    addon.netlinkOpen(
-      {
-        protocol: opts.protocol ?? NETLINK_ROUTE,
-        nsFd: opts.nsFd ?? -1,
-        groups: [],
-        rcvbuf: opts.rcvbuf ?? 4 * 1024 * 1024,
-        initialReadBuffer: opts.initialReadBuffer ?? 4096,
-        onData: (d) => current()?.feed(d),
-        onError: (e) => current()?.onSocketError(e),
-        onSendError: (t, e) => current()?.onSendError(t, e),
-      },
-      (err, sock) => {
-        if (err || !sock) {
-          reject(err ? fromNative(err, 'open netlink socket') : new NetnsError('open netlink socket failed', { code: 'ERR_INTERNAL' }));
-          return;
-        }
-        let closed = false;
-        transport = {
-          portId: sock.portId,
-          send: (buf, token) => addon.netlinkSend(sock.id, buf, token, DEFER),
-          close: () => {
-            if (closed) return;
-            closed = true;
-            addon.netlinkClose(sock.id);
-          },
-          ref: () => addon.ref(),
-          unref: () => addon.unref(),
-          afterFlush: scheduleSubmit,
-        };
-        resolve(transport);
-      },
-    );
+    native().netlinkOpen({ ...nativeOpts, nsFd: opts.nsFd ?? -1 }, (err, sock) => {
+      if (err || !sock) {
+        reject(err ? fromNative(err, 'open netlink socket') : new NetnsError('open netlink socket failed', { code: 'ERR_INTERNAL' }));
+        return;
+      }
+      resolve(wrap(sock));
+    });
   });
+}
+
+/**
+ * The addon options of a request socket whose callbacks reach `target()` only while the socket
+ * wrapped by `wrap` is the connection's current one (callbacks of a replaced socket must not reach
+ * the connection).
+ */
+function bindSocket(opts: OpenNetlinkOptions, target: () => NetlinkConnection | undefined): {
+  native: Omit<NativeNetlinkOpenOptions, 'nsFd'>;
+  wrap(sock: NativeNetlinkSocket): Transport;
+} {
+  const addon = native();
+  let transport: Transport | undefined;
+  const current = () => {
+    const c = target();
+    return c && transport && c.isTransport(transport) ? c : undefined;
+  };
+  return {
+    native: {
+      protocol: opts.protocol ?? NETLINK_ROUTE,
+      groups: [],
+      rcvbuf: opts.rcvbuf ?? 4 * 1024 * 1024,
+      initialReadBuffer: opts.initialReadBuffer ?? 32 * 1024,
+      onData: (d) => current()?.feed(d),
+      onError: (e) => current()?.onSocketError(e),
+      onSendError: (t, e) => current()?.onSendError(t, e),
+    },
+    wrap(sock) {
+      let closed = false;
+      transport = {
+        portId: sock.portId,
+        send: (buf, token) => addon.netlinkSend(sock.id, buf, token, DEFER),
+        close: () => {
+          if (closed) return;
+          closed = true;
+          addon.netlinkClose(sock.id);
+        },
+        ref: () => addon.ref(),
+        unref: () => addon.unref(),
+        afterFlush: scheduleSubmit,
+      };
+      return transport;
+    },
+  };
 }

@@ -9,11 +9,46 @@
 import type { LinkRef } from '../../rtnl/link/kinds/kind.js';
 import type { NsContext } from '../context.js';
 
-const tables = new WeakMap<NsContext, Map<string, number>>();
+/**
+ * name -> ifindex, with the reverse index kept alongside so that forgetting a link by ifindex costs
+ * one lookup, not a scan of every name (deleting N links by index stays linear).
+ */
+class IndexTable {
+  private readonly byName = new Map<string, number>();
+  private readonly byIndex = new Map<number, Set<string>>();
 
-function tableOf(ctx: NsContext): Map<string, number> {
+  get(name: string): number | undefined {
+    return this.byName.get(name);
+  }
+
+  set(name: string, index: number): void {
+    this.delete(name);
+    this.byName.set(name, index);
+    let names = this.byIndex.get(index);
+    if (!names) this.byIndex.set(index, (names = new Set()));
+    names.add(name);
+  }
+
+  delete(name: string): void {
+    const index = this.byName.get(name);
+    if (index === undefined) return;
+    this.byName.delete(name);
+    const names = this.byIndex.get(index);
+    names?.delete(name);
+    if (names?.size === 0) this.byIndex.delete(index);
+  }
+
+  deleteIndex(index: number): void {
+    for (const name of this.byIndex.get(index) ?? []) this.byName.delete(name);
+    this.byIndex.delete(index);
+  }
+}
+
+const tables = new WeakMap<NsContext, IndexTable>();
+
+function tableOf(ctx: NsContext): IndexTable {
   let t = tables.get(ctx);
-  if (!t) tables.set(ctx, (t = new Map()));
+  if (!t) tables.set(ctx, (t = new IndexTable()));
   return t;
 }
 
@@ -72,5 +107,5 @@ export function forgetIndex(ctx: NsContext, ref: LinkRef): void {
   const table = tables.get(ctx);
   if (!table) return;
   if (typeof ref === 'string') table.delete(ref);
-  else for (const [n, i] of table) if (i === ref) table.delete(n);
+  else table.deleteIndex(ref);
 }

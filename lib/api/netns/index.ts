@@ -6,8 +6,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { ClosedError, NetnsError, ValidationError, isNotFound } from '../../errors.js';
-import { native, type NativeNsInfo } from '../../native.js';
-import { openNetlink, type NetlinkConnection } from '../../netlink/connection.js';
+import { native, type NativeNetlinkSocket, type NativeNsInfo } from '../../native.js';
+import { openNetlink, prepareNetlink, type NetlinkConnection } from '../../netlink/connection.js';
 import { NETLINK_ROUTE } from '../../netlink/constants.js';
 import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
 import { homeConnection, queryNsid } from '../nsid/query.js';
@@ -224,8 +224,16 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    */
   static async create(name: string): Promise<Netns> {
     validateNetnsName(name);
-    const info = await namespaceLane.run(() => callNative<NativeNsInfo>(`ip netns add ${name}`, (a, cb) => a.nsCreate(NETNS_RUN_DIR, name, cb)));
-    return new Netns(info, name, join(NETNS_RUN_DIR, name)).openingRtnl();
+    // The rtnetlink socket is made by the create job itself while it is inside the new namespace:
+    // no job of its own (docs/performance.md, "Levers of the request path").
+    const nl = prepareNetlink();
+    const info = await namespaceLane.run(() =>
+      callNative<NativeNsInfo & { netlink?: NativeNetlinkSocket }>(`ip netns add ${name}`, (a, cb) => a.nsCreate(NETNS_RUN_DIR, name, cb, nl.native)),
+    );
+    const ns = new Netns(info, name, join(NETNS_RUN_DIR, name));
+    if (!info.netlink) return ns.openingRtnl();
+    ns.adoptConnection(NETLINK_ROUTE, nl.connect(info.netlink, info.fd));
+    return ns;
   }
 
   /**
@@ -290,6 +298,12 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   static async anonymous(): Promise<Netns> {
     const info = await namespaceLane.run(() => callNative<NativeNsInfo>('create anonymous namespace', (a, cb) => a.nsAnonymous(cb)));
     return new Netns(info).openingRtnl();
+  }
+
+  /** A connection another job opened in this namespace (Netns.create), used as {@link connection} would open it. */
+  private adoptConnection(protocol: number, conn: NetlinkConnection): void {
+    this.conns.set(protocol, Promise.resolve(conn));
+    this.connValues.set(protocol, conn);
   }
 
   /**
