@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { DumpInterruptedError, Netns, NetnsError, openNetlink } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { NLM_F_DUMP_INTR } from '../../lib/netlink/constants.js';
@@ -414,6 +414,13 @@ describe('chaos', () => {
     // Three phases: the first ones set the high-water mark of RSS (the allocator keeps the pages of
     // freed answer buffers, and how high it goes follows the peak concurrency: 250-365 MiB here),
     // the last must not rise far above it. Small per-action leaks are the soak test's job.
+    // On a failure the namespaces of the moment are deleted too (a pending action may still make one:
+    // the suite's teardown removes whatever is left under the run's prefix).
+    const cleanup = async () => {
+      for (const name of names.splice(0)) await Netns.delete(name, { ifExists: true }).catch(() => undefined);
+      for (const ns of handles.splice(0)) await ns.close();
+    };
+    onTestFailed(cleanup);
     for (let phase = 0; phase < 3; phase++) {
       const end = performance.now() + 1500;
       // 12 lanes, each starting a random action every few ms without waiting for the last one.
@@ -435,7 +442,7 @@ describe('chaos', () => {
     expect(unsettled).toBe(0);
     expect(strays).toEqual([]);
 
-    for (const ns of handles) await ns.delete();
+    await cleanup();
     const fdsAfter = await settledFdCount();
     const after = memory();
     rss.push(after.rss);
