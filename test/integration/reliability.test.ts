@@ -25,15 +25,16 @@ describe('item 1: concurrent dumps on one handle never wedge it', () => {
   // threads: I/O thread and workers on different CPUs both ways round, and left to the scheduler
   // (two at once). Before the fix this wedged a handle in most such runs (the figures are in the
   // commit that sharpened this test); every round must now settle with complete answers.
-  it('5 processes x 4 handles x 300 rounds of links+addresses+routes list() in parallel, threads pinned across CPUs', async () => {
+  it('5 processes x 4 handles x 500 rounds of links+addresses+routes list() in parallel, threads pinned across CPUs', async () => {
     const cross = availableParallelism() >= 2;
-    const pins = cross ? ['cross', 'reverse', 'cross', 'none', 'none'] : ['none', 'none', 'none', 'none', 'none'];
-    const runs = await Promise.all(pins.map((pin) => execFileP(process.execPath, [child, '300', '0', '4', pin], { timeout: 120_000 })));
+    const pins = cross ? ['cross', 'reverse', 'cross', 'reverse', 'none'] : ['none', 'none', 'none', 'none', 'none'];
+    const runs = await Promise.all(pins.map((pin) => execFileP(process.execPath, [child, '500', '0', '4', pin], { timeout: 120_000 })));
     const results = runs.map((r) => JSON.parse(r.stdout.trim().split('\n').pop()!));
     const races = results.reduce((n, r) => n + (r.stats.dumpRaceErrors ?? 0), 0);
-    console.log(`concurrent dumps: ${results.length} processes (${pins.join(', ')}), ${results.length * 1200} rounds, dump-race EINVALs skipped: ${races}`);
+    const slow = results.reduce((n, r) => n + r.slow, 0);
+    console.log(`concurrent dumps: ${results.length} processes (${pins.join(', ')}), ${results.length * 2000} rounds, dump-race EINVALs skipped: ${races}, rounds over 5 s (machine stalls): ${slow}`);
     for (const r of results) {
-      expect(r).toMatchObject({ rounds: 1200, done: 1200, wedged: 0, failed: 0 });
+      expect(r).toMatchObject({ rounds: 2000, done: 2000, wedged: 0, failed: 0 });
     }
   }, 180_000);
 });

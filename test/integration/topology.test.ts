@@ -3,13 +3,13 @@
  * file) as the oracle; a second `up` must report and make no change; `down` must leave nothing. A
  * topology whose last element is wrong must fail and leave the machine exactly as before.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Topology } from '../../lib/topology/index.js';
 import { parseRate } from '../../lib/validate/units.js';
 import { ipJson, run } from './helpers.js';
-import { assertBuilt, cli, etcNetns, pinned, topoPrefix } from './cli_helpers.js';
+import { assertBuilt, BIN, cli, etcNetns, pinned, topoPrefix } from './cli_helpers.js';
 
 beforeAll(assertBuilt);
 
@@ -212,5 +212,23 @@ describe('a topology whose last element is wrong', () => {
     expect(r.stderr).toMatch(/nosuchlink.*everything this run made was rolled back/);
     expect(JSON.parse(machine(prefix, [a, `${prefix}b`]))).toEqual(JSON.parse(before));
     run('ip', ['netns', 'delete', a]);
+  });
+
+  it('^C during up stops it between steps and undoes what it made', async () => {
+    const prefix = topoPrefix('int');
+    const file = `${process.env.TMPDIR ?? '/tmp'}/${prefix}int.yaml`;
+    // Sixty namespaces (120 steps): the run is still going when its first namespace appears.
+    execFileSync('sh', ['-c', `cat > ${file}`], { input: ['namespaces:', ...Array.from({ length: 60 }, (_, i) => `  n${i}: {}`)].join('\n') });
+    const child = spawn(process.execPath, [BIN, 'up', file, '--prefix', prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 20_000;
+    // A synchronous poll: the signal goes out as soon as the first namespace is pinned.
+    while (!pinned().some((n) => n.startsWith(prefix)) && Date.now() < deadline) readdirSync('/run');
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/^netns-native: ABORT_ERR: ip netns add \S+: .*everything this run made was rolled back/);
+    expect(pinned().filter((n) => n.startsWith(prefix))).toEqual([]);
   });
 });
