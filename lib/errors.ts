@@ -278,3 +278,16 @@ function safeString(v: unknown): string {
     return '<unprintable>';
   }
 }
+
+/**
+ * A Node socket or fs error as a typed error (the original stays as `cause`): the kernel's errno
+ * name as `code` (Node says ENOTSUP for 95, docs/errors.md "Errno names"); Node's own ERR_* codes
+ * stay on `cause`, so `code` is always one of NetnsErrorCode.
+ */
+export function fromNodeError(err: unknown, operation: string, path?: string): NetnsError {
+  if (err instanceof NetnsError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
+  const code = errno !== undefined ? errnoName(errno) : 'ERR_SOCKET';
+  return new SystemError(`${operation}: ${e?.message ?? String(err)}`, { code, errno, syscall: e?.syscall, path: path ?? e?.path, operation, cause: err });
+}

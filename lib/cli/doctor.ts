@@ -10,6 +10,8 @@ import type { Route } from '../api/route/view.js';
 import type { ResolvConf } from '../process/dns.js';
 import { parseIp } from '../validate/ip.js';
 import { ValidationError } from '../errors.js';
+import { checkKeys } from '../validate/options.js';
+import { validateNetnsName } from '../validate/names.js';
 import { ping, type PingResult } from '../observe/ping.js';
 import { isSourceNat, ruleText } from '../format/nat.js';
 
@@ -96,7 +98,12 @@ interface Seen {
  * ```
  */
 export async function doctor(name: string, opts: DoctorOptions = {}): Promise<DoctorReport> {
-  for (const k of Object.keys(opts)) if (!['target', 'dns', 'timeoutMs'].includes(k)) throw new ValidationError(`options.${k}`, (opts as Record<string, unknown>)[k], 'is not an option (known: target, dns, timeoutMs)');
+  validateNetnsName(name);
+  checkKeys('', opts, ['target', 'dns', 'timeoutMs']);
+  opts ??= {};
+  if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === 'number' && opts.timeoutMs > 0 && opts.timeoutMs <= 3_600_000)) throw new ValidationError('timeoutMs', opts.timeoutMs, 'must be a number of milliseconds, > 0 and <= 3600000');
+  if (opts.target !== undefined && typeof opts.target !== 'string') throw new ValidationError('target', opts.target, 'must be a string (IP or IP:PORT)');
+  if (opts.dns !== undefined && typeof opts.dns !== 'string') throw new ValidationError('dns', opts.dns, 'must be a host name');
   const target = opts.target === undefined ? undefined : parseTarget(opts.target);
   if (opts.dns !== undefined) dnsQuery(opts.dns, 0);
   const timeoutMs = opts.timeoutMs ?? 2000;

@@ -4,6 +4,7 @@
  * @module
  */
 import type { SocketEndpoint, SocketEntry, SocketState } from '../observe/sockets.js';
+import { ValidationError } from '../errors.js';
 
 /** ss's state column (ss.c's sstate_name). */
 const SS_STATE: Record<SocketState, string> = {
@@ -37,7 +38,18 @@ export function ssUsers(s: SocketEntry): string {
 
 /** The fields of one `ss -tunapH` line: netid, state, recv-q, send-q, local, peer, users. */
 export function ssFields(s: SocketEntry): string[] {
+  checkEntry(s);
   return [s.protocol, SS_STATE[s.state], String(s.recvQ), String(s.sendQ), ssEndpoint(s.local, s.family, s.v6only), ssEndpoint(s.peer, s.family, s.v6only), ssUsers(s)];
+}
+
+/** A value that is not what ns.diag.sockets() returns fails as input, not half-way through a line. */
+function checkEntry(s: unknown): asserts s is SocketEntry {
+  const e = s as Partial<SocketEntry> | null;
+  const endpoint = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as SocketEndpoint).address === 'string' && Number.isInteger((v as SocketEndpoint).port);
+  if (typeof e !== 'object' || e === null || typeof e.protocol !== 'string' || !(typeof e.state === 'string' && e.state in SS_STATE) || (e.family !== 4 && e.family !== 6)
+    || !endpoint(e.local) || !endpoint(e.peer) || !Array.isArray(e.processes)) {
+    throw new ValidationError('socket', s, 'is not a socket entry (from ns.diag.sockets())');
+  }
 }
 
 /** One line of `ss -tunap -H` (columns separated by single spaces). */

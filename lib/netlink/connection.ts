@@ -675,6 +675,7 @@ export interface OpenNetlinkOptions extends ConnectionOptions {
 
 /** Open a request/response connection on a socket created by the addon inside a namespace. */
 export async function openNetlink(opts: OpenNetlinkOptions = {}): Promise<NetlinkConnection> {
+  if (typeof opts !== 'object' || opts === null) throw new ValidationError('options', opts, 'must be an object');
   let conn: NetlinkConnection | undefined;
   const open = () => openTransport(opts, () => conn);
   conn = new NetlinkConnection(await open(), opts, open);

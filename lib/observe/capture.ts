@@ -99,6 +99,7 @@ export interface CaptureOptions {
  * @throws {@link ValidationError} for anything else.
  */
 export function parseBpf(text: string): BpfInstruction[] {
+  if (typeof text !== 'string') throw new ValidationError('filter', text, 'must be the text tcpdump -ddd prints');
   const lines = text.trim().split(/\n/).map((l) => l.trim()).filter((l) => l !== '');
   const n = Number(lines[0]);
   if (!Number.isInteger(n) || n < 1 || n > 4096 || lines.length !== n + 1) throw new ValidationError('filter', text, 'is not tcpdump -ddd output (a count line, then that many "code jt jf k" lines)');

@@ -68,6 +68,10 @@ const RATE_FIELDS: ReadonlyArray<[keyof LinkRates, keyof LinkStats]> = [
 
 /** Rates from two readings `seconds` apart; undefined when a counter went backwards (reset). */
 export function linkRates(prev: LinkStats, cur: LinkStats, seconds: number): LinkRates | undefined {
+  if (typeof seconds !== 'number' || Number.isNaN(seconds)) throw new ValidationError('seconds', seconds, 'must be a number');
+  for (const [field, v] of [['prev', prev], ['cur', cur]] as const) {
+    if (typeof v !== 'object' || v === null || RATE_FIELDS.some(([, counter]) => typeof v[counter] !== 'bigint')) throw new ValidationError(field, v, 'must be link counters (a link\'s stats from ns.links.list() or ns.stats.sample())');
+  }
   if (!(seconds > 0)) return undefined;
   const out = {} as LinkRates;
   for (const [rate, counter] of RATE_FIELDS) {

@@ -12,7 +12,7 @@ import cluster from 'node:cluster';
 import dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
 import net from 'node:net';
-import { NetnsError, RequestAbortedError, SystemError, ValidationError, errnoName, withCallerFrames } from '../errors.js';
+import { NetnsError, RequestAbortedError, SystemError, ValidationError, fromNodeError, withCallerFrames } from '../errors.js';
 import type { NativeInetSocketOptions } from '../native.js';
 import { parseIp, type IpFamily } from '../validate/ip.js';
 import { validateIntRange } from '../validate/link.js';
@@ -113,17 +113,6 @@ function optionalBool(v: unknown, field: string): boolean {
   if (v === undefined) return false;
   if (typeof v !== 'boolean') throw new ValidationError(field, v, 'must be a boolean');
   return v;
-}
-
-/** A Node socket error as a typed error (the original stays as `cause`). */
-function fromNodeError(err: unknown, operation: string): NetnsError {
-  if (err instanceof NetnsError) return err;
-  const e = err as NodeJS.ErrnoException;
-  const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
-  // The kernel's errno name (Node says ENOTSUP for 95, docs/errors.md "Errno names"); Node's own
-  // ERR_* codes stay on `cause`, so `code` is always one of NetnsErrorCode.
-  const code = errno !== undefined ? errnoName(errno) : 'ERR_SOCKET';
-  return new SystemError(`${operation}: ${e?.message ?? String(err)}`, { code, errno, syscall: e?.syscall, operation, cause: err });
 }
 
 function createFd(ns: NsContext, opts: NativeInetSocketOptions, operation: string): Promise<number> {

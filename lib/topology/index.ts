@@ -8,8 +8,9 @@ import { access, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Netns } from '../api/netns/index.js';
-import { NetnsError, RequestAbortedError, ValidationError, isNotFound } from '../errors.js';
-import { abortSignal } from '../validate/options.js';
+import { NetnsError, RequestAbortedError, ValidationError, fromNodeError, isNotFound } from '../errors.js';
+import { abortSignal, checkKeys } from '../validate/options.js';
+import { validateNetnsName } from '../validate/names.js';
 import { Dns, NETNS_ETC_DIR } from '../process/dns.js';
 import type { NsContext } from '../api/context.js';
 import type { LinkSpec } from '../api/link/spec.js';
@@ -184,7 +185,13 @@ export class Topology {
    * @throws {@link ValidationError} for a malformed file or value, naming where it is.
    */
   static async load(path: string, opts: TopologyOptions = {}): Promise<Topology> {
-    const text = await readFile(path, 'utf8');
+    if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new ValidationError('path', path, 'must be a file name (no NUL bytes)');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      throw fromNodeError(e, `read topology ${path}`, path);
+    }
     return Topology.parse(text, extname(path) === '.json' ? 'json' : 'yaml', opts);
   }
 
@@ -198,6 +205,8 @@ export class Topology {
    * ```
    */
   static parse(text: string, format: 'yaml' | 'json', opts: TopologyOptions = {}): Topology {
+    if (typeof text !== 'string') throw new ValidationError('topology', text, 'must be the text of a YAML or JSON file');
+    if (format !== 'yaml' && format !== 'json') throw new ValidationError('format', format, "must be 'yaml' or 'json'");
     let doc: unknown;
     try {
       doc = format === 'json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
@@ -217,13 +226,13 @@ export class Topology {
    * ```
    */
   static from(doc: unknown, opts: TopologyOptions = {}): Topology {
-    const known = new Set(['rename']);
-    for (const k of Object.keys(opts)) if (!known.has(k)) throw new ValidationError(`options.${k}`, (opts as Record<string, unknown>)[k], 'is not an option (known: rename)');
+    checkKeys('', opts, ['rename']);
+    if (opts?.rename !== undefined && typeof opts.rename !== 'function') throw new ValidationError('rename', opts.rename, 'must be a function (name in the file) => real name');
     const file = validateTopology(doc);
-    const rename = opts.rename ?? ((n: string) => n);
+    const rename = opts?.rename ?? ((n: string) => n);
     const seen = new Set<string>();
     for (const n of Object.keys(file.namespaces)) {
-      const r = rename(n);
+      const r = validateNetnsName(rename(n), `rename(${n})`);
       if (seen.has(r)) throw new ValidationError('rename', r, 'gives two namespaces the same name');
       seen.add(r);
     }
