@@ -50,7 +50,7 @@ void LowerPriority(int delta) {
 // condition variable: an awaited request is typically followed, tens of microseconds later, by the
 // next one, and waking a sleeping thread costs about as much as the kernel's work for a simple
 // request (docs/performance.md, "Levers of the request path"). NETNS_NATIVE_SPIN_US (0 disables).
-int64_t SpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_SPIN_US", 0, 10000, 0)) * 1000; }
+int64_t SpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_SPIN_US", 0, 10000, 100)) * 1000; }
 
 SysError NoWorkerError() {
   SysError e = SysError::Of(ECANCELED, "setns");

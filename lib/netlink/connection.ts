@@ -118,7 +118,7 @@ const DEFER = process.env.NETNS_NATIVE_DEFER !== '0';
 function pollMicros(): number {
   const v = process.env.NETNS_NATIVE_POLL_US;
   const n = v === undefined || v === '' ? NaN : Number(v);
-  return Number.isInteger(n) && n >= 0 && n <= 1000 ? n : 0;
+  return Number.isInteger(n) && n >= 0 && n <= 1000 ? n : 100;
 }
 
 let pollQueued = false;
