@@ -313,6 +313,10 @@ export interface NativeAddon {
   threadCount(): number;
   /** Upper bound on threadCount(). */
   maxThreads(): number;
+  /** Bytes the C allocator has handed out and not had back (glibc mallinfo2; -1 elsewhere). For tests. */
+  mallocInUse(): number;
+  /** malloc_trim(0): give free pages back to the kernel; true when some were. For tests. */
+  mallocTrim(): boolean;
 }
 
 let cached: NativeAddon | undefined;

@@ -1,5 +1,6 @@
 // Module entry: builds the per-environment state, starts the threads, tears everything down with
 // the environment, and exports the small synchronous functions.
+#include <malloc.h>
 #include <fcntl.h>
 #include <napi.h>
 #include <unistd.h>
@@ -108,6 +109,26 @@ Napi::Value ThreadCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// Bytes the C allocator has handed out and not had back (mallinfo2: arenas + mmapped chunks), and
+// malloc_trim(0). Diagnostics for the endurance tests: RSS alone cannot tell memory still held from
+// free pages glibc keeps after a burst (docs/performance.md, "Endurance"). -1 / false without glibc.
+Napi::Value MallocInUse(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  struct mallinfo2 mi = mallinfo2();
+  return Napi::Number::New(info.Env(), static_cast<double>(mi.uordblks + mi.hblkhd));
+#else
+  return Napi::Number::New(info.Env(), -1);
+#endif
+}
+
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Value MaxThreads(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
   return Napi::Number::New(info.Env(), static_cast<double>(state->pool->Workers() + 1));
@@ -199,6 +220,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
              {"threadCount", ThreadCount},
              {"netlinkFlush", Poll},
              {"maxThreads", MaxThreads},
+             {"mallocInUse", MallocInUse},
+             {"mallocTrim", MallocTrim},
              {"homeNs", HomeNs},
              {"closeFd", CloseFd},
              {"setErrnoNames", SetErrnoNamesFn}});
