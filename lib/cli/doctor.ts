@@ -100,7 +100,6 @@ interface Seen {
 export async function doctor(name: string, opts: DoctorOptions = {}): Promise<DoctorReport> {
   validateNetnsName(name);
   checkKeys('', opts, ['target', 'dns', 'timeoutMs']);
-  opts ??= {};
   if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === 'number' && opts.timeoutMs > 0 && opts.timeoutMs <= 3_600_000)) throw new ValidationError('timeoutMs', opts.timeoutMs, 'must be a number of milliseconds, > 0 and <= 3600000');
   if (opts.target !== undefined && typeof opts.target !== 'string') throw new ValidationError('target', opts.target, 'must be a string (IP or IP:PORT)');
   if (opts.dns !== undefined && typeof opts.dns !== 'string') throw new ValidationError('dns', opts.dns, 'must be a host name');

@@ -227,9 +227,9 @@ export class Topology {
    */
   static from(doc: unknown, opts: TopologyOptions = {}): Topology {
     checkKeys('', opts, ['rename']);
-    if (opts?.rename !== undefined && typeof opts.rename !== 'function') throw new ValidationError('rename', opts.rename, 'must be a function (name in the file) => real name');
+    if (opts.rename !== undefined && typeof opts.rename !== 'function') throw new ValidationError('rename', opts.rename, 'must be a function (name in the file) => real name');
     const file = validateTopology(doc);
-    const rename = opts?.rename ?? ((n: string) => n);
+    const rename = opts.rename ?? ((n: string) => n);
     const seen = new Set<string>();
     for (const n of Object.keys(file.namespaces)) {
       const r = validateNetnsName(rename(n), `rename(${n})`);
