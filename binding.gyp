@@ -24,7 +24,9 @@
         "native/pids_ops.cc",
         "native/ns_misc_bindings.cc",
         "native/file_lock_ops.cc",
-        "native/file_lock_bindings.cc"
+        "native/file_lock_bindings.cc",
+        "native/cni_agent_ops.cc",
+        "native/cni_agent_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
@@ -39,6 +41,13 @@
       "cflags": ["-fvisibility=hidden"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions", "-fvisibility=hidden", "-fvisibility-inlines-hidden"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "netns-native-bridge",
+      "type": "executable",
+      "sources": ["native/cni_shim.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static-libgcc"]
     }
   ]
 }

@@ -231,6 +231,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportNsMiscFunctions(env, exports, state);
   ExportFileLockFunctions(env, exports, state);
   ExportDgramFunctions(env, exports, state);
+  ExportCniAgentFunctions(env, exports, state);
   return exports;
 }
 

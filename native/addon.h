@@ -48,5 +48,6 @@ void ExportSpawnFunctions(Napi::Env env, Napi::Object exports, AddonState* state
 void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportFileLockFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportDgramFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportCniAgentFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 
 }  // namespace netns
