@@ -29,8 +29,9 @@ Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
   // Copied into memory V8 owns, not handed over as an external Buffer: an external Buffer holds a
   // weak V8 global handle until a GC collects it, and V8 never gives back the blocks those handles
   // live in, so a burst of datagrams (an overrun flood) would keep the C allocator's in-use at its
-  // peak for good (docs/performance.md, "Endurance"). The copy of a datagram costs less than the
-  // handle and its finalizer did.
+  // peak for good (docs/performance.md, "Endurance"). The copy costs about what the handle and its
+  // finalizer did.
+  if (datagram.empty()) return Napi::Buffer<uint8_t>::New(env, 0);
   return Napi::Buffer<uint8_t>::Copy(env, datagram.data(), datagram.size());
 }
 
