@@ -29,8 +29,12 @@ const EMPTY = Buffer.alloc(0);
 export interface Transport {
   /** Port id of the socket (nlmsg_pid of the kernel's answers to it). */
   readonly portId: number;
-  /** Send one buffer holding whole messages; failures come back through `onSendError(token)`. */
-  send(buf: Buffer, token: number): void;
+  /**
+   * Send one buffer holding whole messages; failures come back through `onSendError(token)`.
+   * `ackSeq`, when given, says the buffer holds no dump and every message asks for an ACK, the
+   * last one with this sequence number (the addon's transport reads no further than that ACK).
+   */
+  send(buf: Buffer, token: number, ackSeq?: number): void;
   close(): void;
   /** Keep the process alive while requests are pending. */
   ref(): void;
@@ -409,15 +413,18 @@ export class NetlinkConnection {
     const seqs: number[] = [];
     let bytes = 0;
     let sentAny = false;
+    /** The buffer being built holds only requests (no dump, no transaction): each asks for an ACK. */
+    let acked = true;
     const send = () => {
       if (parts.length === 0) return;
       const token = this.nextToken++;
       this.batches.set(token, seqs.slice());
-      this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token);
+      this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token, acked ? seqs[seqs.length - 1] : 0);
       sentAny = true;
       parts.length = 0;
       seqs.length = 0;
       bytes = 0;
+      acked = true;
     };
     // FIFO: a dump waits for the previous dump (the kernel runs one per socket), and what was asked
     // after it waits too, so requests take effect in the order they were made.
@@ -429,6 +436,8 @@ export class NetlinkConnection {
         // per skb and drops whatever follows its END, so nothing may share the buffer.
         if (this.inFlight.size + p.group.length > this.opts.maxInFlight && this.inFlight.size > 0) break;
         send();
+        // nfnetlink acknowledges no message after a failed one in a batch: read to EAGAIN.
+        acked = false;
         for (const q of p.group) {
           q.seq = this.allocSeq();
           this.inFlight.set(q.seq, q);
@@ -449,6 +458,7 @@ export class NetlinkConnection {
       const msg = encodeMessage(p.type, p.flags, p.seq, p.body);
       if (DEBUG) logRequest(this.transport.portId, msg, p.operation);
       if (bytes + msg.length > this.opts.maxBatchBytes) send();
+      if (p.dump || !(p.flags & NLM_F_ACK)) acked = false;
       parts.push(msg);
       seqs.push(p.seq);
       bytes += msg.length;
@@ -749,7 +759,7 @@ function bindSocket(opts: OpenNetlinkOptions, target: () => NetlinkConnection | 
       let closed = false;
       transport = {
         portId: sock.portId,
-        send: (buf, token) => addon.netlinkSend(sock.id, buf, token, DEFER),
+        send: (buf, token, ackSeq) => addon.netlinkSend(sock.id, buf, token, DEFER, ackSeq),
         close: () => {
           if (closed) return;
           closed = true;
