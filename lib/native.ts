@@ -49,8 +49,12 @@ export interface NativeNetlinkOpenOptions {
   rcvbuf: number;
   /** Initial size of the receive buffer used to read one datagram; it grows when a datagram is larger. */
   initialReadBuffer: number;
-  /** Called on the JS thread with whole datagrams, in arrival order, several per call. */
-  onData: (datagrams: Buffer[]) => void;
+  /**
+   * Called on the JS thread with whole datagrams, in arrival order, several per call. A request
+   * socket (no groups) hands a datagram that is one plain ACK (NLMSG_ERROR, error 0, no extended-ack
+   * attributes) over as the sequence number it answers.
+   */
+  onData: (datagrams: (Buffer | number)[]) => void;
   /** Called on the JS thread when the socket fails (ENOBUFS overrun, recv error). The socket stays open. */
   onError: (err: NativeError) => void;
   /** Called on the JS thread when sendmsg of the buffer sent with `token` failed. */

@@ -53,6 +53,27 @@ bool FastRead() {
   return on;
 }
 
+// NETNS_NATIVE_ACK_NUMBER=0: plain ACKs reach JS as Buffers too (A/B switch).
+bool AckNumbers() {
+  static const bool on = EnvInt("NETNS_NATIVE_ACK_NUMBER", 0, 1, 1) != 0;
+  return on;
+}
+
+// The sequence number a datagram answers when it is exactly one plain ACK: NLMSG_ERROR, error 0, no
+// extended-ack attributes (a success can carry a warning text, NLM_F_ACK_TLVS), no other flag than
+// NLM_F_CAPPED. Such an answer says nothing but "done", so JS gets the number alone.
+bool PlainAck(const uint8_t* d, size_t len, uint32_t* seq) {
+  if (len < NLMSG_HDRLEN + sizeof(int32_t)) return false;
+  struct nlmsghdr h;
+  std::memcpy(&h, d, sizeof h);
+  if (h.nlmsg_type != NLMSG_ERROR || h.nlmsg_len != len || (h.nlmsg_flags & ~NLM_F_CAPPED) != 0) return false;
+  int32_t error;
+  std::memcpy(&error, d + NLMSG_HDRLEN, sizeof error);
+  if (error != 0) return false;
+  *seq = h.nlmsg_seq;
+  return true;
+}
+
 // Whether `d` holds the NLMSG_ERROR (ACK or error) answering sequence number `seq`.
 bool HoldsAck(const std::vector<uint8_t>& d, uint32_t seq) {
   size_t off = 0;
@@ -262,10 +283,16 @@ size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out, uint32_t stopSeq) {
         continue;
       }
       Received r;
-      r.bytes.assign(whole, whole + got);
+      bool last;
+      if (AckNumbers() && PlainAck(whole, static_cast<size_t>(got), &r.ackSeq)) {
+        r.ack = true;
+        last = stopSeq != 0 && r.ackSeq == stopSeq;
+      } else {
+        r.bytes.assign(whole, whole + got);
+        last = stopSeq != 0 && HoldsAck(r.bytes, stopSeq);
+      }
       if (chunks.empty() || chunks.back().error.Failed()) chunks.emplace_back();
       out->bytes += static_cast<size_t>(got);
-      bool last = stopSeq != 0 && HoldsAck(r.bytes, stopSeq);
       chunks.back().datagrams.push_back(std::move(r));
       ++count;
       if (last) {

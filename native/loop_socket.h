@@ -33,6 +33,10 @@ struct SendFailure {
 // One datagram read from a socket.
 struct Received {
   std::vector<uint8_t> bytes;
+  // A plain ACK (one NLMSG_ERROR with error 0, nothing appended) read by a request socket's
+  // worker: `bytes` stay empty and JS gets the sequence number it answers instead of a Buffer.
+  bool ack = false;
+  uint32_t ackSeq = 0;
   std::vector<uint8_t> from;  // the source sockaddr (datagram sockets only)
   int64_t sec = 0;            // SO_TIMESTAMPNS receive time (datagram sockets only)
   int64_t nsec = 0;

@@ -13,9 +13,11 @@ import {
   NETLINK_ROUTE,
   NLMSG_DONE,
   NLMSG_ERROR,
+  NLMSG_HDRLEN,
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   NLM_F_ACK,
+  NLM_F_CAPPED,
   NLM_F_DUMP,
   NLM_F_DUMP_INTR,
   NLM_F_REQUEST,
@@ -24,6 +26,24 @@ import { encodeMessage, parseDatagram, parseDonePayload, parseErrorPayload, type
 import { DEBUG, logAnswer, logRequest } from './debug.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * One datagram from the kernel, or the sequence number of a plain ACK: a datagram holding nothing but
+ * one NLMSG_ERROR with error 0 (no extended-ack attributes), which the addon's request sockets hand
+ * over as a number instead of a Buffer (docs/performance.md, "Request path (path)").
+ */
+export type Answer = Buffer | number;
+
+/**
+ * The message a plain ACK of `seq` stands for (for logging and `onUnsolicited`): error 0 and an
+ * echoed request header of which only the length and sequence number are kept.
+ */
+function ackMessage(seq: number, pid: number): NetlinkMessage {
+  const payload = Buffer.alloc(4 + NLMSG_HDRLEN);
+  payload.writeUInt32LE(NLMSG_HDRLEN, 4);
+  payload.writeUInt32LE(seq, 4 + 8);
+  return { type: NLMSG_ERROR, flags: NLM_F_CAPPED, seq, pid, payload };
+}
 
 /** What the connection needs from a socket. */
 export interface Transport {
@@ -192,8 +212,11 @@ export class NetlinkConnection {
   private dumpActive = false;
   private closed = false;
   private referenced = false;
-  /** Datagrams received and not handled yet (over the turn's budget), oldest at `inboxHead`. */
-  private inbox: Buffer[] = [];
+  /**
+   * Datagrams received and not handled yet (over the turn's budget), oldest at `inboxHead`; a number
+   * stands for a plain ACK of that sequence number ({@link Answer}).
+   */
+  private inbox: Answer[] = [];
   private inboxHead = 0;
   private inBacklog = false;
   /** Messages that answer no request of ours (seq 0, or a late answer), for callers that want them. */
@@ -476,7 +499,7 @@ export class NetlinkConnection {
    * (`DATAGRAMS_PER_TURN`) they are handled at once; the rest in later turns, still in order.
    * @internal
    */
-  feed(datagrams: Buffer[]): void {
+  feed(datagrams: readonly Answer[]): void {
     if (this.closed) return;
     for (const d of datagrams) this.inbox.push(d);
     this.drainInbox();
@@ -490,7 +513,8 @@ export class NetlinkConnection {
     for (let i = 0; i < n && !this.closed; i++) {
       const d = this.inbox[this.inboxHead];
       this.inbox[this.inboxHead++] = EMPTY;
-      for (const m of parseDatagram(d).messages) this.onMessage(m);
+      if (typeof d === 'number') this.onAck(d);
+      else for (const m of parseDatagram(d).messages) this.onMessage(m);
     }
     if (this.inboxHead === this.inbox.length) {
       this.inbox.length = 0;
@@ -506,6 +530,16 @@ export class NetlinkConnection {
     }
     this.updateRef();
     if (this.waiting.length > 0) this.scheduleFlush();
+  }
+
+  /** A plain ACK, delivered by the addon as the sequence number it answers. */
+  private onAck(seq: number): void {
+    const p = this.inFlight.get(seq);
+    if (!p || DEBUG || this.onUnsolicited) {
+      this.onMessage(ackMessage(seq, this.transport.portId));
+      return;
+    }
+    this.finish(p);
   }
 
   private onMessage(m: NetlinkMessage): void {
