@@ -190,6 +190,18 @@ export interface NativeSpawned {
   stderr: number;
 }
 
+/** Result of `nsSweepDelete` when no system call failed. */
+export interface NativeSweepResult {
+  veths: number;
+  /** Settled on the links' RTM_DELLINK notifications, before the requests' answers. */
+  byEvent: boolean;
+  refused?: 'dump' | 'delete';
+  message?: Buffer;
+  index?: number;
+  /** The veth dump was interrupted this many times in a row (nothing changed). */
+  dumpAttempts?: number;
+}
+
 export interface NativeAddon {
   // ---- namespaces -------------------------------------------------------------------------------
   /**
@@ -203,6 +215,16 @@ export interface NativeAddon {
   nsCreate(dir: string, name: string, cb: Callback<NativeNsInfo & { netlink?: NativeNetlinkSocket }>, netlink?: Omit<NativeNetlinkOpenOptions, 'nsFd'>): void;
   /** umount2(path, MNT_DETACH) then unlink(path), retrying EBUSY a bounded number of times. */
   nsDelete(path: string, cb: Callback<void>): void;
+  /**
+   * `Netns.delete`'s whole sequence as one job (docs/errors.md, "Names after delete"): open the
+   * pin, list the namespace's veths, hand their RTM_DELLINKs to a sender thread, unpin, and report
+   * once the kernel's RTM_DELLINK notifications say the links are unlisted (or the requests'
+   * answers came first). A failed system call is `err` with `stage` ('open' | 'sweep' | 'unpin' |
+   * 'delete'); a request the kernel refused is `refused` with its whole netlink `message`.
+   */
+  nsSweepDelete(path: string, cb: Callback<NativeSweepResult>): void;
+  /** How sweeps settled since load, and the link-deletion sender threads now. For tests. */
+  sweepStats(): { byEvent: number; byAnswer: number; sendersLive: number; sendersBusy: number; sendersMax: number };
   /** A new namespace held only by the returned fd. */
   nsAnonymous(cb: Callback<NativeNsInfo>): void;
   /** Open a path; fails with code 'ENOTNETNS' unless it is a network namespace. */
@@ -318,7 +340,7 @@ export interface NativeAddon {
   netlinkFlush(pollUs: number): number;
   /** Number of threads the addon has started and that are alive (bounded, see docs/threading.md). */
   threadCount(): number;
-  /** Upper bound on threadCount(). */
+  /** Upper bound on threadCount(): the fixed workers and I/O thread, plus the link-deletion senders. */
   maxThreads(): number;
   /** Bytes the C allocator has handed out and not had back (glibc mallinfo2; -1 elsewhere). For tests. */
   mallocInUse(): number;
