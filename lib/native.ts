@@ -49,8 +49,12 @@ export interface NativeNetlinkOpenOptions {
   rcvbuf: number;
   /** Initial size of the receive buffer used to read one datagram; it grows when a datagram is larger. */
   initialReadBuffer: number;
-  /** Called on the JS thread with whole datagrams, in arrival order, several per call. */
-  onData: (datagrams: Buffer[]) => void;
+  /**
+   * Called on the JS thread with whole datagrams, in arrival order, several per call. A request
+   * socket (no groups) hands a datagram that is one plain ACK (NLMSG_ERROR, error 0, no extended-ack
+   * attributes) over as the sequence number it answers.
+   */
+  onData: (datagrams: (Buffer | number)[]) => void;
   /** Called on the JS thread when the socket fails (ENOBUFS overrun, recv error). The socket stays open. */
   onError: (err: NativeError) => void;
   /** Called on the JS thread when sendmsg of the buffer sent with `token` failed. */
@@ -219,7 +223,13 @@ export interface NativeAddon {
    * 'delete'); a request the kernel refused is `refused` with its whole netlink `message`.
    */
   nsSweepDelete(path: string, cb: Callback<NativeSweepResult>): void;
-  /** How sweeps settled since load, and the link-deletion sender threads now. For tests. */
+  /**
+   * `ip link delete dev INDEX|NAME` (`index` 0: by `name`) in the namespace of `nsFd` (-1: home),
+   * settled when the kernel's RTM_DELLINK notification says the link is unlisted (or the answer
+   * came first: `message` is then a refusal). `err` code ETIMEDOUT past the request deadline.
+   */
+  linkDeleteUnlisted(nsFd: number, index: number, name: string, cb: Callback<{ byEvent: boolean; message?: Buffer }>): void;
+  /** How link deletions settled since load (notification first, or answer), and the sender threads now. For tests. */
   sweepStats(): { byEvent: number; byAnswer: number; sendersLive: number; sendersBusy: number; sendersMax: number };
   /** A new namespace held only by the returned fd. */
   nsAnonymous(cb: Callback<NativeNsInfo>): void;
@@ -243,8 +253,11 @@ export interface NativeAddon {
    * Queue a buffer (one or more whole netlink messages) for one sendmsg on an addon thread. Buffers
    * queued on one socket are sent in order. The bytes are copied; `buf` may be reused at once. With
    * `defer`, no worker is woken until `netlinkFlush`, which the caller must call before it yields.
+   * `ackSeq` (0 or omitted: none) promises that `buf` holds no dump and that every message in it
+   * asks for an ACK, the last one with sequence number `ackSeq`: the worker then stops reading
+   * once that ACK arrived instead of making one more recvmsg to find the socket empty.
    */
-  netlinkSend(id: number, buf: Buffer, token: number, defer?: boolean): void;
+  netlinkSend(id: number, buf: Buffer, token: number, defer?: boolean, ackSeq?: number): void;
   /** Close the socket. No callback is made for it afterwards. Idempotent. */
   netlinkClose(id: number): void;
   /**
