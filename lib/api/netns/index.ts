@@ -398,15 +398,21 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    */
   private static async sweepAndUnpin(name: string, path: string): Promise<void> {
     const op = (words: string) => words.replace(/^ip /, `ip -n ${name} `);
+    // Through the namespace lane like the other namespace jobs: all at once, the kernel serializes
+    // the deletions anyway (200 pods: the same time either way), and one job at a time leaves the
+    // other workers to other requests instead of waiting for notifications.
     const result = await withCallerFrames(
-      new Promise<NativeSweepResult>((resolve, reject) => {
-        native().nsSweepDelete(path, (err, value) => {
-          if (!err) return resolve(value as NativeSweepResult);
-          const stage = (err as { stage?: string }).stage;
-          const what = stage === 'open' ? `open namespace ${path}` : stage === 'sweep' ? op('ip link show type veth') : stage === 'delete' ? op('ip link delete type veth') : `ip netns delete ${name}`;
-          reject(stage === 'delete' ? deletionError(err, what) : fromNative(err as Parameters<typeof fromNative>[0], what));
-        });
-      }),
+      namespaceLane.run(
+        () =>
+          new Promise<NativeSweepResult>((resolve, reject) => {
+            native().nsSweepDelete(path, (err, value) => {
+              if (!err) return resolve(value as NativeSweepResult);
+              const stage = (err as { stage?: string }).stage;
+              const what = stage === 'open' ? `open namespace ${path}` : stage === 'sweep' ? op('ip link show type veth') : stage === 'delete' ? op('ip link delete type veth') : `ip netns delete ${name}`;
+              reject(stage === 'delete' ? deletionError(err, what) : fromNative(err as Parameters<typeof fromNative>[0], what));
+            });
+          }),
+      ),
     );
     if (result.dumpAttempts !== undefined) throw new DumpInterruptedError([], result.dumpAttempts, op('ip link show type veth'));
     if (result.message) {
