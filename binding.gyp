@@ -26,7 +26,10 @@
         "native/file_lock_ops.cc",
         "native/file_lock_bindings.cc",
         "native/cni_agent_ops.cc",
-        "native/cni_agent_bindings.cc"
+        "native/cni_agent_bindings.cc",
+        "native/slow_senders.cc",
+        "native/veth_sweep.cc",
+        "native/veth_sweep_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -5,9 +5,8 @@
 import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../errors.js';
 import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
-import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
-import { encodeLinkBody, ifinfomsg, linkKindOf, readLinkMessage, writeLinkInfo } from '../../rtnl/link/index.js';
-import type { NetlinkConnection } from '../../netlink/connection.js';
+import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
+import { encodeLinkBody, ifinfomsg, readLinkMessage } from '../../rtnl/link/index.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import { toLink, type Link, type LinkRef } from './view.js';
@@ -15,7 +14,6 @@ import {
   describeAdd,
   describeSet,
   encodeAddBody,
-  encodeDeleteBody,
   encodeMoveBody,
   encodeSetBody,
   specRefs,
@@ -27,6 +25,7 @@ import {
 import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
 import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage, requestLinkMessage } from './resolve.js';
 import { forgetIndex, rememberIndex, withIndexes } from './index_cache.js';
+import { deleteUnlisted } from './unlisted.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
 import type { KnownKind } from '../../rtnl/link/kinds/index.js';
 
@@ -66,29 +65,6 @@ export interface LinkDeleteOptions {
 export interface LinkMoveOptions {
   /** New name in the target namespace, applied in the same request (`ip link set dev X netns NS name Y`). */
   name?: string;
-}
-
-/**
- * The veths of the namespace `conn` speaks to, by ifindex: what `Netns.delete` sweeps before it unpins
- * (docs/errors.md, "Names after delete"). One dump that the kernel filters by kind, as
- * `ip link show type veth` asks for it (the kind is checked again here, in case a kernel without the
- * veth module ignores the filter), of which only the header and the kind are read.
- */
-export async function vethIndexes(conn: NetlinkConnection, op: (words: string) => string): Promise<number[]> {
-  const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK }, (a) => writeLinkInfo(a, 'veth'));
-  const msgs = await conn.dump(RTM_GETLINK, body, op('ip link show type veth'));
-  const veths: number[] = [];
-  for (const m of msgs) if (m.type === RTM_NEWLINK && linkKindOf(m.payload) === 'veth') veths.push(ifinfomsg.decode(m.payload, 0).index);
-  return veths;
-}
-
-/**
- * Delete links by ifindex through `conn`, all requests in one sendmsg; a link already gone (the other
- * end of a veth pair deleted first) is not an error. Settles once every request has.
- */
-export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly number[], op: (words: string) => string): Promise<void> {
-  const results = await Promise.allSettled(indexes.map((index) => conn.request(RTM_DELLINK, 0, encodeDeleteBody(index), op(`ip link delete dev ${index}`))));
-  for (const r of results) if (r.status === 'rejected' && !isNotFound(r.reason)) throw r.reason;
 }
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */
@@ -447,7 +423,9 @@ export class Links {
   }
 
   /**
-   * Delete a link. Deleting either end of a veth deletes the pair.
+   * Delete a link. Deleting either end of a veth deletes the pair. Resolves once the kernel has
+   * unlisted the link (its name, and a veth peer's, are free), without waiting for the RCU barrier
+   * the kernel runs before it answers (docs/threading.md, "Link deletions: sender threads").
    *
    * Equivalent to: `ip -n NS link delete dev NAME`
    * @example
@@ -461,11 +439,12 @@ export class Links {
     checkKeys('', opts, ['ifExists']);
     validateLinkRef(ref, 'dev');
     const op = this.op(`ip link delete dev ${ref}`);
-    const body = encodeDeleteBody(ref);
     const conn = await this.ns.rtnl();
     forgetIndex(this.ns, ref);
     try {
-      await conn.request(RTM_DELLINK, 0, body, op);
+      // Settles when the link is unlisted, not after the kernel's RCU barrier that delays the
+      // answer; in its place among the connection's requests (docs/threading.md, "Link deletions").
+      await conn.exclusive(() => deleteUnlisted(this.ns.fd(), ref, op), op);
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;
