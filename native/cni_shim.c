@@ -60,9 +60,10 @@ static int append(struct buf* b, const void* p, size_t n) {
   return 0;
 }
 
-static int write_all(int fd, const char* p, size_t n) {
+// All of p to fd; to a socket with MSG_NOSIGNAL (an agent gone away is EPIPE, not SIGPIPE).
+static int write_all(int fd, const char* p, size_t n, int sock) {
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = sock ? send(fd, p, n, MSG_NOSIGNAL) : write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       return -1;
@@ -129,7 +130,7 @@ static int fallback(const struct buf* in, char** argv) {
   if (!plugin) return fail(in, 999, "netns-native agent not reachable and the Node.js plugin not found (set NETNS_NATIVE_CNI_NODE_PLUGIN)");
   if (in) {
     int mfd = memfd_create("cni-stdin", MFD_CLOEXEC);
-    if (mfd < 0 || write_all(mfd, in->data ? in->data : "", in->len) != 0 || lseek(mfd, 0, SEEK_SET) != 0 || dup2(mfd, 0) < 0)
+    if (mfd < 0 || write_all(mfd, in->data ? in->data : "", in->len, 0) != 0 || lseek(mfd, 0, SEEK_SET) != 0 || dup2(mfd, 0) < 0)
       return fail(in, 5, "netns-native shim: cannot pass stdin to the Node.js plugin");
     close(mfd);
   }
@@ -149,19 +150,6 @@ static int read_stdin(struct buf* in) {
     if (r == 0) return 0;
     in->len += (size_t)r;
   }
-}
-
-static int send_all(int s, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(s, p, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
 }
 
 // 0: filled; -1: the agent went away or failed; -2: timed out.
@@ -221,7 +209,7 @@ int main(int argc, char** argv) {
   ssize_t sent;
   do sent = sendmsg(s, &msg, MSG_NOSIGNAL);
   while (sent < 0 && errno == EINTR);
-  if (sent != (ssize_t)sizeof(header) || send_all(s, env.data, env.len) != 0 || send_all(s, in.data, in.len) != 0) {
+  if (sent != (ssize_t)sizeof(header) || write_all(s, env.data, env.len, 1) != 0 || write_all(s, in.data, in.len, 1) != 0) {
     close(s);
     return fallback(&in, argv);
   }
@@ -250,7 +238,7 @@ int main(int argc, char** argv) {
     close(s);
     return fallback(&in, argv);
   }
-  write_all(1, out, out_len);
-  write_all(2, out + out_len, err_len);
+  write_all(1, out, out_len, 0);
+  write_all(2, out + out_len, err_len, 0);
   return (int32_t)reply[1];
 }
