@@ -4,7 +4,7 @@
  * back to baseline after early stops, memory bounded through 10,000 events.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,10 +29,34 @@ afterAll(async () => {
 
 const ip = (...args: string[]) => run('ip', ['-n', name, ...args]);
 /** Run `ip -batch` synchronously: the JS thread is blocked meanwhile, as a busy consumer would be. */
-function ipBatch(lines: string[]): void {
+function ipBatch(lines: string[], cpu?: string): void {
   const f = join(dir, `batch-${Date.now()}-${Math.random()}`);
   writeFileSync(f, lines.join('\n') + '\n');
-  execFileSync('ip', ['-n', name, '-batch', f], { stdio: 'ignore' });
+  const cmd = ['ip', '-n', name, '-batch', f];
+  if (cpu !== undefined) cmd.unshift('taskset', '-c', cpu);
+  execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+}
+
+/**
+ * Run `flood(cpu)` with the addon's event reader (thread `netns-io`) pinned to `cpu` and set to
+ * SCHED_IDLE, then restore both. An idle-policy thread never preempts a normal one on wakeup, so a
+ * flood pinned to the same CPU outruns the reader whatever the machine's load, and the kernel
+ * drops notifications (ENOBUFS) instead of the reader keeping pace with it.
+ */
+function withReaderStarved(flood: (cpu: string) => void): void {
+  const tids = readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'netns-io');
+  expect(tids).toHaveLength(1);
+  const tid = tids[0];
+  const allowed = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1];
+  const cpu = allowed.split(/[,-]/)[0];
+  run('taskset', ['-p', '-c', cpu, tid]);
+  run('chrt', ['-i', '-p', '0', tid]);
+  try {
+    flood(cpu);
+  } finally {
+    run('chrt', ['-o', '-p', '0', tid]);
+    run('taskset', ['-p', '-c', allowed, tid]);
+  }
 }
 
 /** Collect events until `done` says so (or fail after `ms`). */
@@ -121,16 +145,20 @@ describe('events', () => {
   });
 
   it('a forced overrun (tiny receive buffer, thousands of changes) yields resync, and the mirror ends equal to ip -j', async () => {
-    // Deleting a link with 3,000 addresses makes the kernel send 3,000 RTM_DELADDR in one tight
-    // loop: far faster than one reader drains a socket whose buffer holds a handful of them.
+    // 3,000 address additions, then deleting the link (3,000 RTM_DELADDR), against a socket whose
+    // buffer holds a handful of notifications and a reader starved on the flood's CPU: the kernel
+    // must drop some (ENOBUFS). maxQueue exceeds the ~6,000 events, so the JS queue cannot
+    // overflow: every resync seen is the kernel's overrun, never superseded by an 'overflow' one.
     const resyncs: string[] = [];
     for (let attempt = 0; attempt < 3 && !resyncs.includes('overrun'); attempt++) {
-      const stream = await watchEvents(ns, { kinds: ['address'], rcvbuf: 2048 });
+      const stream = await watchEvents(ns, { kinds: ['address'], rcvbuf: 2048, maxQueue: 100_000 });
       const mirror = new Map<string, Address>();
       const running = mirrorAddresses(stream, mirror, 1000);
       ip('link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1');
-      ipBatch(Array.from({ length: 3000 }, (_, i) => `address add 10.77.${i >> 8}.${i & 255}/32 dev x0`));
-      ipBatch(['address add 10.76.0.1/32 dev x1', 'link del x0']);
+      withReaderStarved((cpu) => {
+        ipBatch(Array.from({ length: 3000 }, (_, i) => `address add 10.77.${i >> 8}.${i & 255}/32 dev x0`), cpu);
+        ipBatch(['address add 10.76.0.1/32 dev x1', 'link del x0'], cpu);
+      });
       running.settle();
       const r = await running.done;
       resyncs.push(...r.resyncs);
@@ -138,6 +166,7 @@ describe('events', () => {
       expect([...mirror.keys()].sort()).toEqual(['lo|127.0.0.1/8', 'lo|::1/128']);
     }
     expect(resyncs).toContain('overrun');
+    expect(resyncs.filter((r) => r !== 'overrun')).toEqual([]);
   });
 
   it('10,000 events through a slow consumer: the queue stays bounded, an overflow resyncs, memory stays bounded', async () => {
