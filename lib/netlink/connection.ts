@@ -470,6 +470,7 @@ export class NetlinkConnection {
     let acked = true;
     // Every request put into the buffer being built already carries the token it will go out with.
     let token = this.nextToken++;
+    let now = 0;
     const send = () => {
       if (parts.length === 0) return;
       this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token, acked ? lastSeq : 0);
@@ -513,6 +514,11 @@ export class NetlinkConnection {
         continue;
       }
       this.waiting.shift();
+      if (p.deadline > 0 && p.deadline <= (now ||= performance.now())) {
+        // Past its deadline before the sweep saw it: not sent (docs/errors.md, "Every call settles").
+        p.reject(new RequestAbortedError('ETIMEDOUT', p.operation, 'no complete answer from the kernel within the timeout'));
+        continue;
+      }
       p.seq = this.allocSeq();
       if (p.dump) this.dumpActive = true;
       this.inFlight.set(p.seq, p);
