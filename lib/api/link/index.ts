@@ -286,8 +286,8 @@ export class Links {
    * await ns.links.setUp('lo');
    * ```
    */
-  async setUp(ref: LinkRef): Promise<void> {
-    await this.set(ref, { up: true });
+  setUp(ref: LinkRef): Promise<void> {
+    return this.set(ref, { up: true });
   }
 
   /**
@@ -299,8 +299,8 @@ export class Links {
    * await ns.links.setDown('veth0');
    * ```
    */
-  async setDown(ref: LinkRef): Promise<void> {
-    await this.set(ref, { up: false });
+  setDown(ref: LinkRef): Promise<void> {
+    return this.set(ref, { up: false });
   }
 
   /**
@@ -313,8 +313,8 @@ export class Links {
    * await ns.links.setMtu('veth0', 1450);
    * ```
    */
-  async setMtu(ref: LinkRef, mtu: number): Promise<void> {
-    await this.set(ref, { mtu });
+  setMtu(ref: LinkRef, mtu: number): Promise<void> {
+    return this.set(ref, { mtu });
   }
 
   /**
@@ -326,8 +326,8 @@ export class Links {
    * await ns.links.setMac('veth0', '02:42:ac:11:00:02');
    * ```
    */
-  async setMac(ref: LinkRef, mac: string): Promise<void> {
-    await this.set(ref, { mac });
+  setMac(ref: LinkRef, mac: string): Promise<void> {
+    return this.set(ref, { mac });
   }
 
   /**
@@ -339,8 +339,8 @@ export class Links {
    * await ns.links.rename('veth1a2b', 'eth0');
    * ```
    */
-  async rename(ref: LinkRef, name: string): Promise<void> {
-    await this.set(ref, { name });
+  rename(ref: LinkRef, name: string): Promise<void> {
+    return this.set(ref, { name });
   }
 
   /**
@@ -352,8 +352,8 @@ export class Links {
    * await ns.links.setAlias('veth0', 'pod web-1');
    * ```
    */
-  async setAlias(ref: LinkRef, alias: string): Promise<void> {
-    await this.set(ref, { alias });
+  setAlias(ref: LinkRef, alias: string): Promise<void> {
+    return this.set(ref, { alias });
   }
 
   /**
@@ -365,8 +365,8 @@ export class Links {
    * await ns.links.setTxqueuelen('veth0', 500);
    * ```
    */
-  async setTxqueuelen(ref: LinkRef, txqueuelen: number): Promise<void> {
-    await this.set(ref, { txqueuelen });
+  setTxqueuelen(ref: LinkRef, txqueuelen: number): Promise<void> {
+    return this.set(ref, { txqueuelen });
   }
 
   /**
@@ -378,8 +378,8 @@ export class Links {
    * await ns.links.setMaster('veth0', 'br0');
    * ```
    */
-  async setMaster(ref: LinkRef, master: LinkRef): Promise<void> {
-    await this.set(ref, { master });
+  setMaster(ref: LinkRef, master: LinkRef): Promise<void> {
+    return this.set(ref, { master });
   }
 
   /**
@@ -391,8 +391,8 @@ export class Links {
    * await ns.links.setNoMaster('veth0');
    * ```
    */
-  async setNoMaster(ref: LinkRef): Promise<void> {
-    await this.set(ref, { master: null });
+  setNoMaster(ref: LinkRef): Promise<void> {
+    return this.set(ref, { master: null });
   }
 
   /**
