@@ -24,7 +24,10 @@
         "native/pids_ops.cc",
         "native/ns_misc_bindings.cc",
         "native/file_lock_ops.cc",
-        "native/file_lock_bindings.cc"
+        "native/file_lock_bindings.cc",
+        "native/slow_senders.cc",
+        "native/veth_sweep.cc",
+        "native/veth_sweep_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

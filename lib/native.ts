@@ -49,8 +49,12 @@ export interface NativeNetlinkOpenOptions {
   rcvbuf: number;
   /** Initial size of the receive buffer used to read one datagram; it grows when a datagram is larger. */
   initialReadBuffer: number;
-  /** Called on the JS thread with whole datagrams, in arrival order, several per call. */
-  onData: (datagrams: Buffer[]) => void;
+  /**
+   * Called on the JS thread with whole datagrams, in arrival order, several per call. A request
+   * socket (no groups) hands a datagram that is one plain ACK (NLMSG_ERROR, error 0, no extended-ack
+   * attributes) over as the sequence number it answers.
+   */
+  onData: (datagrams: (Buffer | number)[]) => void;
   /** Called on the JS thread when the socket fails (ENOBUFS overrun, recv error). The socket stays open. */
   onError: (err: NativeError) => void;
   /** Called on the JS thread when sendmsg of the buffer sent with `token` failed. */
@@ -186,6 +190,18 @@ export interface NativeSpawned {
   stderr: number;
 }
 
+/** Result of `nsSweepDelete` when no system call failed. */
+export interface NativeSweepResult {
+  veths: number;
+  /** Settled on the links' RTM_DELLINK notifications, before the requests' answers. */
+  byEvent: boolean;
+  refused?: 'dump' | 'delete';
+  message?: Buffer;
+  index?: number;
+  /** The veth dump was interrupted this many times in a row (nothing changed). */
+  dumpAttempts?: number;
+}
+
 export interface NativeAddon {
   // ---- namespaces -------------------------------------------------------------------------------
   /**
@@ -199,6 +215,16 @@ export interface NativeAddon {
   nsCreate(dir: string, name: string, cb: Callback<NativeNsInfo & { netlink?: NativeNetlinkSocket }>, netlink?: Omit<NativeNetlinkOpenOptions, 'nsFd'>): void;
   /** umount2(path, MNT_DETACH) then unlink(path), retrying EBUSY a bounded number of times. */
   nsDelete(path: string, cb: Callback<void>): void;
+  /**
+   * `Netns.delete`'s whole sequence as one job (docs/errors.md, "Names after delete"): open the
+   * pin, list the namespace's veths, hand their RTM_DELLINKs to a sender thread, unpin, and report
+   * once the kernel's RTM_DELLINK notifications say the links are unlisted (or the requests'
+   * answers came first). A failed system call is `err` with `stage` ('open' | 'sweep' | 'unpin' |
+   * 'delete'); a request the kernel refused is `refused` with its whole netlink `message`.
+   */
+  nsSweepDelete(path: string, cb: Callback<NativeSweepResult>): void;
+  /** How sweeps settled since load, and the link-deletion sender threads now. For tests. */
+  sweepStats(): { byEvent: number; byAnswer: number; sendersLive: number; sendersBusy: number; sendersMax: number };
   /** A new namespace held only by the returned fd. */
   nsAnonymous(cb: Callback<NativeNsInfo>): void;
   /** Open a path; fails with code 'ENOTNETNS' unless it is a network namespace. */
@@ -221,8 +247,11 @@ export interface NativeAddon {
    * Queue a buffer (one or more whole netlink messages) for one sendmsg on an addon thread. Buffers
    * queued on one socket are sent in order. The bytes are copied; `buf` may be reused at once. With
    * `defer`, no worker is woken until `netlinkFlush`, which the caller must call before it yields.
+   * `ackSeq` (0 or omitted: none) promises that `buf` holds no dump and that every message in it
+   * asks for an ACK, the last one with sequence number `ackSeq`: the worker then stops reading
+   * once that ACK arrived instead of making one more recvmsg to find the socket empty.
    */
-  netlinkSend(id: number, buf: Buffer, token: number, defer?: boolean): void;
+  netlinkSend(id: number, buf: Buffer, token: number, defer?: boolean, ackSeq?: number): void;
   /** Close the socket. No callback is made for it afterwards. Idempotent. */
   netlinkClose(id: number): void;
   /**
@@ -311,7 +340,7 @@ export interface NativeAddon {
   netlinkFlush(pollUs: number): number;
   /** Number of threads the addon has started and that are alive (bounded, see docs/threading.md). */
   threadCount(): number;
-  /** Upper bound on threadCount(). */
+  /** Upper bound on threadCount(): the fixed workers and I/O thread, plus the link-deletion senders. */
   maxThreads(): number;
   /** Bytes the C allocator has handed out and not had back (glibc mallinfo2; -1 elsewhere). For tests. */
   mallocInUse(): number;

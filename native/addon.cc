@@ -21,6 +21,10 @@ namespace {
 
 constexpr size_t kDefaultWorkers = 4;
 constexpr size_t kMaxWorkers = 64;
+// Sender threads for link deletions (slow_senders.h): enough for the deletions one barrier of the
+// kernel holds back when namespaces are deleted all at once; each exits after this idle spell.
+constexpr size_t kMaxSenders = 64;
+constexpr int kSenderIdleMs = 250;
 
 // NETNS_NATIVE_WORKERS overrides the pool size; the bound is still fixed for the process's life.
 size_t WorkerCount() {
@@ -43,7 +47,8 @@ void FinishCleanup(void* arg) {
 void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   auto* state = static_cast<AddonState*>(arg);
   state->io->Stop();
-  state->pool->Stop();
+  state->pool->Stop();  // first: a running sweep job may wait for a sender
+  state->senders->Stop();
   state->js->Close(FinishCleanup, hook);
   for (int fd : state->jsFds) close(fd);
   delete state;
@@ -105,7 +110,7 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
 
 Napi::Value ThreadCount(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
-  size_t n = state->pool->LiveThreads() + (state->io->Alive() ? 1 : 0);
+  size_t n = state->pool->LiveThreads() + (state->io->Alive() ? 1 : 0) + state->senders->Live();
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
@@ -131,7 +136,7 @@ Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
 
 Napi::Value MaxThreads(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
-  return Napi::Number::New(info.Env(), static_cast<double>(state->pool->Workers() + 1));
+  return Napi::Number::New(info.Env(), static_cast<double>(state->pool->Workers() + 1 + state->senders->Max()));
 }
 
 Napi::Value HomeNs(const Napi::CallbackInfo& info) {
@@ -190,6 +195,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   state->io = std::make_unique<IoLoop>(*state->js);
   state->pool = std::make_unique<ThreadPool>(*state->js, state->home, WorkerCount());
+  state->senders = std::make_unique<SlowSenders>(kMaxSenders, kSenderIdleMs);
   e = state->io->Start();
   if (e.Failed()) {
     state->io->Stop();
@@ -231,6 +237,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportNsMiscFunctions(env, exports, state);
   ExportFileLockFunctions(env, exports, state);
   ExportDgramFunctions(env, exports, state);
+  ExportSweepFunctions(env, exports, state);
   return exports;
 }
 

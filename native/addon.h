@@ -12,6 +12,7 @@
 #include "js_queue.h"
 #include "ns_guard.h"
 #include "ns_ops.h"
+#include "slow_senders.h"
 #include "thread_pool.h"
 
 namespace netns {
@@ -24,6 +25,7 @@ struct AddonState {
   JsQueue* js = nullptr;  // deletes itself once closed (see JsQueue::Close)
   std::unique_ptr<IoLoop> io;
   std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<SlowSenders> senders;  // link deletions (veth_sweep.cc); stopped after the pool
   // JS thread only.
   std::unordered_set<int> jsFds;  // fds handed to JS: the only ones closeFd will close
   size_t userRefs = 0;
@@ -48,5 +50,6 @@ void ExportSpawnFunctions(Napi::Env env, Napi::Object exports, AddonState* state
 void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportFileLockFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportDgramFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportSweepFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 
 }  // namespace netns

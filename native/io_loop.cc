@@ -288,7 +288,7 @@ bool IoLoop::Deliver(Napi::Env env, const std::shared_ptr<LoopSocket>& sock,
     Napi::Array list = Napi::Array::New(env, chunk.datagrams.size());
     for (size_t i = 0; i < chunk.datagrams.size(); ++i) {
       Received& r = chunk.datagrams[i];
-      Napi::Value value = DatagramBuffer(env, r.bytes);
+      Napi::Value value = r.ack ? Napi::Number::New(env, r.ackSeq) : DatagramBuffer(env, r.bytes);
       if (sock->kind() == LoopSocket::Kind::kDatagram) value = DatagramObject(env, value, r);
       list.Set(static_cast<uint32_t>(i), value);
     }

@@ -1,12 +1,15 @@
 #include "loop_socket.h"
 
 #include <linux/netlink.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+
+#include "spin.h"
 
 namespace netns {
 
@@ -15,6 +18,74 @@ namespace {
 std::atomic<uint64_t> gDumpRaceErrors{0};
 
 constexpr size_t kInitialThreadBuffer = 64 << 10;
+
+// A worker reads its request socket's answers straight into this much memory per thread, without
+// peeking at each datagram's size first (one recvmsg per datagram instead of two; a system call
+// costs 1.2-2 us on this VM: docs/performance.md, "Request path (path)"). rtnetlink builds no
+// datagram near this size (a dump's are at most 32 KiB; one link's message carries attributes of at
+// most 64 KiB each); one that is larger is reported as EMSGSIZE, as a truncated one always was.
+// Reserved address space: only the pages a datagram touches become resident.
+constexpr size_t kDirectBufferBytes = 1u << 20;
+
+struct DirectBuffer {
+  uint8_t* data = nullptr;
+  DirectBuffer() {
+    void* p = mmap(nullptr, kDirectBufferBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) data = static_cast<uint8_t*>(p);
+  }
+  ~DirectBuffer() {
+    if (data != nullptr) munmap(data, kDirectBufferBytes);
+  }
+  DirectBuffer(const DirectBuffer&) = delete;
+  DirectBuffer& operator=(const DirectBuffer&) = delete;
+};
+
+// Null when the mapping failed (the peeking path is used then).
+uint8_t* ThreadDirectBuffer() {
+  thread_local DirectBuffer buf;
+  return buf.data;
+}
+
+// NETNS_NATIVE_FASTREAD=0: peek every datagram's size and read to EAGAIN, as before (A/B switch).
+bool FastRead() {
+  static const bool on = EnvInt("NETNS_NATIVE_FASTREAD", 0, 1, 1) != 0;
+  return on;
+}
+
+// NETNS_NATIVE_ACK_NUMBER=0: plain ACKs reach JS as Buffers too (A/B switch).
+bool AckNumbers() {
+  static const bool on = EnvInt("NETNS_NATIVE_ACK_NUMBER", 0, 1, 1) != 0;
+  return on;
+}
+
+// The sequence number a datagram answers when it is exactly one plain ACK: NLMSG_ERROR, error 0, no
+// extended-ack attributes (a success can carry a warning text, NLM_F_ACK_TLVS), no other flag than
+// NLM_F_CAPPED. Such an answer says nothing but "done", so JS gets the number alone.
+bool PlainAck(const uint8_t* d, size_t len, uint32_t* seq) {
+  if (len < NLMSG_HDRLEN + sizeof(int32_t)) return false;
+  struct nlmsghdr h;
+  std::memcpy(&h, d, sizeof h);
+  if (h.nlmsg_type != NLMSG_ERROR || h.nlmsg_len != len || (h.nlmsg_flags & ~NLM_F_CAPPED) != 0) return false;
+  int32_t error;
+  std::memcpy(&error, d + NLMSG_HDRLEN, sizeof error);
+  if (error != 0) return false;
+  *seq = h.nlmsg_seq;
+  return true;
+}
+
+// Whether `d` holds the NLMSG_ERROR (ACK or error) answering sequence number `seq`.
+bool HoldsAck(const std::vector<uint8_t>& d, uint32_t seq) {
+  size_t off = 0;
+  while (off + sizeof(struct nlmsghdr) <= d.size()) {
+    struct nlmsghdr h;
+    std::memcpy(&h, d.data() + off, sizeof h);
+    if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > d.size()) return false;
+    if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_seq == seq) return true;
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -32,10 +103,10 @@ LoopSocket::LoopSocket(Kind kind, int family, UniqueFd fd, size_t initialReadBuf
       fd_(std::move(fd)),
       readSize_(std::max<size_t>(initialReadBuffer, 1)) {}
 
-bool LoopSocket::Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token) {
+bool LoopSocket::Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token, uint32_t ackSeq) {
   std::lock_guard<std::mutex> lock(sendMu_);
   if (Closed()) return false;
-  sendq_.push_back(Outgoing{std::move(bytes), std::move(to), token});
+  sendq_.push_back(Outgoing{std::move(bytes), std::move(to), token, FastRead() ? ackSeq : 0});
   if (draining_) return false;
   draining_ = true;
   return true;
@@ -55,6 +126,7 @@ LoopSocket::DrainResult LoopSocket::Drain(size_t budget, size_t readBudget) {
   struct sockaddr_nl kernel = {};
   kernel.nl_family = AF_NETLINK;  // nl_pid 0: the kernel
   bool readOwed = false;
+  uint32_t stopSeq = 0;  // the ACK that ends the read pass owed for the last buffer sent (Enqueue)
 
   // One read pass: false when the drain has to stop here (budget spent; flow control paused it
   // or the socket broke, and JS will ask again or never).
@@ -70,7 +142,7 @@ LoopSocket::DrainResult LoopSocket::Drain(size_t budget, size_t readBudget) {
       }
       size_t bytesBefore = result.read.bytes;
       result.read.drained = false;
-      size_t n = Read(std::min<size_t>(readBudget, 64), &result.read);
+      size_t n = Read(std::min<size_t>(readBudget, 64), &result.read, stopSeq);
       readBudget -= std::min(readBudget, std::max<size_t>(n, 1));
       size_t got = result.read.bytes - bytesBefore;
       if (got > 0) {
@@ -100,7 +172,9 @@ LoopSocket::DrainResult LoopSocket::Drain(size_t budget, size_t readBudget) {
     }
     if (readOwed && direct_ && !result.read.broken) {
       readOwed = false;
-      if (!readPass()) {
+      bool done = readPass();
+      stopSeq = 0;
+      if (!done) {
         std::lock_guard<std::mutex> lock(sendMu_);
         readWanted_ = true;  // draining_ stays set: the caller reschedules
         return result;
@@ -142,11 +216,15 @@ LoopSocket::DrainResult LoopSocket::Drain(size_t budget, size_t readBudget) {
     } while (n < 0 && errno == EINTR);
     if (n < 0) result.failures.push_back(SendFailure{out.token, SysError::FromErrno("sendmsg")});
     readOwed = true;
+    stopSeq = n < 0 ? 0 : out.ackSeq;
   }
 }
 
-size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out) {
+size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out, uint32_t stopSeq) {
   const bool netlink = kind_ == Kind::kNetlink;
+  // A worker reading its request socket reads each datagram whole into its big buffer (no peek);
+  // everyone else peeks at the size and reads into memory of that size.
+  uint8_t* whole = netlink && direct_ && FastRead() ? ThreadDirectBuffer() : nullptr;
   std::vector<uint8_t>& buf = ThreadReadBuffer();
   std::vector<Chunk>& chunks = out->chunks;
 
@@ -181,6 +259,48 @@ size_t LoopSocket::Read(size_t maxDatagrams, ReadBatch* out) {
 
   size_t count = 0;
   for (size_t round = 0; round < maxDatagrams; ++round) {
+    if (whole != nullptr) {
+      struct sockaddr_nl from = {};
+      struct iovec iov = {whole, kDirectBufferBytes};
+      struct msghdr msg = {};
+      msg.msg_name = &from;
+      msg.msg_namelen = sizeof from;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      // MSG_TRUNC: the datagram's full length even if it did not fit.
+      ssize_t got = recvmsg(fd_.Get(), &msg, MSG_TRUNC | MSG_DONTWAIT);
+      if (got < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          out->drained = true;
+          return count;
+        }
+        if (onError()) continue;
+        return count;
+      }
+      if (from.nl_pid != 0) continue;  // only the kernel may talk to a netlink socket of ours
+      if ((msg.msg_flags & MSG_TRUNC) || static_cast<size_t>(got) > kDirectBufferBytes) {
+        addError(SysError::Of(EMSGSIZE, "recvmsg"));
+        continue;
+      }
+      Received r;
+      bool last;
+      if (AckNumbers() && PlainAck(whole, static_cast<size_t>(got), &r.ackSeq)) {
+        r.ack = true;
+        last = stopSeq != 0 && r.ackSeq == stopSeq;
+      } else {
+        r.bytes.assign(whole, whole + got);
+        last = stopSeq != 0 && HoldsAck(r.bytes, stopSeq);
+      }
+      if (chunks.empty() || chunks.back().error.Failed()) chunks.emplace_back();
+      out->bytes += static_cast<size_t>(got);
+      chunks.back().datagrams.push_back(std::move(r));
+      ++count;
+      if (last) {
+        out->drained = true;  // the kernel answered the buffer's last message: nothing more comes
+        return count;
+      }
+      continue;
+    }
     if (buf.size() < readSize_) buf.resize(readSize_);
     struct sockaddr_storage from = {};
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec))];

@@ -33,6 +33,10 @@ struct SendFailure {
 // One datagram read from a socket.
 struct Received {
   std::vector<uint8_t> bytes;
+  // A plain ACK (one NLMSG_ERROR with error 0, nothing appended) read by a request socket's
+  // worker: `bytes` stay empty and JS gets the sequence number it answers instead of a Buffer.
+  bool ack = false;
+  uint32_t ackSeq = 0;
   std::vector<uint8_t> from;  // the source sockaddr (datagram sockets only)
   int64_t sec = 0;            // SO_TIMESTAMPNS receive time (datagram sockets only)
   int64_t nsec = 0;
@@ -81,7 +85,11 @@ class LoopSocket {
   // ---- sending: buffers of one socket go out in order, one worker at a time ----
   // Any thread. `to` is the destination sockaddr (empty: the connected peer, or the kernel for
   // netlink). True when the caller now owns the drain and must schedule Drain on a worker.
-  bool Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token);
+  // `ackSeq` (netlink, 0: none): the buffer holds no dump, every message asks for an ACK, and the
+  // last one has this sequence number, so the read pass after it ends with that ACK (nothing more
+  // can be queued for the buffer once the kernel acknowledged its last message) instead of another
+  // recvmsg that finds EAGAIN.
+  bool Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token, uint32_t ackSeq = 0);
   // JS thread, direct sockets: ask for a read pass (reading was paused for flow control). True when
   // the caller now owns the drain and must schedule Drain on a worker.
   bool RequestRead();
@@ -103,7 +111,9 @@ class LoopSocket {
   // ---- receiving: the I/O thread, or the draining worker of a direct socket ----
   // Reads up to `maxDatagrams` whole datagrams into `out` (appending), peeking at each one's size
   // first so nothing is ever truncated. Returns how many datagrams it added.
-  size_t Read(size_t maxDatagrams, ReadBatch* out);
+  // `stopSeq` (direct netlink sockets, 0: none): stop after the datagram that holds the NLMSG_ERROR
+  // answering that sequence number, and count the pass as drained.
+  size_t Read(size_t maxDatagrams, ReadBatch* out, uint32_t stopSeq = 0);
 
   // ---- flow control between the reading thread and JS ----
   // Bytes handed to JS and not yet delivered. Above a high-water mark reading stops (the I/O thread
@@ -118,6 +128,7 @@ class LoopSocket {
     std::vector<uint8_t> bytes;
     std::vector<uint8_t> to;
     double token;
+    uint32_t ackSeq;
   };
 
   const Kind kind_;

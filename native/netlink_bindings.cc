@@ -81,7 +81,11 @@ Napi::Value NetlinkSendFn(const Napi::CallbackInfo& info) {
   if (!info[2].IsNumber()) ThrowArgError(env, "token must be a number");
   double token = info[2].As<Napi::Number>().DoubleValue();
   bool defer = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
-  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token, defer);
+  uint32_t ackSeq = 0;
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    ackSeq = static_cast<uint32_t>(IntegerValue(env, info[4], "ackSeq", 0, UINT32_MAX));
+  }
+  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token, defer, ackSeq);
   return env.Undefined();
 }
 

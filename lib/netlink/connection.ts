@@ -13,9 +13,11 @@ import {
   NETLINK_ROUTE,
   NLMSG_DONE,
   NLMSG_ERROR,
+  NLMSG_HDRLEN,
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   NLM_F_ACK,
+  NLM_F_CAPPED,
   NLM_F_DUMP,
   NLM_F_DUMP_INTR,
   NLM_F_REQUEST,
@@ -25,12 +27,34 @@ import { DEBUG, logAnswer, logRequest } from './debug.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * One datagram from the kernel, or the sequence number of a plain ACK: a datagram holding nothing but
+ * one NLMSG_ERROR with error 0 (no extended-ack attributes), which the addon's request sockets hand
+ * over as a number instead of a Buffer (docs/performance.md, "Request path (path)").
+ */
+export type Answer = Buffer | number;
+
+/**
+ * The message a plain ACK of `seq` stands for (for logging and `onUnsolicited`): error 0 and an
+ * echoed request header of which only the length and sequence number are kept.
+ */
+function ackMessage(seq: number, pid: number): NetlinkMessage {
+  const payload = Buffer.alloc(4 + NLMSG_HDRLEN);
+  payload.writeUInt32LE(NLMSG_HDRLEN, 4);
+  payload.writeUInt32LE(seq, 4 + 8);
+  return { type: NLMSG_ERROR, flags: NLM_F_CAPPED, seq, pid, payload };
+}
+
 /** What the connection needs from a socket. */
 export interface Transport {
   /** Port id of the socket (nlmsg_pid of the kernel's answers to it). */
   readonly portId: number;
-  /** Send one buffer holding whole messages; failures come back through `onSendError(token)`. */
-  send(buf: Buffer, token: number): void;
+  /**
+   * Send one buffer holding whole messages; failures come back through `onSendError(token)`.
+   * `ackSeq`, when given, says the buffer holds no dump and every message asks for an ACK, the
+   * last one with this sequence number (the addon's transport reads no further than that ACK).
+   */
+  send(buf: Buffer, token: number, ackSeq?: number): void;
   close(): void;
   /** Keep the process alive while requests are pending. */
   ref(): void;
@@ -188,8 +212,11 @@ export class NetlinkConnection {
   private dumpActive = false;
   private closed = false;
   private referenced = false;
-  /** Datagrams received and not handled yet (over the turn's budget), oldest at `inboxHead`. */
-  private inbox: Buffer[] = [];
+  /**
+   * Datagrams received and not handled yet (over the turn's budget), oldest at `inboxHead`; a number
+   * stands for a plain ACK of that sequence number ({@link Answer}).
+   */
+  private inbox: Answer[] = [];
   private inboxHead = 0;
   private inBacklog = false;
   /** Messages that answer no request of ours (seq 0, or a late answer), for callers that want them. */
@@ -409,15 +436,18 @@ export class NetlinkConnection {
     const seqs: number[] = [];
     let bytes = 0;
     let sentAny = false;
+    /** The buffer being built holds only requests (no dump, no transaction): each asks for an ACK. */
+    let acked = true;
     const send = () => {
       if (parts.length === 0) return;
       const token = this.nextToken++;
       this.batches.set(token, seqs.slice());
-      this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token);
+      this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token, acked ? seqs[seqs.length - 1] : 0);
       sentAny = true;
       parts.length = 0;
       seqs.length = 0;
       bytes = 0;
+      acked = true;
     };
     // FIFO: a dump waits for the previous dump (the kernel runs one per socket), and what was asked
     // after it waits too, so requests take effect in the order they were made.
@@ -429,6 +459,8 @@ export class NetlinkConnection {
         // per skb and drops whatever follows its END, so nothing may share the buffer.
         if (this.inFlight.size + p.group.length > this.opts.maxInFlight && this.inFlight.size > 0) break;
         send();
+        // nfnetlink acknowledges no message after a failed one in a batch: read to EAGAIN.
+        acked = false;
         for (const q of p.group) {
           q.seq = this.allocSeq();
           this.inFlight.set(q.seq, q);
@@ -449,6 +481,7 @@ export class NetlinkConnection {
       const msg = encodeMessage(p.type, p.flags, p.seq, p.body);
       if (DEBUG) logRequest(this.transport.portId, msg, p.operation);
       if (bytes + msg.length > this.opts.maxBatchBytes) send();
+      if (p.dump || !(p.flags & NLM_F_ACK)) acked = false;
       parts.push(msg);
       seqs.push(p.seq);
       bytes += msg.length;
@@ -466,7 +499,7 @@ export class NetlinkConnection {
    * (`DATAGRAMS_PER_TURN`) they are handled at once; the rest in later turns, still in order.
    * @internal
    */
-  feed(datagrams: Buffer[]): void {
+  feed(datagrams: readonly Answer[]): void {
     if (this.closed) return;
     for (const d of datagrams) this.inbox.push(d);
     this.drainInbox();
@@ -480,7 +513,8 @@ export class NetlinkConnection {
     for (let i = 0; i < n && !this.closed; i++) {
       const d = this.inbox[this.inboxHead];
       this.inbox[this.inboxHead++] = EMPTY;
-      for (const m of parseDatagram(d).messages) this.onMessage(m);
+      if (typeof d === 'number') this.onAck(d);
+      else for (const m of parseDatagram(d).messages) this.onMessage(m);
     }
     if (this.inboxHead === this.inbox.length) {
       this.inbox.length = 0;
@@ -496,6 +530,16 @@ export class NetlinkConnection {
     }
     this.updateRef();
     if (this.waiting.length > 0) this.scheduleFlush();
+  }
+
+  /** A plain ACK, delivered by the addon as the sequence number it answers. */
+  private onAck(seq: number): void {
+    const p = this.inFlight.get(seq);
+    if (!p || DEBUG || this.onUnsolicited) {
+      this.onMessage(ackMessage(seq, this.transport.portId));
+      return;
+    }
+    this.finish(p);
   }
 
   private onMessage(m: NetlinkMessage): void {
@@ -749,7 +793,7 @@ function bindSocket(opts: OpenNetlinkOptions, target: () => NetlinkConnection | 
       let closed = false;
       transport = {
         portId: sock.portId,
-        send: (buf, token) => addon.netlinkSend(sock.id, buf, token, DEFER),
+        send: (buf, token, ackSeq) => addon.netlinkSend(sock.id, buf, token, DEFER, ackSeq),
         close: () => {
           if (closed) return;
           closed = true;

@@ -66,7 +66,8 @@ export class Subscription {
           onData: (datagrams) => {
             if (!sub || sub.closed) return;
             const msgs: NetlinkMessage[] = [];
-            for (const d of datagrams) for (const m of parseDatagram(d).messages) msgs.push(m);
+            // Only request sockets (no groups) hand plain ACKs over as numbers.
+            for (const d of datagrams) for (const m of parseDatagram(d as Buffer).messages) msgs.push(m);
             handlers.onMessages(msgs);
           },
           onError: (e) => {

@@ -6,6 +6,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
+import { native } from '../../lib/native.js';
 
 const execFileP = promisify(execFile);
 
@@ -81,6 +82,14 @@ export async function settledFdCount(): Promise<number> {
     last = n;
   }
   return last;
+}
+
+/**
+ * Until the addon's link-deletion sender threads have gone idle and exited (docs/threading.md,
+ * "Link deletions: sender threads": they linger 250 ms), so thread counts compare with a baseline.
+ */
+export async function sendersIdle(): Promise<void> {
+  for (let i = 0; i < 100 && native().sweepStats().sendersLive > 0; i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** The net namespace inode of every thread of this process. */

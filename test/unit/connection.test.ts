@@ -12,11 +12,11 @@ import { RTM_GETLINK, RTM_NEWLINK } from '../../lib/rtnl/constants.js';
 import { coreFixture, recordedPortId } from './fixtures.js';
 
 class RecordingTransport implements Transport {
-  readonly sent: { buf: Buffer; token: number }[] = [];
+  readonly sent: { buf: Buffer; token: number; ackSeq?: number }[] = [];
   refs = 0;
   closed = false;
   constructor(readonly portId: number) {}
-  send(buf: Buffer, token: number): void { this.sent.push({ buf: Buffer.from(buf), token }); }
+  send(buf: Buffer, token: number, ackSeq?: number): void { this.sent.push({ buf: Buffer.from(buf), token, ackSeq }); }
   close(): void { this.closed = true; }
   ref(): void { this.refs++; }
   unref(): void { this.refs--; }
@@ -57,6 +57,24 @@ describe('NetlinkConnection', () => {
     // Answer out of order.
     c.feed([withSeq(ack, seqs[2]), withSeq(ack, seqs[0]), withSeq(ack, seqs[1])]);
     await expect(Promise.all(ps)).resolves.toEqual([[], [], []]);
+  });
+
+  it('takes a plain ACK handed over as its sequence number, and tells the transport where a batch ends', async () => {
+    const { t, c } = setup();
+    const unsolicited: number[] = [];
+    const ps = [1, 2].map(() => c.request(RTM_NEWLINK, 0, Buffer.alloc(16)));
+    await tick();
+    const dump = c.dump(RTM_GETLINK, Buffer.alloc(16));
+    await tick();
+    // The requests' buffer ends with the second one's ACK; a buffer with a dump has no last ACK.
+    const seqs = t.seqs();
+    expect(t.sent.map((s) => s.ackSeq)).toEqual([seqs[1], 0]);
+    c.onUnsolicited = (m) => unsolicited.push(m.seq);
+    c.feed([seqs[1], seqs[0], 0xfffffff0]);
+    await expect(Promise.all(ps)).resolves.toEqual([[], []]);
+    expect(unsolicited).toEqual([0xfffffff0]);
+    c.close();
+    await expect(dump).rejects.toBeInstanceOf(ClosedError);
   });
 
   it('returns a GET answer delivered before its ACK', async () => {

@@ -6,8 +6,7 @@ import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../er
 import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL } from '../../netlink/constants.js';
 import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
-import { encodeLinkBody, ifinfomsg, linkKindOf, readLinkMessage, writeLinkInfo } from '../../rtnl/link/index.js';
-import type { NetlinkConnection } from '../../netlink/connection.js';
+import { encodeLinkBody, ifinfomsg, readLinkMessage } from '../../rtnl/link/index.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import { toLink, type Link, type LinkRef } from './view.js';
@@ -66,29 +65,6 @@ export interface LinkDeleteOptions {
 export interface LinkMoveOptions {
   /** New name in the target namespace, applied in the same request (`ip link set dev X netns NS name Y`). */
   name?: string;
-}
-
-/**
- * The veths of the namespace `conn` speaks to, by ifindex: what `Netns.delete` sweeps before it unpins
- * (docs/errors.md, "Names after delete"). One dump that the kernel filters by kind, as
- * `ip link show type veth` asks for it (the kind is checked again here, in case a kernel without the
- * veth module ignores the filter), of which only the header and the kind are read.
- */
-export async function vethIndexes(conn: NetlinkConnection, op: (words: string) => string): Promise<number[]> {
-  const body = encodeLinkBody({ family: AF_UNSPEC }, { extMask: EXT_MASK }, (a) => writeLinkInfo(a, 'veth'));
-  const msgs = await conn.dump(RTM_GETLINK, body, op('ip link show type veth'));
-  const veths: number[] = [];
-  for (const m of msgs) if (m.type === RTM_NEWLINK && linkKindOf(m.payload) === 'veth') veths.push(ifinfomsg.decode(m.payload, 0).index);
-  return veths;
-}
-
-/**
- * Delete links by ifindex through `conn`, all requests in one sendmsg; a link already gone (the other
- * end of a veth pair deleted first) is not an error. Settles once every request has.
- */
-export async function deleteIndexes(conn: NetlinkConnection, indexes: readonly number[], op: (words: string) => string): Promise<void> {
-  const results = await Promise.allSettled(indexes.map((index) => conn.request(RTM_DELLINK, 0, encodeDeleteBody(index), op(`ip link delete dev ${index}`))));
-  for (const r of results) if (r.status === 'rejected' && !isNotFound(r.reason)) throw r.reason;
 }
 
 /** `ip link` verbs acting inside one namespace; reach it as `ns.links`. */

@@ -5,10 +5,12 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect, type InspectOptionsStylized } from 'node:util';
-import { ClosedError, NetnsError, ValidationError, isNotFound } from '../../errors.js';
-import { native, type NativeNetlinkSocket, type NativeNsInfo } from '../../native.js';
+import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, ValidationError, fromNative, isNotFound, withCallerFrames } from '../../errors.js';
+import { native, type NativeNetlinkSocket, type NativeNsInfo, type NativeSweepResult } from '../../native.js';
 import { openNetlink, prepareNetlink, type NetlinkConnection } from '../../netlink/connection.js';
-import { NETLINK_ROUTE } from '../../netlink/constants.js';
+import { NETLINK_ROUTE, NLMSG_DONE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from '../../netlink/constants.js';
+import { parseDatagram, parseDonePayload, parseErrorPayload } from '../../netlink/message.js';
+import { RTM_DELLINK, RTM_GETLINK } from '../../rtnl/constants.js';
 import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
 import { homeConnection, queryNsid } from '../nsid/query.js';
 import { NETNS_RUN_DIR } from './paths.js';
@@ -16,7 +18,7 @@ import { validateNetnsName } from '../../validate/names.js';
 import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
-import { Links, deleteIndexes, vethIndexes } from '../link/index.js';
+import { Links } from '../link/index.js';
 import { Addresses } from '../address/index.js';
 import { Neighbours } from '../neighbour/index.js';
 import { Nsids } from '../nsid/index.js';
@@ -417,35 +419,33 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   /**
    * Delete the veths inside a namespace, and unpin it. The kernel removes a dying namespace's links
    * asynchronously (milliseconds after the last reference is gone), so the host ends' names would
-   * still be taken when delete() resolves; RTM_DELLINK removes a pair synchronously. CNI plugins
-   * delete the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
+   * still be taken when delete() resolves; RTM_DELLINK removes a pair at once. CNI plugins delete
+   * the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
    *
-   * Once the veths are known (nothing has changed if listing them fails), their deletion and the
-   * unpinning run together: the fd and socket held here keep the namespace alive until both are
-   * done. A bare fd and socket, not a Netns handle: the sweep needs neither the families nor a full
-   * read of each link (docs/performance.md, "Levers of the request path").
+   * One addon job does it all: it lists the veths (nothing has changed if that fails), hands their
+   * RTM_DELLINKs to a sender thread, unpins, and settles when the kernel's RTM_DELLINK
+   * notifications say the links are unlisted, not when the request's answer comes after the
+   * kernel's rcu_barrier() (docs/threading.md, "Link deletions: sender threads").
    */
   private static async sweepAndUnpin(name: string, path: string): Promise<void> {
-    const unpin = () => namespaceLane.run(() => callNative<void>(`ip netns delete ${name}`, (a, cb) => a.nsDelete(path, cb)));
-    let info: NativeNsInfo;
-    try {
-      info = await callNative<NativeNsInfo>(`open namespace ${path}`, (a, cb) => a.nsOpenPath(path, cb));
-    } catch (e) {
-      if (isNotFound(e)) return unpin(); // nsDelete reports it
-      throw e;
-    }
-    let conn: NetlinkConnection | undefined;
-    try {
-      conn = await openNetlink({ nsFd: info.fd });
-      const { op } = describeNamespace(name, path, { dev: info.dev, ino: info.ino });
-      const veths = await vethIndexes(conn, op);
-      if (veths.length === 0) return await unpin();
-      const [swept, unpinned] = await Promise.allSettled([deleteIndexes(conn, veths, op), unpin()]);
-      if (unpinned.status === 'rejected') throw unpinned.reason;
-      if (swept.status === 'rejected') throw swept.reason;
-    } finally {
-      conn?.close();
-      native().closeFd(info.fd);
+    const op = (words: string) => words.replace(/^ip /, `ip -n ${name} `);
+    const result = await withCallerFrames(
+      new Promise<NativeSweepResult>((resolve, reject) => {
+        native().nsSweepDelete(path, (err, value) => {
+          if (!err) return resolve(value as NativeSweepResult);
+          const stage = (err as { stage?: string }).stage;
+          const what = stage === 'open' ? `open namespace ${path}` : stage === 'sweep' ? op('ip link show type veth') : stage === 'delete' ? op('ip link delete type veth') : `ip netns delete ${name}`;
+          reject(fromNative(err as Parameters<typeof fromNative>[0], what));
+        });
+      }),
+    );
+    if (result.dumpAttempts !== undefined) throw new DumpInterruptedError([], result.dumpAttempts, op('ip link show type veth'));
+    if (result.message) {
+      const m = parseDatagram(result.message).messages[0];
+      const e = m.type === NLMSG_DONE ? parseDonePayload(m) : parseErrorPayload(m);
+      const what = result.refused === 'dump' ? op('ip link show type veth') : op(`ip link delete dev ${result.index}`);
+      const request = result.refused === 'dump' ? { type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP } : { type: RTM_DELLINK, flags: NLM_F_REQUEST | NLM_F_ACK };
+      throw new NetlinkError(-e.error, { ...request, seq: m.seq }, e, what);
     }
   }
 

@@ -5,7 +5,6 @@
  */
 import { AttrMap, AttrWriter, ByteWriter, decodeCString } from '../../netlink/attributes.js';
 import { Struct, attr, attrMulti, binary, macAddress, s32, Schema, string, u32, u8, type AttrCodec, type Decoded } from '../../netlink/schema.js';
-import { NLA_HDRLEN, NLA_TYPE_MASK, nlaAlign } from '../../netlink/constants.js';
 
 export const IFLA_ADDRESS = 1;
 export const IFLA_BROADCAST = 2;
@@ -204,28 +203,6 @@ export interface RawLinkInfo {
   slaveKind?: string;
   /** IFLA_INFO_SLAVE_DATA payload (port attributes, e.g. IFLA_BRPORT_*). */
   slaveData?: Buffer;
-}
-
-/**
- * IFLA_INFO_KIND of an RTM_NEWLINK payload, found by walking the attributes without decoding or
- * copying any of them: for callers that only sort links by kind (Netns.delete's veth sweep).
- */
-export function linkKindOf(payload: Buffer): string | undefined {
-  const info = findAttr(payload, ifinfomsg.size, payload.length, IFLA_LINKINFO);
-  if (!info) return undefined;
-  const kind = findAttr(payload, info[0], info[1], IFLA_INFO_KIND);
-  return kind ? decodeCString(payload.subarray(kind[0], kind[1])) : undefined;
-}
-
-/** [start, end) of the payload of the first attribute of `type` in buf[start, end). */
-function findAttr(buf: Buffer, start: number, end: number, type: number): [number, number] | undefined {
-  for (let off = start; off + NLA_HDRLEN <= end; ) {
-    const len = buf.readUInt16LE(off);
-    if (len < NLA_HDRLEN || off + len > end) return undefined;
-    if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === type) return [off + NLA_HDRLEN, off + len];
-    off += nlaAlign(len);
-  }
-  return undefined;
 }
 
 /** Read IFLA_LINKINFO, or undefined when the link has none (lo, physical NICs not enslaved). */
