@@ -223,7 +223,13 @@ export interface NativeAddon {
    * 'delete'); a request the kernel refused is `refused` with its whole netlink `message`.
    */
   nsSweepDelete(path: string, cb: Callback<NativeSweepResult>): void;
-  /** How sweeps settled since load, and the link-deletion sender threads now. For tests. */
+  /**
+   * `ip link delete dev INDEX|NAME` (`index` 0: by `name`) in the namespace of `nsFd` (-1: home),
+   * settled when the kernel's RTM_DELLINK notification says the link is unlisted (or the answer
+   * came first: `message` is then a refusal). `err` code ETIMEDOUT past the request deadline.
+   */
+  linkDeleteUnlisted(nsFd: number, index: number, name: string, cb: Callback<{ byEvent: boolean; message?: Buffer }>): void;
+  /** How link deletions settled since load (notification first, or answer), and the sender threads now. For tests. */
   sweepStats(): { byEvent: number; byAnswer: number; sendersLive: number; sendersBusy: number; sendersMax: number };
   /** A new namespace held only by the returned fd. */
   nsAnonymous(cb: Callback<NativeNsInfo>): void;

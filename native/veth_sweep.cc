@@ -9,11 +9,13 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -30,6 +32,9 @@ constexpr size_t kDumpBuffer = 64 * 1024;  // dump datagrams are at most 32 KiB
 constexpr size_t kAckBuffer = 16 * 1024;
 constexpr int kDumpAttempts = 10;  // as the connection's default dumpRetries + 1
 constexpr int kWaitSliceMs = 100;  // how often a waiting job checks whether the pool stops
+// A netlink request's default deadline (lib/netlink/connection.ts, docs/errors.md "Every call
+// settles"): the deletions may wait behind another holder of RTNL, but the job does not wait forever.
+constexpr int64_t kDeadlineMs = 120 * 1000;
 
 // lib/errors.ts isNotFound(): what an idempotent delete may ignore.
 bool Missing(int err) {
@@ -234,6 +239,7 @@ struct Handoff {
   uint32_t firstSeq = 0;
   size_t count = 0;
   std::vector<uint32_t> indexes;
+  bool ignoreMissing = false;  // a link already gone is no refusal (the sweep's pairs)
   std::mutex mu;  // guards the outcome
   SysError error;
   std::vector<uint8_t> refusal;
@@ -257,9 +263,9 @@ void SendDeletes(Handoff& h) {
         if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq < h.firstSeq || m->nlmsg_seq >= h.firstSeq + h.count) return true;
         ++answered;
         int err = -ErrorOf(m);
-        // A link already gone (both ends of a pair inside the namespace: the first deletion took
-        // the second) is not an error, as in links.delete({ ifExists }).
-        if (err != 0 && !Missing(err) && refusal.empty()) {
+        // For the sweep, a link already gone (both ends of a pair inside the namespace: the first
+        // deletion took the second) is not an error, as in links.delete({ ifExists }).
+        if (err != 0 && !(h.ignoreMissing && Missing(err)) && refusal.empty()) {
           const uint8_t* p = reinterpret_cast<const uint8_t*>(m);
           refusal.assign(p, p + m->nlmsg_len);
           index = h.indexes[m->nlmsg_seq - h.firstSeq];
@@ -281,8 +287,9 @@ void SendDeletes(Handoff& h) {
   } while (n < 0 && errno == EINTR);
 }
 
-// Reads the notifications queued on `mon`, crossing off the links whose RTM_DELLINK arrived.
-void ReadNotifications(int mon, std::vector<uint8_t>& buf, std::vector<uint32_t>* waiting) {
+// Reads the notifications queued on `mon`, crossing off the links whose RTM_DELLINK arrived (by
+// ifindex, or by name for an entry 0 when `name` is given).
+void ReadNotifications(int mon, std::vector<uint8_t>& buf, const std::string& name, std::vector<uint32_t>* waiting) {
   for (;;) {
     size_t len = 0;
     SysError e = Receive(mon, buf, MSG_DONTWAIT, &len);
@@ -293,13 +300,141 @@ void ReadNotifications(int mon, std::vector<uint8_t>& buf, std::vector<uint32_t>
     }
     EachMessage(buf.data(), len, [&](const struct nlmsghdr* h) {
       const struct ifinfomsg* ifi = LinkHeader(h);
-      if (h->nlmsg_type == RTM_DELLINK && ifi != nullptr) {
-        auto it = std::find(waiting->begin(), waiting->end(), static_cast<uint32_t>(ifi->ifi_index));
-        if (it != waiting->end()) waiting->erase(it);
+      if (h->nlmsg_type != RTM_DELLINK || ifi == nullptr) return true;
+      uint32_t index = static_cast<uint32_t>(ifi->ifi_index);
+      if (!name.empty()) {
+        size_t off = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct ifinfomsg)));
+        const struct nlattr* a = h->nlmsg_len > off ? FindAttr(reinterpret_cast<const uint8_t*>(h) + off, h->nlmsg_len - off, IFLA_IFNAME) : nullptr;
+        if (a != nullptr) {
+          const char* s = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
+          if (std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN)) == name) index = 0;
+        }
       }
+      auto it = std::find(waiting->begin(), waiting->end(), index);
+      if (it != waiting->end()) waiting->erase(it);
       return true;
     });
   }
+}
+
+// Both sockets inside the namespace behind `nsFd`: `req` blocking, with extended acks and strict
+// checking (both optional, as for every other socket in netlink_ops.cc: without them a refusal has
+// no text, and the dump's kind filter is applied here), `mon` non-blocking; both bound.
+SysError OpenSockets(int nsFd, UniqueFd* req, UniqueFd* mon) {
+  SysError e;
+  {
+    NsGuard guard;
+    if (nsFd >= 0) e = guard.Enter(nsFd);
+    if (!e.Failed()) {
+      req->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+      if (!req->Valid()) e = SysError::FromErrno("socket");
+    }
+    if (!e.Failed()) {
+      mon->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
+      if (!mon->Valid()) e = SysError::FromErrno("socket");
+    }
+  }
+  if (e.Failed()) return e;
+  int one = 1;
+  setsockopt(req->Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(req->Get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  e = Bind(req->Get());
+  if (!e.Failed()) e = Bind(mon->Get());
+  return e;
+}
+
+struct DeleteOutcome {
+  SysError error;
+  bool sent = false;  // false: the error came before anything was sent (nothing changed)
+  std::vector<uint8_t> refusal;
+  uint32_t index = 0;
+  bool byEvent = false;
+};
+
+// Joins `mon` to RTNLGRP_LINK, hands one RTM_DELLINK per entry of `indexes` (an ifindex, or 0 for
+// `name`) on `req` to a sender thread, runs `meanwhile`, then waits until the notification of
+// every link has arrived or the answers have (threading.md, "Link deletions: sender threads").
+DeleteOutcome DeleteAwaitingUnlisting(UniqueFd req, int mon, uint32_t firstSeq, const std::vector<uint32_t>& indexes,
+                                      const std::string& name, bool ignoreMissing, SlowSenders* senders,
+                                      const std::function<void()>& meanwhile) {
+  DeleteOutcome out;
+  // Subscribed before anything is deleted, so the notification cannot be missed.
+  int group = RTNLGRP_LINK;
+  auto h = std::make_shared<Handoff>();
+  h->done.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (setsockopt(mon, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+    out.error = SysError::FromErrno("setsockopt");
+    return out;
+  }
+  if (!h->done.Valid()) {
+    out.error = SysError::FromErrno("eventfd");
+    return out;
+  }
+  h->sock = std::move(req);
+  h->firstSeq = firstSeq;
+  h->count = indexes.size();
+  h->indexes = indexes;
+  h->ignoreMissing = ignoreMissing;
+  MessageBuilder m;
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    m.Begin(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, firstSeq + static_cast<uint32_t>(i));
+    struct ifinfomsg ifi = {};
+    ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = static_cast<int>(indexes[i]);
+    m.Put(&ifi, sizeof ifi);
+    if (indexes[i] == 0) m.Attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
+    m.End();
+  }
+  h->request = std::move(m.Bytes());
+  out.sent = true;
+  if (senders == nullptr || !senders->Run([h] { SendDeletes(*h); })) SendDeletes(*h);
+
+  if (meanwhile) meanwhile();
+
+  std::vector<uint8_t> buf(kAckBuffer);
+  std::vector<uint32_t> waiting = indexes;
+  bool answered = false;
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    struct pollfd fds[2] = {{mon, POLLIN, 0}, {h->done.Get(), POLLIN, 0}};
+    int n = poll(fds, 2, kWaitSliceMs);
+    if (n < 0 && errno != EINTR) {
+      out.error = SysError::FromErrno("poll");
+      break;
+    }
+    // Notifications first: the kernel multicasts them before it answers the request.
+    if (n > 0 && fds[0].revents != 0) ReadNotifications(mon, buf, name, &waiting);
+    if (waiting.empty()) {
+      out.byEvent = true;
+      break;
+    }
+    if (n > 0 && fds[1].revents != 0) {
+      answered = true;
+      break;
+    }
+    if (StopRequested()) {
+      out.error = SysError::Of(ECANCELED, "poll");
+      break;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >= kDeadlineMs) {
+      out.error = SysError::Of(ETIMEDOUT, "poll");  // the deletions stay with the sender and may still happen
+      break;
+    }
+  }
+  if (answered) {
+    std::lock_guard<std::mutex> lock(h->mu);
+    if (h->error.Failed()) {
+      out.error = std::move(h->error);
+    } else if (!h->refusal.empty()) {
+      out.refusal = std::move(h->refusal);
+      out.index = h->index;
+    }
+  }
+  (out.byEvent ? gSweepByEvent : gSweepByAnswer).fetch_add(1, std::memory_order_relaxed);
+  return out;
 }
 
 }  // namespace
@@ -321,27 +456,7 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
   r.identity = ns.identity;
 
   UniqueFd req, mon;
-  {
-    NsGuard guard;
-    e = guard.Enter(ns.fd.Get());
-    if (!e.Failed()) {
-      req.Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-      if (!req.Valid()) e = SysError::FromErrno("socket");
-    }
-    if (!e.Failed()) {
-      mon.Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
-      if (!mon.Valid()) e = SysError::FromErrno("socket");
-    }
-  }
-  if (!e.Failed()) {
-    int one = 1;
-    // Both optional, as for every other socket (netlink_ops.cc): without them the refusal carries
-    // no text, and the kind filter is applied here.
-    setsockopt(req.Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-    setsockopt(req.Get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-    e = Bind(req.Get());
-  }
-  if (!e.Failed()) e = Bind(mon.Get());
+  e = OpenSockets(ns.fd.Get(), &req, &mon);
   if (e.Failed()) {
     r.error = std::move(e);
     r.stage = "sweep";
@@ -357,82 +472,41 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
     return r;
   }
 
-  // Subscribed before anything is deleted, so the notification cannot be missed.
-  int group = RTNLGRP_LINK;
-  auto h = std::make_shared<Handoff>();
-  h->done.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (setsockopt(mon.Get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
-    e = SysError::FromErrno("setsockopt");
-  } else if (!h->done.Valid()) {
-    e = SysError::FromErrno("eventfd");
-  }
-  if (e.Failed()) {
-    r.error = std::move(e);
+  // The kernel works on the deletions while the pin goes; the fd held here keeps the namespace alive.
+  SysError unpin;
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(req), mon.Get(), kDumpAttempts + 1, veths, std::string(), true, senders,
+                                            [&] { unpin = NsDelete(path); });
+  if (!d.sent) {
+    r.error = std::move(d.error);
     r.stage = "sweep";
     return r;
   }
-  h->sock = std::move(req);
-  h->firstSeq = kDumpAttempts + 1;
-  h->count = veths.size();
-  h->indexes = veths;
-  MessageBuilder m;
-  for (size_t i = 0; i < veths.size(); ++i) {
-    m.Begin(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, h->firstSeq + static_cast<uint32_t>(i));
-    struct ifinfomsg ifi = {};
-    ifi.ifi_family = AF_UNSPEC;
-    ifi.ifi_index = static_cast<int>(veths[i]);
-    m.Put(&ifi, sizeof ifi);
-    m.End();
+  r.byEvent = d.byEvent;
+  if (!d.refusal.empty()) {
+    r.refusal = std::move(d.refusal);
+    r.refused = "delete";
+    r.index = d.index;
   }
-  h->request = std::move(m.Bytes());
-  if (senders == nullptr || !senders->Run([h] { SendDeletes(*h); })) SendDeletes(*h);
-
-  // The kernel works on the deletions meanwhile; the fd held here keeps the namespace alive.
-  SysError unpin = NsDelete(path);
-
-  std::vector<uint8_t> buf(kAckBuffer);
-  std::vector<uint32_t> waiting = veths;
-  bool answered = false;
-  for (;;) {
-    struct pollfd fds[2] = {{mon.Get(), POLLIN, 0}, {h->done.Get(), POLLIN, 0}};
-    int n = poll(fds, 2, kWaitSliceMs);
-    if (n < 0 && errno != EINTR) {
-      e = SysError::FromErrno("poll");
-      break;
-    }
-    // Notifications first: the kernel multicasts them before it answers the request.
-    if (n > 0 && fds[0].revents != 0) ReadNotifications(mon.Get(), buf, &waiting);
-    if (waiting.empty()) {
-      r.byEvent = true;
-      break;
-    }
-    if (n > 0 && fds[1].revents != 0) {
-      answered = true;
-      break;
-    }
-    if (StopRequested()) {
-      e = SysError::Of(ECANCELED, "poll");
-      break;
-    }
-  }
-  if (answered) {
-    std::lock_guard<std::mutex> lock(h->mu);
-    if (h->error.Failed()) {
-      e = std::move(h->error);
-    } else if (!h->refusal.empty()) {
-      r.refusal = std::move(h->refusal);
-      r.refused = "delete";
-      r.index = h->index;
-    }
-  }
-  (r.byEvent ? gSweepByEvent : gSweepByAnswer).fetch_add(1, std::memory_order_relaxed);
   if (unpin.Failed()) {  // the unpin's error first, as before (the deletions were sent anyway)
     r.error = std::move(unpin);
     r.stage = "unpin";
-  } else if (e.Failed()) {
-    r.error = std::move(e);
+  } else if (d.error.Failed()) {
+    r.error = std::move(d.error);
     r.stage = "delete";
   }
+  return r;
+}
+
+LinkDeleteResult LinkDeleteUnlisted(int nsFd, uint32_t index, const std::string& name, SlowSenders* senders) {
+  LinkDeleteResult r;
+  UniqueFd req, mon;
+  r.error = OpenSockets(nsFd, &req, &mon);
+  if (r.error.Failed()) return r;
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(req), mon.Get(), 1, {index}, index == 0 ? name : std::string(),
+                                            false, senders, nullptr);
+  r.error = std::move(d.error);
+  r.refusal = std::move(d.refusal);
+  r.byEvent = d.byEvent;
   return r;
 }
 

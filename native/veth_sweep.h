@@ -36,6 +36,17 @@ struct SweepResult {
 // are stopping) the worker sends them itself and waits for their answers.
 SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders);
 
+struct LinkDeleteResult {
+  SysError error;                 // a system call failed (or ETIMEDOUT: the request's deadline passed)
+  std::vector<uint8_t> refusal;   // the kernel's NLMSG_ERROR, whole
+  bool byEvent = false;
+};
+
+// Pool worker (it enters the namespace). `ip link delete dev NAME|INDEX` (`index` 0: by `name`),
+// reported when the kernel's RTM_DELLINK notification says the link is unlisted, or when the
+// answer comes first (a refusal). `nsFd` < 0: the home namespace.
+LinkDeleteResult LinkDeleteUnlisted(int nsFd, uint32_t index, const std::string& name, SlowSenders* senders);
+
 // How deletions were settled since load (for tests and netlinkStats-like diagnostics).
 extern std::atomic<uint64_t> gSweepByEvent, gSweepByAnswer;
 

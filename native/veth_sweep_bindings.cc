@@ -43,6 +43,33 @@ Napi::Value NsSweepDeleteFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// linkDeleteUnlisted(nsFd, index, name, cb): `ip link delete dev INDEX|NAME` in the namespace of
+// nsFd (-1: home), settled when the link is unlisted: cb(err) for a failed system call (code
+// ETIMEDOUT past the request deadline), else cb(null, { byEvent, message? }) where `message` is the
+// kernel's refusal (a whole netlink message).
+Napi::Value LinkDeleteUnlistedFn(const Napi::CallbackInfo& info) {
+  AddonState* state = StateOf(info);
+  NsFdCopy ns = CopyNsFd(info.Env(), info[0], -1);
+  uint32_t index = static_cast<uint32_t>(Int32Arg(info, 1, "index", 0, INT32_MAX));
+  std::string name = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+  Napi::Function cb = FunctionArg(info, 3, "cb");
+  if (index == 0 && (name.empty() || name.size() >= 16 || name.find('\0') != std::string::npos)) {
+    ThrowArgError(info.Env(), "index or name required");
+  }
+  state->pool->Submit(info.Env(), cb, Napi::Object(), [state, ns = std::move(ns), index, name]() mutable -> Deliver {
+    if (ns.error.Failed()) return DeliverError(std::move(ns.error));
+    LinkDeleteResult r = LinkDeleteUnlisted(ns.fd.Valid() ? ns.fd.Get() : -1, index, name, state->senders.get());
+    if (r.error.Failed()) return DeliverError(std::move(r.error));
+    return [r = std::move(r)](Napi::Env env, Napi::Function cb, Napi::Object) mutable {
+      Napi::Object obj = Napi::Object::New(env);
+      obj.Set("byEvent", Napi::Boolean::New(env, r.byEvent));
+      if (!r.refusal.empty()) obj.Set("message", Napi::Buffer<uint8_t>::Copy(env, r.refusal.data(), r.refusal.size()));
+      cb.Call({env.Null(), obj});
+    };
+  });
+  return info.Env().Undefined();
+}
+
 // sweepStats(): how deletions settled since load, and the sender threads now.
 Napi::Value SweepStatsFn(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
@@ -59,7 +86,7 @@ Napi::Value SweepStatsFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void ExportSweepFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
-  ExportAll(env, exports, state, {{"nsSweepDelete", NsSweepDeleteFn}, {"sweepStats", SweepStatsFn}});
+  ExportAll(env, exports, state, {{"nsSweepDelete", NsSweepDeleteFn}, {"linkDeleteUnlisted", LinkDeleteUnlistedFn}, {"sweepStats", SweepStatsFn}});
 }
 
 }  // namespace netns

@@ -109,6 +109,8 @@ interface Pending {
   settled?: boolean;
   /** An aborted dump left to finish in the kernel: its messages are dropped, its DONE frees the socket. */
   draining?: boolean;
+  /** Not a request: work of {@link NetlinkConnection.exclusive}, started when it reaches the head of the queue. */
+  exclusive?: () => void;
 }
 
 const DEFAULTS: Required<ConnectionOptions> = { maxInFlight: 256, dumpRetries: 10, maxBatchBytes: 64 * 1024, timeout: 120_000 };
@@ -210,6 +212,8 @@ export class NetlinkConnection {
   private nextToken = 1;
   private flushScheduled = false;
   private dumpActive = false;
+  /** An {@link exclusive} task runs: nothing more is sent until it settles. */
+  private holding = false;
   private closed = false;
   private referenced = false;
   /**
@@ -292,6 +296,31 @@ export class NetlinkConnection {
     this.updateRef();
     this.scheduleFlush();
     return Promise.allSettled(done);
+  }
+
+  /**
+   * Run `fn` once every request made before this call has settled, and hold the requests made after
+   * it until `fn` has settled: for a request that goes out on a socket of its own (`links.delete`,
+   * docs/threading.md "Link deletions: sender threads") and must still take effect in the order the
+   * requests were made. Rejects with {@link ClosedError} if the connection closes before `fn` starts.
+   * @internal
+   */
+  exclusive<T>(fn: () => Promise<T>, operation?: string): Promise<T> {
+    if (this.closed) return Promise.reject(new ClosedError('netlink connection', operation));
+    return new Promise<T>((resolve, reject) => {
+      const start = () => {
+        new Promise<T>((r) => r(fn()))
+          .then(resolve, reject)
+          .finally(() => {
+            this.holding = false;
+            this.updateRef();
+            if (this.waiting.length > 0) this.scheduleFlush();
+          });
+      };
+      this.waiting.push({ seq: 0, type: 0, flags: 0, body: EMPTY, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve: () => undefined, reject, deadline: 0, exclusive: start });
+      this.updateRef();
+      this.scheduleFlush();
+    });
   }
 
   /** Close the socket and reject everything pending with {@link ClosedError}. Idempotent. */
@@ -451,8 +480,16 @@ export class NetlinkConnection {
     };
     // FIFO: a dump waits for the previous dump (the kernel runs one per socket), and what was asked
     // after it waits too, so requests take effect in the order they were made.
-    while (this.waiting.length > 0 && this.inFlight.size < this.opts.maxInFlight) {
+    while (this.waiting.length > 0 && this.inFlight.size < this.opts.maxInFlight && !this.holding) {
       const p = this.waiting[0];
+      if (p.exclusive) {
+        // Starts once what was asked before it has settled; what was asked after it waits.
+        if (this.inFlight.size > 0) break;
+        this.waiting.shift();
+        this.holding = true;
+        p.exclusive();
+        break;
+      }
       if (p.dump && this.dumpActive) break;
       if (p.group && p.group[0] === p) {
         // A transaction goes whole into a sendmsg of its own: the kernel reads one nfnetlink batch

@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Netns } from '../../lib/index.js';
+import { encodeDeleteBody } from '../../lib/api/link/spec.js';
+import { openNetlink } from '../../lib/netlink/connection.js';
+import { RTM_DELLINK } from '../../lib/rtnl/constants.js';
 import { native } from '../../lib/native.js';
 import { ipJson, nsName, ownNamespace, pinnedNames, sendersIdle, settledFdCount, threadNamespaces } from './helpers.js';
 
@@ -34,10 +37,13 @@ describe('Netns.delete settles when the veths are unlisted', () => {
   it('every deletion settles on the RTM_DELLINK notification; one after another they beat a link deletion awaited to its answer', async () => {
     const host = await Netns.create(nsName('host'));
     try {
-      // The kernel's own cost of deleting a pair awaited to its answer (links.delete waits for it),
-      // measured alternately with the pods' deletions so that both see the same load.
+      // The kernel's own cost of deleting a pair awaited to its answer (a plain RTM_DELLINK request on
+      // a connection of the test's own), measured alternately with the pods' deletions so that both
+      // see the same load.
+      const raw = await openNetlink({ nsFd: host.fd });
+      const awaitAnswer = async (name: string) => raw.request(RTM_DELLINK, 0, encodeDeleteBody(name), `ip link delete dev ${name}`);
       await host.links.add({ kind: 'veth', name: 'w0', peer: { name: 'w1' } });
-      await host.links.delete('w0');
+      await awaitAnswer('w0');
       const names = await pods(host, 'vh', 12);
       const before = native().sweepStats();
       const awaited: number[] = [];
@@ -45,7 +51,7 @@ describe('Netns.delete settles when the veths are unlisted', () => {
       for (const [i, name] of names.entries()) {
         await host.links.add({ kind: 'veth', name: 'r0', peer: { name: 'r1' } });
         let t = performance.now();
-        await host.links.delete('r0');
+        await awaitAnswer('r0');
         awaited.push(performance.now() - t);
         t = performance.now();
         await Netns.delete(name);
@@ -63,8 +69,37 @@ describe('Netns.delete settles when the veths are unlisted', () => {
       // it on an idle machine; the bound leaves room for a loaded one).
       if (median(awaited) > 8) expect(median(took)).toBeLessThan(median(awaited));
       expect(ipJson(['link', 'show'], host.name).map((l: { ifname: string }) => l.ifname)).toEqual(['lo']);
+      raw.close();
     } finally {
       await host.delete();
+    }
+  }, 30_000);
+
+  it('links.delete() settles at the unlisting too, in its place among the handle\'s requests, with the kernel\'s errors', async () => {
+    const ns = await Netns.create(nsName('ld'));
+    try {
+      const before = native().sweepStats();
+      for (let i = 0; i < 5; i++) {
+        await ns.links.add({ kind: 'veth', name: 'a0', peer: { name: 'b0' } });
+        await ns.links.delete(i % 2 ? 'b0' : 'a0');
+        expect(ipJson(['link', 'show'], ns.name).map((l: { ifname: string }) => l.ifname)).toEqual(['lo']);
+      }
+      expect(native().sweepStats().byEvent - before.byEvent).toBe(5);
+      // Made in one tick, none awaited: they take effect in the order they were made.
+      const made = await Promise.allSettled([
+        ns.links.add({ kind: 'veth', name: 'o0', peer: { name: 'o1' } }),
+        ns.links.delete('o0'),
+        ns.links.add({ kind: 'veth', name: 'o0', peer: { name: 'p1' } }),
+        ns.links.setUp('o0'),
+      ]);
+      expect(made.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(ipJson(['link', 'show'], ns.name).map((l: { ifname: string }) => l.ifname).sort()).toEqual(['lo', 'o0', 'p1']);
+      // The kernel's refusal, as before: ENODEV with the operation; ifExists turns it into false.
+      await expect(ns.links.delete('zz0')).rejects.toMatchObject({ name: 'NetlinkError', code: 'ENODEV', operation: `ip -n ${ns.name} link delete dev zz0` });
+      await expect(ns.links.delete(9999, { ifExists: true })).resolves.toBe(false);
+      await expect(ns.links.delete('lo')).rejects.toMatchObject({ code: 'EOPNOTSUPP' });
+    } finally {
+      await ns.delete();
     }
   }, 30_000);
 

@@ -5,7 +5,7 @@
 import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../errors.js';
 import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL } from '../../netlink/constants.js';
-import { AF_UNSPEC, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
+import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
 import { encodeLinkBody, ifinfomsg, readLinkMessage } from '../../rtnl/link/index.js';
 import { validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
@@ -14,7 +14,6 @@ import {
   describeAdd,
   describeSet,
   encodeAddBody,
-  encodeDeleteBody,
   encodeMoveBody,
   encodeSetBody,
   specRefs,
@@ -26,6 +25,7 @@ import {
 import { NS_CONTEXT, type NetnsHandle, type NsContext } from '../context.js';
 import { LINK_EXT_MASK as EXT_MASK, fetchLinkMessage, requestLinkMessage } from './resolve.js';
 import { forgetIndex, rememberIndex, withIndexes } from './index_cache.js';
+import { deleteUnlisted } from './unlisted.js';
 import type { NetlinkMessage } from '../../netlink/message.js';
 import type { KnownKind } from '../../rtnl/link/kinds/index.js';
 
@@ -435,7 +435,9 @@ export class Links {
   }
 
   /**
-   * Delete a link. Deleting either end of a veth deletes the pair.
+   * Delete a link. Deleting either end of a veth deletes the pair. Resolves once the kernel has
+   * unlisted the link (its name, and a veth peer's, are free), without waiting for the RCU barrier
+   * the kernel runs before it answers (docs/threading.md, "Link deletions: sender threads").
    *
    * Equivalent to: `ip -n NS link delete dev NAME`
    * @example
@@ -449,11 +451,12 @@ export class Links {
     checkKeys('', opts, ['ifExists']);
     validateLinkRef(ref, 'dev');
     const op = this.op(`ip link delete dev ${ref}`);
-    const body = encodeDeleteBody(ref);
     const conn = await this.ns.rtnl();
     forgetIndex(this.ns, ref);
     try {
-      await conn.request(RTM_DELLINK, 0, body, op);
+      // Settles when the link is unlisted, not after the kernel's RCU barrier that delays the
+      // answer; in its place among the connection's requests (docs/threading.md, "Link deletions").
+      await conn.exclusive(() => deleteUnlisted(this.ns.fd(), ref, op), op);
       return true;
     } catch (e) {
       if (opts.ifExists && isNotFound(e)) return false;

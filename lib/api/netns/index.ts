@@ -5,11 +5,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect, type InspectOptionsStylized } from 'node:util';
-import { ClosedError, DumpInterruptedError, NetlinkError, NetnsError, ValidationError, fromNative, isNotFound, withCallerFrames } from '../../errors.js';
+import { ClosedError, DumpInterruptedError, NetnsError, ValidationError, fromNative, isNotFound, withCallerFrames } from '../../errors.js';
 import { native, type NativeNetlinkSocket, type NativeNsInfo, type NativeSweepResult } from '../../native.js';
 import { openNetlink, prepareNetlink, type NetlinkConnection } from '../../netlink/connection.js';
-import { NETLINK_ROUTE, NLMSG_DONE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from '../../netlink/constants.js';
-import { parseDatagram, parseDonePayload, parseErrorPayload } from '../../netlink/message.js';
+import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from '../../netlink/constants.js';
 import { RTM_DELLINK, RTM_GETLINK } from '../../rtnl/constants.js';
 import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
 import { homeConnection, queryNsid } from '../nsid/query.js';
@@ -19,6 +18,7 @@ import { checkKeys } from '../../validate/options.js';
 import { callNative } from '../../native_call.js';
 import { namespaceLane } from './lane.js';
 import { Links } from '../link/index.js';
+import { deletionError, refusalError } from '../link/unlisted.js';
 import { Addresses } from '../address/index.js';
 import { Neighbours } from '../neighbour/index.js';
 import { Nsids } from '../nsid/index.js';
@@ -429,23 +429,26 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    */
   private static async sweepAndUnpin(name: string, path: string): Promise<void> {
     const op = (words: string) => words.replace(/^ip /, `ip -n ${name} `);
+    // Through the namespace lane like the other namespace jobs: all at once, the kernel serializes
+    // the deletions anyway (200 pods: the same time either way), and one job at a time leaves the
+    // other workers to other requests instead of waiting for notifications.
     const result = await withCallerFrames(
-      new Promise<NativeSweepResult>((resolve, reject) => {
-        native().nsSweepDelete(path, (err, value) => {
-          if (!err) return resolve(value as NativeSweepResult);
-          const stage = (err as { stage?: string }).stage;
-          const what = stage === 'open' ? `open namespace ${path}` : stage === 'sweep' ? op('ip link show type veth') : stage === 'delete' ? op('ip link delete type veth') : `ip netns delete ${name}`;
-          reject(fromNative(err as Parameters<typeof fromNative>[0], what));
-        });
-      }),
+      namespaceLane.run(
+        () =>
+          new Promise<NativeSweepResult>((resolve, reject) => {
+            native().nsSweepDelete(path, (err, value) => {
+              if (!err) return resolve(value as NativeSweepResult);
+              const stage = (err as { stage?: string }).stage;
+              const what = stage === 'open' ? `open namespace ${path}` : stage === 'sweep' ? op('ip link show type veth') : stage === 'delete' ? op('ip link delete type veth') : `ip netns delete ${name}`;
+              reject(stage === 'delete' ? deletionError(err, what) : fromNative(err as Parameters<typeof fromNative>[0], what));
+            });
+          }),
+      ),
     );
     if (result.dumpAttempts !== undefined) throw new DumpInterruptedError([], result.dumpAttempts, op('ip link show type veth'));
     if (result.message) {
-      const m = parseDatagram(result.message).messages[0];
-      const e = m.type === NLMSG_DONE ? parseDonePayload(m) : parseErrorPayload(m);
-      const what = result.refused === 'dump' ? op('ip link show type veth') : op(`ip link delete dev ${result.index}`);
-      const request = result.refused === 'dump' ? { type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP } : { type: RTM_DELLINK, flags: NLM_F_REQUEST | NLM_F_ACK };
-      throw new NetlinkError(-e.error, { ...request, seq: m.seq }, e, what);
+      if (result.refused === 'dump') throw refusalError(result.message, { type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP }, op('ip link show type veth'));
+      throw refusalError(result.message, { type: RTM_DELLINK, flags: NLM_F_REQUEST | NLM_F_ACK }, op(`ip link delete dev ${result.index}`));
     }
   }
 
