@@ -10,7 +10,7 @@ import { native, type NativeNetlinkSocket, type NativeNsInfo, type NativeSweepRe
 import { openNetlink, prepareNetlink, type NetlinkConnection } from '../../netlink/connection.js';
 import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from '../../netlink/constants.js';
 import { RTM_DELLINK, RTM_GETLINK } from '../../rtnl/constants.js';
-import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
+import { NS_CONTEXT, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
 import { homeConnection, queryNsid } from '../nsid/query.js';
 import { NETNS_RUN_DIR } from './paths.js';
 import { validateNetnsName } from '../../validate/names.js';
@@ -96,17 +96,7 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     this.identity = { dev: info.dev, ino: info.ino };
     this.name = name;
     this.path = path;
-    const ctx: NsContext = {
-      ...describeNamespace(name, path, this.identity),
-      name,
-      path,
-      identity: this.identity,
-      fd: () => this.fd,
-      rtnl: () => this.rtnl(),
-      connection: (protocol) => this.connection(protocol),
-      linkIndex: (ref, operation) => this.links.index(ref, operation),
-    };
-    this[NS_CONTEXT] = ctx;
+    this[NS_CONTEXT] = new HandleContext(this, name, path, this.identity);
   }
 
   // The families are made on first use: a pod's handle uses two or three of the twelve, and making
@@ -764,5 +754,48 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   /** JSON of a handle: what identifies it. */
   toJSON(): { name: string | undefined; path: string | undefined; dev: number; inode: number; closed: boolean } {
     return { name: this.name, path: this.path, dev: this.identity.dev, inode: this.identity.ino, closed: this.closed };
+  }
+}
+
+/**
+ * What the families see of a handle: one object whose methods reach the handle, made with it (an
+ * object literal with a closure per method cost every Netns.create more: docs/performance.md,
+ * "Verbs (verbs2)").
+ */
+class HandleContext implements NsContext {
+  /** `ip -n NAME` for a named namespace, '' otherwise. */
+  readonly label: string;
+
+  constructor(
+    private readonly handle: Netns,
+    readonly name: string | undefined,
+    readonly path: string | undefined,
+    readonly identity: NetnsIdentity,
+  ) {
+    this.label = name ? `ip -n ${name}` : '';
+  }
+
+  op(words: string): string {
+    return this.label ? words.replace(/^ip /, `${this.label} `) : words;
+  }
+
+  describe(): string {
+    return this.name ?? this.path ?? `net:[${this.identity.ino}]`;
+  }
+
+  fd(): number {
+    return this.handle.fd;
+  }
+
+  rtnl(): Promise<NetlinkConnection> {
+    return this.handle.rtnl();
+  }
+
+  connection(protocol: number): Promise<NetlinkConnection> {
+    return this.handle.connection(protocol);
+  }
+
+  linkIndex(ref: string | number, operation?: string): Promise<number> {
+    return this.handle.links.index(ref, operation);
   }
 }
