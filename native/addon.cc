@@ -1,5 +1,6 @@
 // Module entry: builds the per-environment state, starts the threads, tears everything down with
 // the environment, and exports the small synchronous functions.
+#include <dlfcn.h>
 #include <malloc.h>
 #include <fcntl.h>
 #include <napi.h>
@@ -44,11 +45,24 @@ void FinishCleanup(void* arg) {
   napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(arg));
 }
 
+// Node dlcloses an addon with the last environment that loaded it (a worker_thread's), which would
+// unmap the code of threads still running. RTLD_NOLOAD|RTLD_NODELETE marks the loaded library as
+// never to be unloaded.
+bool KeepLoaded() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&KeepLoaded), &info) == 0 || info.dli_fname == nullptr) return false;
+  return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+}
+
 void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   auto* state = static_cast<AddonState*>(arg);
   state->io->Stop();
   state->pool->Stop();  // first: a running sweep job may wait for a sender
-  state->senders->Stop();
+  // Senders still in the kernel's RCU barrier (their links are unlisted already) are not waited for
+  // when the addon's code can stay mapped for them: they finish on their own with the object, which
+  // is left to them (slow_senders.h, Stop). Otherwise they are joined.
+  if (state->senders->Busy() > 0 && KeepLoaded() && !state->senders->Stop(false)) state->senders.release();
+  else state->senders->Stop();
   state->js->Close(FinishCleanup, hook);
   for (int fd : state->jsFds) close(fd);
   delete state;

@@ -26,11 +26,13 @@ constexpr uint64_t kFdWatchBit = 1ull << 32;  // tags of WatchOnce fds; socket i
 constexpr size_t kMaxDatagramsPerWake = 256;  // then the next ready socket gets its turn
 
 Napi::Value DatagramBuffer(Napi::Env env, std::vector<uint8_t>& datagram) {
+  // Copied into memory V8 owns, not handed over as an external Buffer: an external Buffer holds a
+  // weak V8 global handle until a GC collects it, and V8 never gives back the blocks those handles
+  // live in, so a burst of datagrams (an overrun flood) would keep the C allocator's in-use at its
+  // peak for good (docs/performance.md, "Endurance"). The copy costs about what the handle and its
+  // finalizer did.
   if (datagram.empty()) return Napi::Buffer<uint8_t>::New(env, 0);
-  // The vector moves to the heap and becomes the Buffer's memory: no copy on the JS thread.
-  auto* owned = new std::vector<uint8_t>(std::move(datagram));
-  return Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(),
-                                          [owned](Napi::Env, uint8_t*) { delete owned; });
+  return Napi::Buffer<uint8_t>::Copy(env, datagram.data(), datagram.size());
 }
 
 // { data, address, sec, nsec } and, from an AF_PACKET socket, the sockaddr_ll fields a capture

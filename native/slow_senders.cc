@@ -89,7 +89,7 @@ void SlowSenders::Main(Slot* slot) {
   cv_.notify_all();  // Stop() waits for live_ == 0
 }
 
-void SlowSenders::Stop() {
+bool SlowSenders::Stop(bool waitRunning) {
   std::list<Slot> slots;
   std::deque<UniqueFunction<void()>> dropped;
   {
@@ -97,10 +97,15 @@ void SlowSenders::Stop() {
     stopping_ = true;
     dropped.swap(queue_);
     cv_.notify_all();
+    if (!waitRunning && running_ > 0) {
+      for (auto& s : slots_) s.thread.detach();
+      return false;
+    }
     cv_.wait(lock, [this] { return live_ == 0; });
     slots.swap(slots_);
   }
   for (auto& s : slots) s.thread.join();
+  return true;
 }
 
 size_t SlowSenders::Live() const {

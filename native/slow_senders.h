@@ -32,8 +32,13 @@ class SlowSenders {
   // sender, a new one while fewer than Max() live, or else the first one to finish. Returns false
   // once Stop() ran (the task is dropped).
   bool Run(UniqueFunction<void()> task);
-  // JS thread, at env teardown: drops tasks not yet started, waits for running ones, joins all.
-  void Stop();
+  // JS thread, at env teardown: drops tasks not yet started and stops the threads. With `waitRunning`
+  // it waits for running tasks and joins every thread. Without, when a task is still running (a
+  // deletion whose sender sits in the kernel's RCU barrier, its link already unlisted) it returns
+  // false at once: the threads finish on their own, and the caller must then leak this object,
+  // which they still use. A process that exits right after a deletion so does not wait for the
+  // barrier (the kernel completes the deletion whether the thread lives or not).
+  bool Stop(bool waitRunning = true);
 
   size_t Max() const { return max_; }
   size_t Live() const;  // threads alive (busy or idle)

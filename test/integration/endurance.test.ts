@@ -294,6 +294,7 @@ describe('dumps', () => {
 });
 
 describe('chaos', () => {
+  const phases = Number(process.env.NNS_CHAOS_PHASES ?? 3);
   // Issue 9: random concurrent lists, adds, deletes, closes, overruns, aborts and namespace
   // deletions for a bounded time. Afterwards every promise has settled, every failure is a
   // NetnsError, and fds, threads, RSS, pins and mounts are back to where they were.
@@ -413,12 +414,15 @@ describe('chaos', () => {
         await newNamespace();
       },
     };
-    const kinds = Object.keys(actions);
+    // NNS_CHAOS_KINDS=list,overrun,... runs only those kinds and NNS_CHAOS_PHASES=6 runs longer: how
+    // a memory figure is bisected to one kind of action, and how a plateau is told from a leak.
+    const only = process.env.NNS_CHAOS_KINDS?.split(',');
+    const kinds = Object.keys(actions).filter((k) => !only || only.includes(k));
     let started = 0;
-    // RSS follows the peak concurrency (the overrun floods put hundreds of thousands of requests in
-    // flight: 250-1,200 MiB), and glibc keeps those pages after they are freed, so RSS alone cannot
-    // show a leak. What must come back is what the C allocator has handed out (mallinfo2), and RSS
-    // once the free pages are given back with malloc_trim (docs/performance.md, "Endurance").
+    // RSS follows the peak concurrency (the overrun floods put many thousands of requests in
+    // flight), and glibc keeps those pages after they are freed, so RSS alone cannot show a leak.
+    // What must come back is what the C allocator has handed out (mallinfo2), and RSS once the free
+    // pages are given back with malloc_trim (docs/performance.md, "Endurance").
     // On a failure the namespaces of the moment are deleted too (a pending action may still make one:
     // the suite's teardown removes whatever is left under the run's prefix).
     const cleanup = async () => {
@@ -426,7 +430,7 @@ describe('chaos', () => {
       for (const ns of handles.splice(0)) await ns.close();
     };
     onTestFailed(cleanup);
-    for (let phase = 0; phase < 3; phase++) {
+    for (let phase = 0; phase < phases; phase++) {
       const end = performance.now() + 1500;
       // 12 lanes, each starting a random action every few ms without waiting for the last one.
       await Promise.all(Array.from({ length: 12 }, async () => {
@@ -461,18 +465,23 @@ describe('chaos', () => {
     const inUseAfter = addon.mallocInUse();
     addon.mallocTrim();
     const rssTrimmed = process.memoryUsage.rss() / 1048576;
-    console.log(`chaos memory: C allocator in use ${(inUseBefore / 1048576).toFixed(1)}, after each phase ${inUse.map((v) => v.toFixed(1)).join(' / ')}, after cleanup ${(inUseAfter / 1048576).toFixed(1)} MiB; RSS after malloc_trim ${rssTrimmed.toFixed(1)} MiB (before ${before.rss.toFixed(1)})`);
+    console.log(`chaos memory: C allocator in use ${(inUseBefore / 1048576).toFixed(2)}, after each phase ${inUse.map((v) => v.toFixed(2)).join(' / ')}, after cleanup ${(inUseAfter / 1048576).toFixed(2)} MiB; RSS after malloc_trim ${rssTrimmed.toFixed(1)} MiB (before ${before.rss.toFixed(1)})`);
     await sendersIdle();
     const tasksAfter = readdirSync('/proc/self/task').length;
     console.log(`chaos after: fds ${fdBaseline} -> ${fdsAfter}, tasks ${tasksBaseline} -> ${tasksAfter}, RSS MiB before / after each phase / after cleanup ${rss.map((r) => r.toFixed(1)).join(' / ')}, JS heap ${before.heap.toFixed(1)} -> ${after.heap.toFixed(1)} MiB`);
     expect(fdsAfter).toBe(fdBaseline);
     expect(addon.threadCount()).toBeLessThanOrEqual(addon.maxThreads());
     expect(tasksAfter).toBeLessThanOrEqual(tasksBaseline + addon.maxThreads() - addon.sweepStats().sendersMax - 1);
-    expect((inUseAfter - inUseBefore) / 1048576).toBeLessThan(16);
-    expect(rssTrimmed - before.rss).toBeLessThan(80);
+    // In use stays within 2 MiB of the baseline while the namespaces are busy and within 1 MiB once
+    // they are gone (0.1-0.4 MiB seen). Each datagram used to arrive as an external Buffer whose V8
+    // global handle lived until a GC, and V8 keeps the blocks of its global handles forever: in use
+    // grew with every burst (+2.5 to +8 MiB after cleanup, docs/performance.md, "Endurance").
+    expect(Math.max(...inUse) - inUseBefore / 1048576).toBeLessThan(2);
+    expect((inUseAfter - inUseBefore) / 1048576).toBeLessThan(1);
+    expect(rssTrimmed - before.rss).toBeLessThan(60);
     expect(after.heap - before.heap).toBeLessThan(5);
     expect([...threadNamespaces()].filter(([, ns]) => ns !== home)).toEqual([]);
     expect(pinnedNames().filter((n) => n.startsWith(prefix))).toEqual([]);
     expect(ourMounts().filter((l) => l.includes(prefix))).toEqual([]);
-  }, 60_000);
+  }, 20_000 * phases);
 });

@@ -123,6 +123,28 @@ describe('Netns.delete settles when the veths are unlisted', () => {
     }
   }, 30_000);
 
+  it('an environment that ends while its senders wait in the kernel (a worker_thread) leaves them to finish, and nothing crashes', async () => {
+    // The addon is loaded only by the worker_threads: Node unloads it with the last of them, while
+    // their senders still sit in the kernel's barrier (docs/threading.md, "Link deletions").
+    const ns = await Netns.create(nsName('wt'));
+    try {
+      const worker = `const { Netns } = await import(${JSON.stringify(dist)});
+        const ns = await Netns.open(${JSON.stringify(`/run/netns/${ns.name}`)});
+        for (let i = 0; i < 4; i++) await ns.links.add({ kind: 'veth', name: 'a' + i, peer: { name: 'b' + i } });
+        await Promise.all([0, 1, 2, 3].map((i) => ns.links.delete('a' + i)));
+        await ns.close();`;
+      const script = `import { Worker } from 'node:worker_threads';
+        for (let r = 0; r < 5; r++) await new Promise((res, rej) => { const w = new Worker(${JSON.stringify(worker)}, { eval: true, type: 'module' }); w.on('error', rej); w.on('exit', res); });
+        await new Promise((r) => setTimeout(r, 300));
+        console.log('done');`;
+      const { stdout } = await execFileP(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+      expect(stdout.trim()).toBe('done');
+      expect(ipJson(['link', 'show'], ns.name).map((l: { ifname: string }) => l.ifname)).toEqual(['lo']);
+    } finally {
+      await ns.delete();
+    }
+  }, 40_000);
+
   it('a burst of deletions all at once: names free, nothing pinned, fds and threads back to baseline', async () => {
     const host = await Netns.create(nsName('host'));
     try {
