@@ -25,6 +25,8 @@
         "native/ns_misc_bindings.cc",
         "native/file_lock_ops.cc",
         "native/file_lock_bindings.cc",
+        "native/cni_agent_ops.cc",
+        "native/cni_agent_bindings.cc",
         "native/slow_senders.cc",
         "native/veth_sweep.cc",
         "native/veth_sweep_bindings.cc"
@@ -42,6 +44,13 @@
       "cflags": ["-fvisibility=hidden"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions", "-fvisibility=hidden", "-fvisibility-inlines-hidden"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "netns-native-bridge",
+      "type": "executable",
+      "sources": ["native/cni_shim.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static-libgcc"]
     }
   ]
 }

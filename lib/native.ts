@@ -202,6 +202,18 @@ export interface NativeSweepResult {
   dumpAttempts?: number;
 }
 
+/** One request of the CNI shim (native/cni_shim.c), as the agent receives it. */
+export interface NativeCniShimRequest {
+  pid: number;
+  uid: number;
+  gid: number;
+  /** The shim's network namespace (close-on-exec), -1 when it passed none. */
+  nsFd: number;
+  /** `KEY=VALUE\0` entries: the shim's CNI_* variables. */
+  env: Buffer;
+  stdin: Buffer;
+}
+
 export interface NativeAddon {
   // ---- namespaces -------------------------------------------------------------------------------
   /**
@@ -320,6 +332,12 @@ export interface NativeAddon {
   nsPids(nsFd: number, cb: Callback<number[]>): void;
   /** flock(fd, LOCK_EX) on a worker (blocks until granted); unlock by closing the fd. */
   fileLock(fd: number, cb: Callback<void>): void;
+  /**
+   * The CNI agent (lib/cni/agent.ts): read one shim request from the connected unix socket `fd`
+   * within `timeoutMs` (native/cni_agent_ops.h), with the peer's SO_PEERCRED and the namespace fd it
+   * passed (SCM_RIGHTS; -1 when none; close it with fs.closeSync, not `closeFd`).
+   */
+  cniShimReceive(fd: number, timeoutMs: number, cb: Callback<NativeCniShimRequest>): void;
 
   // ---- processes inside a namespace (native/spawn_ops.cc, native/spawn_bindings.cc) -----------------
   /**

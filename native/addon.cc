@@ -252,6 +252,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportFileLockFunctions(env, exports, state);
   ExportDgramFunctions(env, exports, state);
   ExportSweepFunctions(env, exports, state);
+  ExportCniAgentFunctions(env, exports, state);
   return exports;
 }
 

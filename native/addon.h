@@ -51,5 +51,6 @@ void ExportNsMiscFunctions(Napi::Env env, Napi::Object exports, AddonState* stat
 void ExportFileLockFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportDgramFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 void ExportSweepFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
+void ExportCniAgentFunctions(Napi::Env env, Napi::Object exports, AddonState* state);
 
 }  // namespace netns

@@ -4,7 +4,7 @@
 //   node scripts/build-addon.mjs               node-gyp rebuild
 //   node scripts/build-addon.mjs --if-missing  the install script: nothing when a local build or a
 //                                              prebuilt binary for this platform loads, else rebuild
-//   node scripts/build-addon.mjs --prebuild    ... then copy it to prebuilds/<platform>-<arch>/
+//   node scripts/build-addon.mjs --prebuild    ... then copy it (and the CNI shim) to prebuilds/<platform>-<arch>/
 //   --prebuild-if-built                        only the copy, when build/Release has a binary
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -53,4 +53,9 @@ if ((args.includes('--prebuild') || args.includes('--prebuild-if-built')) && exi
   mkdirSync(dir, { recursive: true });
   copyFileSync(built, join(dir, `node.napi.${libc}.node`));
   console.log(`prebuilt binary: ${join(dir, `node.napi.${libc}.node`)}`);
+  // The CNI shim (native/cni_shim.c) beside it: two levels below the package, as in build/Release,
+  // so it finds the Node.js plugin the same way from both (docs/cni.md "The agent and its shim").
+  // node-gyp-build only considers *.node files there.
+  const shim = join(root, 'build', 'Release', 'netns-native-bridge');
+  if (existsSync(shim)) copyFileSync(shim, join(dir, 'netns-native-bridge'));
 }

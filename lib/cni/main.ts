@@ -7,6 +7,7 @@
 import { fstatSync, readSync, writeSync } from 'node:fs';
 import { CNI_ERR, CniError, type CniResult, type NetConf } from './types.js';
 import { CURRENT_VERSION, versionInfo } from './version.js';
+import type { Netns } from '../api/netns/index.js';
 
 /** Which plugin the executable is. */
 export type PluginKind = 'bridge' | 'host-local';
@@ -67,10 +68,8 @@ function writeOut(fd: 1 | 2, text: string): void {
   }
 }
 
-function print(obj: unknown): void {
-  // 4-space indentation and no final newline, as the reference plugins print.
-  writeOut(1, JSON.stringify(obj, null, 4));
-}
+// 4-space indentation and no final newline, as the reference plugins print.
+const json = (obj: unknown): string => JSON.stringify(obj, null, 4);
 
 function versionOf(stdin: Buffer): string {
   try {
@@ -81,8 +80,9 @@ function versionOf(stdin: Buffer): string {
   }
 }
 
-async function dispatch(kind: PluginKind, cmd: string, stdin: Buffer, env: NodeJS.ProcessEnv): Promise<CniResult | undefined> {
+async function dispatch(kind: PluginKind, cmd: string, stdin: Buffer, env: NodeJS.ProcessEnv, hostNetns?: Netns): Promise<CniResult | undefined> {
   const runtime = {
+    hostNetns,
     containerId: env.CNI_CONTAINERID ?? '',
     netns: env.CNI_NETNS ?? '',
     ifName: env.CNI_IFNAME ?? '',
@@ -90,7 +90,7 @@ async function dispatch(kind: PluginKind, cmd: string, stdin: Buffer, env: NodeJ
     path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
   };
   if (kind === 'bridge') {
-    const cni = await import('./index.js');
+    const cni = await import('./commands.js');
     switch (cmd) {
       case 'ADD': return cni.add(stdin, runtime);
       case 'DEL': await cni.del(stdin, runtime); return undefined;
@@ -105,33 +105,54 @@ async function dispatch(kind: PluginKind, cmd: string, stdin: Buffer, env: NodeJ
   throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, `unknown CNI_COMMAND: ${cmd}`);
 }
 
-/** Run one invocation of the plugin; resolves with the exit status. */
-export async function main(kind: PluginKind, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** What one invocation prints and its exit status. */
+export interface PluginOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Where an invocation's configuration comes from. */
+export interface PluginInput {
+  /** The whole of stdin. */
+  read(): Promise<Buffer>;
+  /** Whether stdin is a terminal or /dev/null (no configuration: VERSION does not read it). */
+  isCharacterDevice(): boolean;
+}
+
+/**
+ * One invocation of the plugin, what it would print and its exit status: the executable writes
+ * them out ({@link main}), the agent sends them to its shim (lib/cni/agent.ts). `hostNetns`: the
+ * namespace playing the host (default: this process's own, where a runtime starts a plugin).
+ */
+export async function invoke(kind: PluginKind, env: NodeJS.ProcessEnv, input: PluginInput, hostNetns?: Netns): Promise<PluginOutput> {
   const cmd = env.CNI_COMMAND ?? '';
   let version = CURRENT_VERSION;
   try {
-    if (cmd === '') {
-      writeOut(2, ABOUT[kind] + '\n');
-      return 0;
-    }
+    if (cmd === '') return { code: 0, stdout: '', stderr: ABOUT[kind] + '\n' };
     const required = REQUIRED[cmd];
     if (!required) throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, `unknown CNI_COMMAND: ${cmd}`);
     const missing = required.filter((k) => !env[k]);
     if (missing.length > 0) throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, `required env variables [${missing.join(',')}] missing`);
     if (cmd === 'VERSION') {
       // A terminal (or /dev/null) on stdin is no configuration: not read (node:tty would load node:net).
-      print(versionInfo(fstatSync(0).isCharacterDevice() ? undefined : versionOf(await readStdin())));
-      return 0;
+      return { code: 0, stdout: json(versionInfo(input.isCharacterDevice() ? undefined : versionOf(await input.read()))), stderr: '' };
     }
-    const stdin = await readStdin();
+    const stdin = await input.read();
     version = versionOf(stdin);
-    const result = await dispatch(kind, cmd, stdin, env);
-    if (result) print(result);
-    return 0;
+    const result = await dispatch(kind, cmd, stdin, env, hostNetns);
+    return { code: 0, stdout: result ? json(result) : '', stderr: '' };
   } catch (e) {
     const err = e instanceof CniError ? e : new CniError(CNI_ERR.INTERNAL, e instanceof Error ? e.message : String(e));
-    print(err.toJSON(version));
-    if (!(e instanceof CniError) && e instanceof Error && e.stack) writeOut(2, e.stack + '\n');
-    return 1;
+    const stack = !(e instanceof CniError) && e instanceof Error && e.stack ? e.stack + '\n' : '';
+    return { code: 1, stdout: json(err.toJSON(version)), stderr: stack };
   }
+}
+
+/** Run one invocation of the plugin as the executable; resolves with the exit status. */
+export async function main(kind: PluginKind, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const out = await invoke(kind, env, { read: readStdin, isCharacterDevice: () => fstatSync(0).isCharacterDevice() });
+  if (out.stdout) writeOut(1, out.stdout);
+  if (out.stderr) writeOut(2, out.stderr);
+  return out.code;
 }

@@ -3,15 +3,19 @@
  * read back), with their "host" side in a namespace of the test (`ip netns exec HOST plugin`), never
  * the machine's own; the spec's result shape is checked field by field.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect } from 'vitest';
+import { ipJson } from './helpers.js';
 
 export const REFERENCE_DIR = '/usr/lib/cni';
 export const OUR_BIN = resolve(import.meta.dirname, '../../dist/bin/netns-native-bridge.cjs');
 export const OUR_IPAM_BIN = resolve(import.meta.dirname, '../../dist/bin/netns-native-host-local.cjs');
+/** The native executable that hands invocations to the agent (native/cni_shim.c, built by node-gyp). */
+export const OUR_SHIM = resolve(import.meta.dirname, '../../build/Release/netns-native-bridge');
+export const OUR_AGENT_BIN = resolve(import.meta.dirname, '../../dist/bin/netns-native-cni-agent.cjs');
 
 /** Whether the executable was built (`npm run build`, which `npm ci` runs). */
 export function assertBuilt(): void {
@@ -31,10 +35,10 @@ export function tempDir(tag: string): string {
 }
 
 /** A CNI_PATH directory holding `netns-native-bridge` and `netns-native-host-local`, as an installer would link them. */
-export function ourCniPath(): string {
+export function ourCniPath(bridge = OUR_BIN): string {
   const d = tempDir('bin');
   mkdirSync(join(d, 'bin'));
-  symlinkSync(OUR_BIN, join(d, 'bin', 'netns-native-bridge'));
+  symlinkSync(bridge, join(d, 'bin', 'netns-native-bridge'));
   symlinkSync(OUR_IPAM_BIN, join(d, 'bin', 'netns-native-host-local'));
   return join(d, 'bin');
 }
@@ -61,13 +65,15 @@ export interface PluginCall {
   args?: string;
   cniPath: string;
   config: unknown;
+  /** More environment (NETNS_NATIVE_CNI_SOCKET for the shim). */
+  env?: Record<string, string>;
   /** Called with the child right after it started (to kill it mid-way). */
   onSpawn?: (child: ReturnType<typeof spawn>) => void;
 }
 
 /** `ip netns exec HOST plugin` with the CNI_* environment and the configuration on stdin. */
 export function runPlugin(call: PluginCall): Promise<PluginRun> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: call.command, CNI_PATH: call.cniPath };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...call.env, CNI_COMMAND: call.command, CNI_PATH: call.cniPath };
   if (call.containerId !== undefined) env.CNI_CONTAINERID = call.containerId;
   if (call.netns !== undefined) env.CNI_NETNS = call.netns;
   if (call.ifName !== undefined) env.CNI_IFNAME = call.ifName;
@@ -93,6 +99,74 @@ export function runPlugin(call: PluginCall): Promise<PluginRun> {
     child.stdin.on('error', () => undefined);
     child.stdin.end(typeof call.config === 'string' ? call.config : JSON.stringify(call.config));
   });
+}
+
+/** A running `netns-native-cni-agent` on a socket of the test's own (never the default path). */
+export interface AgentProcess {
+  socket: string;
+  child: ChildProcess;
+  /** SIGTERM, and the exit. */
+  stop(): Promise<void>;
+}
+
+/** Start the agent executable on `socket` (default: a new private temp dir); resolves once it listens. */
+export function startAgentProcess(socket = join(tempDir('agent'), 'cni.sock')): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [OUR_AGENT_BIN, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  afterAll(stop);
+  return new Promise((resolvePromise, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('listening on')) resolvePromise({ socket, child, stop });
+    });
+    child.once('exit', (code) => reject(new Error(`agent exited (${code}) before listening: ${stderr}`)));
+  });
+}
+
+// Keys whose values are MACs, timers or kernel bookkeeping that differ between any two runs.
+const DROP = new Set(['ifindex', 'link_index', 'link_netnsid', 'address', 'broadcast', 'permaddr', 'bridge_id', 'root_id', 'designated_root',
+  'designated_bridge', 'gc_timer', 'hello_timer', 'tcn_timer', 'topology_change_timer', 'forward_delay_timer', 'hold_timer',
+  'message_age_timer', 'valid_life_time', 'preferred_life_time', 'tentative', 'link', 'id', 'no', 'port_id', 'port_no', 'stats64', 'stats', 'altnames']);
+
+/** `ip -j` output without what differs between any two runs (MACs, random veth names, timers, link-local addresses). */
+export function normalizeIpJson(v: any): any {
+  if (Array.isArray(v)) return v.map(normalizeIpJson);
+  if (v && typeof v === 'object') {
+    const out: any = {};
+    for (const [k, x] of Object.entries(v)) if (!DROP.has(k)) out[k] = normalizeIpJson(x);
+    return out;
+  }
+  // Link-local IPv6 addresses (and their local routes) come from the MAC.
+  if (typeof v === 'string' && v.startsWith('fe80::') && v !== 'fe80::/64') return 'LINKLOCAL';
+  if (typeof v === 'string') return v.replace(/veth[0-9a-f]{8}/g, 'vethX').replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, 'MAC');
+  return v;
+}
+
+// Routes to link-local addresses sort by those (random) addresses: compare them as sets.
+const sorted = (a: unknown[]) => a.map((x) => JSON.stringify(x)).sort();
+
+/** A namespace's links, addresses and routes (iproute2 as the oracle), normalized to compare two runs. */
+export function nsState(ns: string): unknown {
+  return {
+    links: normalizeIpJson(ipJson(['-d', 'link', 'show'], ns)),
+    addrs: normalizeIpJson(ipJson(['addr', 'show'], ns)),
+    routes4: sorted(normalizeIpJson(ipJson(['route', 'show', 'table', 'all'], ns))),
+    routes6: sorted(normalizeIpJson(ipJson(['-6', 'route', 'show', 'table', 'all'], ns))),
+  };
+}
+
+/** A result with the containers' paths, MACs and veth names replaced, to compare two runs. */
+export function normalizeCniResult(r: any, containers: { path?: string }[]): any {
+  let out = JSON.stringify(r);
+  containers.forEach((c, i) => { out = out.replaceAll(c.path!, `CONTAINER${i}`); });
+  return normalizeIpJson(JSON.parse(out.replace(/"mac":"[^"]*"/g, '"mac":"MAC"')));
 }
 
 const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns } from '../../lib/index.js';
 import { ipJson, nsName } from './helpers.js';
-import { REFERENCE_DIR, assertBuilt, expectSpecError, expectSpecResult, ourCniPath, runPlugin, tempDir } from './cni_helpers.js';
+import { REFERENCE_DIR, assertBuilt, expectSpecError, expectSpecResult, normalizeCniResult, nsState as state, ourCniPath, runPlugin, tempDir } from './cni_helpers.js';
 
 const haveReference = existsSync(join(REFERENCE_DIR, 'bridge')) && existsSync(join(REFERENCE_DIR, 'host-local'));
 
@@ -27,41 +27,7 @@ interface Side {
 const sides: Side[] = [];
 const C = 3;
 
-// Keys whose values are MACs, timers or kernel bookkeeping that differ between any two runs.
-const DROP = new Set(['ifindex', 'link_index', 'link_netnsid', 'address', 'broadcast', 'permaddr', 'bridge_id', 'root_id', 'designated_root',
-  'designated_bridge', 'gc_timer', 'hello_timer', 'tcn_timer', 'topology_change_timer', 'forward_delay_timer', 'hold_timer',
-  'message_age_timer', 'valid_life_time', 'preferred_life_time', 'tentative', 'link', 'id', 'no', 'port_id', 'port_no', 'stats64', 'stats', 'altnames']);
-
-function normalize(v: any): any {
-  if (Array.isArray(v)) return v.map(normalize);
-  if (v && typeof v === 'object') {
-    const out: any = {};
-    for (const [k, x] of Object.entries(v)) if (!DROP.has(k)) out[k] = normalize(x);
-    return out;
-  }
-  // Link-local IPv6 addresses (and their local routes) come from the MAC.
-  if (typeof v === 'string' && v.startsWith('fe80::') && v !== 'fe80::/64') return 'LINKLOCAL';
-  if (typeof v === 'string') return v.replace(/veth[0-9a-f]{8}/g, 'vethX').replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, 'MAC');
-  return v;
-}
-
-// Routes to link-local addresses sort by those (random) addresses: compare them as sets.
-const sorted = (a: unknown[]) => a.map((x) => JSON.stringify(x)).sort();
-
-function state(ns: string): unknown {
-  return {
-    links: normalize(ipJson(['-d', 'link', 'show'], ns)),
-    addrs: normalize(ipJson(['addr', 'show'], ns)),
-    routes4: sorted(normalize(ipJson(['route', 'show', 'table', 'all'], ns))),
-    routes6: sorted(normalize(ipJson(['-6', 'route', 'show', 'table', 'all'], ns))),
-  };
-}
-
-function normalizeResult(r: any, side: Side): any {
-  let out = JSON.stringify(r);
-  side.containers.forEach((c, i) => { out = out.replaceAll(c.path!, `CONTAINER${i}`); });
-  return normalize(JSON.parse(out.replace(/"mac":"[^"]*"/g, '"mac":"MAC"')));
-}
+const normalizeResult = (r: any, side: Side) => normalizeCniResult(r, side.containers);
 
 const call = (side: Side, command: string, i: number, config: unknown, extra: { containerId?: string; netns?: string } = {}) =>
   runPlugin({

@@ -67,6 +67,8 @@ describe('packed tarball', () => {
   it('holds the prebuilt linux-x64 glibc binary, the LICENSE and the sources the maps point at', () => {
     const list = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
     expect(list).toContain('package/prebuilds/linux-x64/node.napi.glibc.node');
+    expect(list).toContain('package/prebuilds/linux-x64/netns-native-bridge');
+    expect(list).toContain('package/dist/bin/netns-native-cni-agent.cjs');
     expect(list).toContain('package/LICENSE');
     expect(list).toContain('package/dist/lib/index.js');
     expect(list).toContain('package/lib/index.ts');
@@ -100,6 +102,17 @@ describe('packed tarball', () => {
     const r = runNode(dir, 'main.js', `const { Netns, NetnsError } = require('netns-native');\n(async () => {\n  const ns = await Netns.create(${JSON.stringify(name)});\n  console.log(JSON.stringify({ name: ns.name, isClass: typeof NetnsError }));\n  await ns.delete();\n})().catch((e) => { console.error(e); process.exit(1); });\n`);
     expect(r.stderr.replace(/.*ExperimentalWarning.*\n?|.*--trace-warnings.*\n?/g, '')).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ name, isClass: 'function' });
+  });
+
+  it('the prebuilt CNI shim runs from an installed package: with no agent it runs the package\'s Node.js plugin', () => {
+    const shim = join(projects.esm, 'node_modules', 'netns-native', 'prebuilds', 'linux-x64', 'netns-native-bridge');
+    const r = spawnSync(shim, [], {
+      env: { PATH: bin, CNI_COMMAND: 'VERSION', NETNS_NATIVE_CNI_SOCKET: join(work, 'no-agent', 'cni.sock') },
+      input: JSON.stringify({ cniVersion: '1.0.0' }), encoding: 'utf8', timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   });
 
   it('without the prebuilt binary, the first call fails with a NetnsError that says what to run', () => {
