@@ -176,15 +176,16 @@ int main(int argc, char** argv) {
   // A terminal on stdin (someone trying VERSION by hand) is not read: the Node.js plugin knows.
   if (strlen(sock_path) >= sizeof(addr.sun_path) || (fstat(0, &st) == 0 && S_ISCHR(st.st_mode))) return fallback(NULL, argv);
   strcpy(addr.sun_path, sock_path);
+  // The whole stdin first: the agent's time limit for a request starts when it accepts.
+  struct buf in = {0}, env = {0};
+  if (read_stdin(&in) != 0) return fail(&in, 5, "error reading from stdin");
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0 || connect(s, (struct sockaddr*)&addr, sizeof(addr)) != 0) return fallback(NULL, argv);
+  if (s < 0 || connect(s, (struct sockaddr*)&addr, sizeof(addr)) != 0) return fallback(&in, argv);
   // Only an agent of our own user (root on a node) is trusted with the host namespace.
   struct ucred cred;
   socklen_t len = sizeof(cred);
-  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != geteuid()) return fallback(NULL, argv);
+  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != geteuid()) return fallback(&in, argv);
 
-  struct buf in = {0}, env = {0};
-  if (read_stdin(&in) != 0) return fail(&in, 5, "error reading from stdin");
   for (char** e = environ; *e; e++)
     if (strncmp(*e, "CNI_", 4) == 0 && append(&env, *e, strlen(*e) + 1) != 0) return fail(&in, 5, "out of memory");
   int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);

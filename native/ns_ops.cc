@@ -12,7 +12,10 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
+#include <mutex>
+#include <unordered_map>
 
 namespace netns {
 
@@ -69,10 +72,61 @@ SysError LockDir(int fd, const std::string& dir) {
   return {};
 }
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U  // linux/stat.h, Linux 6.8
+#endif
+
+// The 64-bit mount id (never reused, unlike STATX_MNT_ID's) of the mount `dir` resolves to, or 0
+// when the kernel cannot tell.
+uint64_t UniqueMountId(const std::string& dir) {
+  struct statx sx;
+  if (statx(AT_FDCWD, dir.c_str(), AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE, &sx) != 0) return 0;
+  return (sx.stx_mask & STATX_MNT_ID_UNIQUE) != 0 ? sx.stx_mnt_id : 0;
+}
+
+// Directories this process made (or found) a shared mount point, by the unique id of that mount.
+std::mutex gPreparedMu;
+std::unordered_map<std::string, uint64_t> gPrepared;
+
+// NETNS_NATIVE_RUNDIR_CACHE=0: prepare the directory before every pin, as ip does (A/B switch).
+bool RunDirCache() {
+  static const bool on = [] {
+    const char* env = std::getenv("NETNS_NATIVE_RUNDIR_CACHE");
+    return env == nullptr || std::string(env) != "0";
+  }();
+  return on;
+}
+
+SysError PrepareDirNow(const std::string& dir);
+
 // The directory must be a shared mount so that unmounting a pin in one mount namespace unmounts it
-// everywhere and the namespace can be freed. The lock stops parallel callers (other processes too)
-// from stacking self bind mounts (Debian bug 949235).
+// everywhere and the namespace can be freed. Making it one (mkdir, lock, mount MS_SHARED|MS_REC,
+// which walks every pin below it) is done once per process and directory, as the C floor does, not
+// before every pin as `ip netns add` must: while the directory still resolves to the very mount that
+// was made shared (same unique mount id), there is nothing to do (docs/performance.md, "Request path
+// (path)"). Someone unmounting it is seen (another id); someone changing the propagation of that
+// same mount with `mount --make-private` is not.
 SysError PrepareDir(const std::string& dir) {
+  if (!RunDirCache()) return PrepareDirNow(dir);
+  uint64_t id = UniqueMountId(dir);
+  if (id != 0) {
+    std::lock_guard<std::mutex> lock(gPreparedMu);
+    auto it = gPrepared.find(dir);
+    if (it != gPrepared.end() && it->second == id) return {};
+  }
+  SysError e = PrepareDirNow(dir);
+  if (e.Failed()) return e;
+  id = UniqueMountId(dir);
+  if (id != 0) {
+    std::lock_guard<std::mutex> lock(gPreparedMu);
+    gPrepared[dir] = id;
+  }
+  return {};
+}
+
+// The lock stops parallel callers (other processes too) from stacking self bind mounts (Debian bug
+// 949235).
+SysError PrepareDirNow(const std::string& dir) {
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return SysError::FromErrno("mkdir", dir);
   UniqueFd lock(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!lock.Valid()) return SysError::FromErrno("open", dir);

@@ -1,5 +1,7 @@
 #include "slow_senders.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <vector>
@@ -66,6 +68,7 @@ bool SlowSenders::Run(UniqueFunction<void()> task) {
 }
 
 void SlowSenders::Main(Slot* slot) {
+  pthread_setname_np(pthread_self(), "netns-sender");
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     if (queue_.empty() && !stopping_) {

@@ -66,6 +66,15 @@ function reply(status: number, out: PluginOutput | undefined): Buffer {
   return Buffer.concat([head, stdout, stderr]);
 }
 
+/**
+ * Send the reply and close. The connection was accepted paused and is never read, so Node would
+ * never see the shim's end and the half-closed socket would stay open: it is destroyed once the
+ * reply is with the kernel (the shim still reads what is queued, then the end).
+ */
+function answer(sock: Socket, data: Buffer): void {
+  sock.end(data, () => sock.destroy());
+}
+
 function parseEnv(raw: Buffer): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of raw.toString('utf8').split('\0')) {
@@ -180,7 +189,7 @@ export async function startAgent(options: CniAgentOptions = {}): Promise<CniAgen
       stats.requests++;
       if (req.nsFd < 0 || delegatesIpam(req.stdin)) {
         stats.fallbacks++;
-        sock.end(reply(STATUS_FALLBACK, undefined));
+        answer(sock, reply(STATUS_FALLBACK, undefined));
         return;
       }
       // The fd stays open until the invocation is over, so the handle's path names it throughout.
@@ -190,12 +199,12 @@ export async function startAgent(options: CniAgentOptions = {}): Promise<CniAgen
       const hostNs = host;
       const out = await serialized(`${env.CNI_CONTAINERID ?? ''}\0${env.CNI_IFNAME ?? ''}`, () =>
         invoke('bridge', env, { read: async () => stdin, isCharacterDevice: () => false }, hostNs));
-      sock.end(reply(out.code, out));
+      answer(sock, reply(out.code, out));
     } catch (e) {
       // The agent's own failure (not the plugin's: invoke() reports those): the shim runs the plugin.
       onError(e as Error);
       stats.fallbacks++;
-      sock.end(reply(STATUS_FALLBACK, undefined));
+      answer(sock, reply(STATUS_FALLBACK, undefined));
     } finally {
       await host?.close().catch(() => undefined);
       if (req.nsFd >= 0) closeSync(req.nsFd);

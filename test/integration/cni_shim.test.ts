@@ -8,8 +8,8 @@
  * the store's lock; a shim killed mid-ADD leaves nothing DEL cannot remove; a killed agent's stale
  * socket is taken over by the next one.
  */
-import { existsSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns } from '../../lib/index.js';
 import { ipJson, nsName, run } from './helpers.js';
@@ -166,6 +166,9 @@ describe.sequential('the native shim + agent against the Node.js executable', { 
   it('20 concurrent ADDs through one agent: distinct addresses, one file each; then concurrent DELs', async () => {
     const shim = sides[1];
     const extra = await Promise.all(Array.from({ length: 16 }, (_, k) => Netns.create(nsName(`sx${k}`))));
+    // The agent keeps nothing per invocation: its descriptors (sockets, namespace fds) come back to where they were.
+    const agentFds = () => readdirSync(`/proc/${agent.child.pid}/fd`).length;
+    const fdsBefore = agentFds();
     try {
       const nss = [...shim.containers, ...extra];
       const cfg = conf(shim, 'cc');
@@ -178,6 +181,7 @@ describe.sequential('the native shim + agent against the Node.js executable', { 
       for (const r of dels) expect(r.code, r.stdout).toBe(0);
       expect(Object.keys(store(shim, 'cc')).filter((f) => !f.startsWith('last_'))).toEqual([]);
       expect(ipJson(['link', 'show'], shim.host.name).filter((l: any) => l.ifname.startsWith('veth'))).toEqual([]);
+      expect(agentFds()).toBe(fdsBefore);
     } finally {
       for (const ns of extra) await ns.delete({ ifExists: true });
     }
@@ -202,6 +206,27 @@ describe.sequential('the native shim + agent against the Node.js executable', { 
     }
     console.log(`shim kills: ${outcomes.join(', ')}`);
     expect(outcomes.some((o) => o.startsWith('killed'))).toBe(true);
+  });
+
+  it('a large configuration (2 MiB of extra keys) goes through the agent as through the Node.js executable', async () => {
+    const outs = [];
+    for (const side of sides) {
+      const cfg = { ...conf(side, 'big'), padding: 'x'.repeat(2 << 20) };
+      const add = await call(side, 'ADD', 1, cfg);
+      expect(add.code, add.stdout.slice(0, 500) + add.stderr).toBe(0);
+      outs.push(add.json);
+      expect((await call(side, 'DEL', 1, cfg)).code).toBe(0);
+    }
+    expect(normalizeCniResult(outs[1], sides[1].containers)).toEqual(normalizeCniResult(outs[0], sides[0].containers));
+  });
+
+  it('the socket is 0600 in a 0700 directory; SIGTERM unlinks it', async () => {
+    const extra = await startAgentProcess();
+    expect(statSync(extra.socket).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(extra.socket)).mode & 0o777).toBe(0o700);
+    await extra.stop();
+    expect(extra.child.signalCode ?? extra.child.exitCode).toBe(0);
+    expect(existsSync(extra.socket)).toBe(false);
   });
 
   it('without an agent (no socket; a stale socket of a killed agent) the shim runs the Node.js plugin; a new agent takes the socket over', async () => {
