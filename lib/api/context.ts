@@ -51,13 +51,3 @@ export interface NetnsHandle {
   /** @internal */
   readonly [NS_CONTEXT]: NsContext;
 }
-
-/** Build the `op`/`describe` helpers of a context from its name, path and identity. */
-export function describeNamespace(name: string | undefined, path: string | undefined, identity: NetnsIdentity): { label: string; op(words: string): string; describe(): string } {
-  const label = name ? `ip -n ${name}` : '';
-  return {
-    label,
-    op: (words) => (label ? words.replace(/^ip /, `${label} `) : words),
-    describe: () => name ?? path ?? `net:[${identity.ino}]`,
-  };
-}

@@ -41,6 +41,14 @@ export class ByteWriter {
   be16(v: number): this { const at = this.reserve(2); this.buf.writeUInt16BE(v, at); return this; }
   be32(v: number): this { const at = this.reserve(4); this.buf.writeUInt32BE(v >>> 0, at); return this; }
   bytes(b: Uint8Array): this { const at = this.reserve(b.length); this.buf.set(b, at); return this; }
+  /** `s` in UTF-8, then a NUL when `nul` is set, written in place (no intermediate Buffer). */
+  utf8(s: string, nul: boolean): this {
+    const n = Buffer.byteLength(s, 'utf8');
+    const at = this.reserve(nul ? n + 1 : n);
+    this.buf.write(s, at, n, 'utf8');
+    if (nul) this.buf[at + n] = 0;
+    return this;
+  }
   zeros(n: number): this { const at = this.reserve(n); this.buf.fill(0, at, this.length); return this; }
   /** Pad with zeros to a multiple of 4. */
   align(): this { return this.zeros(nlaAlign(this.length) - this.length); }
@@ -49,9 +57,12 @@ export class ByteWriter {
   patchU16(at: number, v: number): void { this.buf.writeUInt16LE(v, at); }
   patchU32(at: number, v: number): void { this.buf.writeUInt32LE(v >>> 0, at); }
 
-  /** A copy of what was written. */
+  /**
+   * What was written, as a view of the writer's memory (no copy): the writer is done once this is
+   * called, as every caller builds one message or attribute with it and hands it on.
+   */
   toBuffer(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.length));
+    return this.buf.subarray(0, this.length);
   }
 }
 
@@ -78,8 +89,15 @@ export class AttrWriter {
   be32(type: number, v: number): this { this.header(type, 4); this.w.be32(v); return this; }
   /** A NUL-terminated string (NLA_NUL_STRING / NLA_STRING as the kernel's own tools send it). */
   string(type: number, s: string): this {
-    const b = Buffer.from(s + '\0', 'utf8');
-    return this.raw(type, b);
+    this.header(type, Buffer.byteLength(s, 'utf8') + 1);
+    this.w.utf8(s, true).align();
+    return this;
+  }
+  /** A string without a trailing NUL (IFLA_INFO_KIND and IFLA_IFALIAS as iproute2 sends them). */
+  unterminated(type: number, s: string): this {
+    this.header(type, Buffer.byteLength(s, 'utf8'));
+    this.w.utf8(s, false).align();
+    return this;
   }
   /** A nested attribute; the kernel wants NLA_F_NESTED on nests it validates strictly. */
   nested(type: number, fill: (a: AttrWriter) => void, flagNested = true): this {

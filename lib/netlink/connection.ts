@@ -104,6 +104,8 @@ interface Pending {
   failedWith?: Error;
   /** Absolute deadline (ms, performance.now()), or 0 for none. */
   deadline: number;
+  /** The sendmsg buffer it went out in (onSendError's token); 0 before it is sent. */
+  token: number;
   /** Removes the AbortSignal listener once settled. */
   cleanup?: () => void;
   settled?: boolean;
@@ -208,7 +210,6 @@ export class NetlinkConnection {
   private nextSeq = 1;
   private readonly inFlight = new Map<number, Pending>();
   private readonly waiting: Pending[] = [];
-  private readonly batches = new Map<number, number[]>();
   private nextToken = 1;
   private flushScheduled = false;
   private dumpActive = false;
@@ -289,7 +290,7 @@ export class NetlinkConnection {
     const done = messages.map(
       (m) =>
         new Promise<NetlinkMessage[]>((resolve, reject) => {
-          group.push(this.track({ seq: 0, type: m.type, flags: NLM_F_REQUEST | NLM_F_ACK | m.flags, body: m.body, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, group, deadline: 0 }));
+          group.push(this.track({ seq: 0, type: m.type, flags: NLM_F_REQUEST | NLM_F_ACK | m.flags, body: m.body, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, group, deadline: 0, token: 0 }));
         }),
     );
     this.waiting.push(...group);
@@ -317,7 +318,7 @@ export class NetlinkConnection {
             if (this.waiting.length > 0) this.scheduleFlush();
           });
       };
-      this.waiting.push({ seq: 0, type: 0, flags: 0, body: EMPTY, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve: () => undefined, reject, deadline: 0, exclusive: start });
+      this.waiting.push({ seq: 0, type: 0, flags: 0, body: EMPTY, dump: false, operation, messages: [], interrupted: false, attempts: 0, resolve: () => undefined, reject, deadline: 0, token: 0, exclusive: start });
       this.updateRef();
       this.scheduleFlush();
     });
@@ -353,7 +354,7 @@ export class NetlinkConnection {
     if (operation !== undefined && typeof operation !== 'string') return Promise.reject(new ValidationError('operation', operation, 'must be a string'));
     if (options.signal?.aborted) return Promise.reject(new RequestAbortedError('ABORT_ERR', operation, 'aborted before it was sent', options.signal.reason));
     return new Promise((resolve, reject) => {
-      const p = this.track({ seq: 0, type, flags, body, dump, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, deadline: 0 }, options);
+      const p = this.track({ seq: 0, type, flags, body, dump, operation, messages: [], interrupted: false, attempts: 0, resolve, reject, deadline: 0, token: 0 }, options);
       this.waiting.push(p);
       this.updateRef();
       this.scheduleFlush();
@@ -462,19 +463,20 @@ export class NetlinkConnection {
   private flush(): void {
     if (this.closed || this.reopening) return;
     const parts: Buffer[] = [];
-    const seqs: number[] = [];
     let bytes = 0;
     let sentAny = false;
+    let lastSeq = 0;
     /** The buffer being built holds only requests (no dump, no transaction): each asks for an ACK. */
     let acked = true;
+    // Every request put into the buffer being built already carries the token it will go out with.
+    let token = this.nextToken++;
+    let now = 0;
     const send = () => {
       if (parts.length === 0) return;
-      const token = this.nextToken++;
-      this.batches.set(token, seqs.slice());
-      this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token, acked ? seqs[seqs.length - 1] : 0);
+      this.transport.send(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes), token, acked ? lastSeq : 0);
+      token = this.nextToken++;
       sentAny = true;
       parts.length = 0;
-      seqs.length = 0;
       bytes = 0;
       acked = true;
     };
@@ -503,8 +505,8 @@ export class NetlinkConnection {
           this.inFlight.set(q.seq, q);
           const msg = encodeMessage(q.type, q.flags, q.seq, q.body);
           if (DEBUG) logRequest(this.transport.portId, msg, q.operation);
+          q.token = token;
           parts.push(msg);
-          seqs.push(q.seq);
           bytes += msg.length;
         }
         this.waiting.splice(0, p.group.length);
@@ -512,6 +514,11 @@ export class NetlinkConnection {
         continue;
       }
       this.waiting.shift();
+      if (p.deadline > 0 && p.deadline <= (now ||= performance.now())) {
+        // Past its deadline before the sweep saw it: not sent (docs/errors.md, "Every call settles").
+        p.reject(new RequestAbortedError('ETIMEDOUT', p.operation, 'no complete answer from the kernel within the timeout'));
+        continue;
+      }
       p.seq = this.allocSeq();
       if (p.dump) this.dumpActive = true;
       this.inFlight.set(p.seq, p);
@@ -519,16 +526,13 @@ export class NetlinkConnection {
       if (DEBUG) logRequest(this.transport.portId, msg, p.operation);
       if (bytes + msg.length > this.opts.maxBatchBytes) send();
       if (p.dump || !(p.flags & NLM_F_ACK)) acked = false;
+      p.token = token;
+      lastSeq = p.seq;
       parts.push(msg);
-      seqs.push(p.seq);
       bytes += msg.length;
     }
     send();
     if (sentAny) this.transport.afterFlush?.();
-    // Tokens of batches whose requests all finished are useless; drop them lazily.
-    if (this.batches.size > 1024) {
-      for (const [t, s] of this.batches) if (!s.some((q) => this.inFlight.has(q))) this.batches.delete(t);
-    }
   }
 
   /**
@@ -664,11 +668,9 @@ export class NetlinkConnection {
 
   /** sendmsg failed for a batch: each request in it fails with that error. @internal */
   onSendError(token: number, err: NativeError): void {
-    const seqs = this.batches.get(token) ?? [];
-    this.batches.delete(token);
-    for (const s of seqs) {
-      const p = this.inFlight.get(s);
-      if (p) this.fail(p, fromNative(err, p.operation));
+    // Rare: a scan of what is in flight (in the order it was sent) instead of a map kept per batch.
+    for (const p of [...this.inFlight.values()]) {
+      if (p.token === token && this.inFlight.get(p.seq) === p) this.fail(p, fromNative(err, p.operation));
     }
     this.updateRef();
     if (this.waiting.length > 0) this.scheduleFlush();
@@ -704,7 +706,6 @@ export class NetlinkConnection {
     }
     this.reopening = true;
     this.dumpActive = false;
-    this.batches.clear();
     this.inbox = [];
     this.inboxHead = 0;
     const old = this.transport;

@@ -101,23 +101,35 @@ export type Decoded<F extends Record<string, FieldSpec<unknown>>> = { [K in keyo
 /** A table of attributes; encodes in declaration order and decodes by attribute type. */
 export class Schema<F extends Record<string, FieldSpec<any>>> {
   private readonly byType = new Map<number, [string, FieldSpec<unknown>]>();
-  /** The rows in declaration order, listed once: every request is encoded through here. */
-  private readonly rows: ReadonlyArray<readonly [string, FieldSpec<unknown>]>;
+  /**
+   * The rows in declaration order as parallel arrays, listed once: every request is encoded through
+   * here, mostly by code V8 has not optimized yet (a verb runs a few hundred times in a process), where
+   * an indexed loop costs a fraction of `for (const [key, spec] of rows)`, which makes two iterators
+   * per row (docs/performance.md, "Verbs (verbs2)").
+   */
+  private readonly keys: readonly string[];
+  private readonly specs: readonly FieldSpec<unknown>[];
 
   constructor(readonly name: string, readonly fields: F) {
-    this.rows = Object.entries(fields);
-    for (const [key, spec] of this.rows) this.byType.set(spec.type, [key, spec]);
+    const rows = Object.entries(fields);
+    this.keys = rows.map((r) => r[0]);
+    this.specs = rows.map((r) => r[1]);
+    for (const [key, spec] of rows) this.byType.set(spec.type, [key, spec]);
   }
 
   /** Write every defined field. */
   encode(a: AttrWriter, values: Decoded<F>): void {
-    for (const [key, spec] of this.rows) {
-      const v = (values as Record<string, unknown>)[key];
+    const { keys, specs } = this;
+    const record = values as Record<string, unknown>;
+    for (let i = 0; i < keys.length; i++) {
+      const v = record[keys[i]];
       if (v === undefined) continue;
+      const spec = specs[i];
       if (spec.multi) for (const item of v as unknown[]) (spec.codec as AttrCodec<unknown>).encode(a, spec.type, item);
       else spec.codec.encode(a, spec.type, v);
     }
-    for (const o of values.other ?? []) a.raw(o.type, o.value);
+    const other = values.other;
+    if (other) for (const o of other) a.raw(o.type, o.value);
   }
 
   /**
@@ -185,17 +197,25 @@ export type StructValue<K extends string, K64 extends string = never> = Record<K
  */
 export class Struct<K extends string, K64 extends string = never> {
   readonly size: number;
+  /** The layout as parallel arrays (indexed loops, as in {@link Schema.encode}). */
+  private readonly keys: readonly string[];
+  private readonly types: readonly (StructType | StructType64)[];
 
   constructor(
     readonly name: string,
-    private readonly layout: ReadonlyArray<readonly [K | '_', StructType] | readonly [K64, StructType64]>,
+    layout: ReadonlyArray<readonly [K | '_', StructType] | readonly [K64, StructType64]>,
   ) {
     this.size = layout.reduce((n, [, t]) => n + STRUCT_SIZES[t], 0);
+    this.keys = layout.map((f) => f[0]);
+    this.types = layout.map((f) => f[1]);
   }
 
   encode(w: ByteWriter, v: Partial<StructValue<K, K64>>): void {
     const values = v as Partial<Record<string, number | bigint>>;
-    for (const [key, t] of this.layout) {
+    const { keys, types } = this;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const t = types[i];
       const x = key === '_' ? 0 : (values[key] ?? 0);
       switch (t) {
         case 'u8': w.u8(x as number); break;
@@ -218,8 +238,11 @@ export class Struct<K extends string, K64 extends string = never> {
 
   decode(b: Buffer, off = 0): StructValue<K, K64> {
     const out = {} as Record<string, number | bigint>;
+    const { keys, types } = this;
     let at = off;
-    for (const [key, t] of this.layout) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const t = types[i];
       let x: number | bigint = 0;
       switch (t) {
         case 'u8': x = b.readUInt8(at); break;
@@ -235,7 +258,7 @@ export class Struct<K extends string, K64 extends string = never> {
         case 'be64': x = b.readBigUInt64BE(at); break;
         default: break;
       }
-      if (key !== '_' && !t.startsWith('pad')) out[key] = x;
+      if (key !== '_' && t !== 'pad8' && t !== 'pad16' && t !== 'pad32') out[key] = x;
       at += STRUCT_SIZES[t];
     }
     return out as StructValue<K, K64>;

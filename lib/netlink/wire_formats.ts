@@ -51,8 +51,14 @@ export function formatIp(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
 
+/** Two lowercase hex digits per byte value. */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function formatMac(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+  // A plain loop over a table: link read-backs format two or three of these each.
+  let out = b.length > 0 ? HEX2[b[0]] : '';
+  for (let i = 1; i < b.length; i++) out += ':' + HEX2[b[i]];
+  return out;
 }
 
 /** aa:bb:cc:dd:ee:ff (any number of octets, each exactly two hex digits). */

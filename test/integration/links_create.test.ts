@@ -91,6 +91,20 @@ describe('veth', () => {
     expect(show(pod, 'away').linkinfo.info_kind).toBe('veth');
     expect(show(host, 'here').link_index).toBe(l.index);
   });
+
+  it('add() answers with the link as a read right after shows it, whether the echo or a read-back carried it', async () => {
+    // Down, no master: the creation's echo carries the link. Up with its peer down in the pod: read
+    // back, since the echo would predate the link watcher (RUNNING, operstate UNKNOWN).
+    const echoed = await host.links.add({ kind: 'veth', name: 'ea', peer: { name: 'eb' } });
+    const readBack = await host.links.add({ kind: 'veth', name: 'ec', up: true, peer: { name: 'ed', netns: pod } });
+    for (const l of [echoed, readBack]) {
+      const { stats: _s, ...got } = l;
+      const { stats: _t, ...now } = await host.links.get(l.name);
+      expect(got).toEqual(now);
+    }
+    expect(readBack).toMatchObject({ up: true, lowerUp: false, operState: 'LOWERLAYERDOWN' });
+    expect(readBack.flagNames).not.toContain('RUNNING');
+  });
 });
 
 describe('bridge', () => {

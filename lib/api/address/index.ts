@@ -53,8 +53,8 @@ export class Addresses {
    * @throws {@link ValidationError} for malformed input (nothing is sent); a {@link NetlinkError}
    *   with the kernel's code ('EEXIST', 'ENODEV', ...) otherwise.
    */
-  async add(dev: LinkRef, address: string, opts: AddressOptions = {}): Promise<void> {
-    await this.modify(dev, address, opts, NLM_F_CREATE | NLM_F_EXCL, 'add');
+  add(dev: LinkRef, address: string, opts: AddressOptions = {}): Promise<void> {
+    return this.modify(dev, address, opts, NLM_F_CREATE | NLM_F_EXCL, 'add');
   }
 
   /**
@@ -66,8 +66,8 @@ export class Addresses {
    * await ns.addresses.replace('eth0', '10.0.0.1/24', { validLifetime: 300, preferredLifetime: 200 });
    * ```
    */
-  async replace(dev: LinkRef, address: string, opts: AddressOptions = {}): Promise<void> {
-    await this.modify(dev, address, opts, NLM_F_CREATE | NLM_F_REPLACE, 'replace');
+  replace(dev: LinkRef, address: string, opts: AddressOptions = {}): Promise<void> {
+    return this.modify(dev, address, opts, NLM_F_CREATE | NLM_F_REPLACE, 'replace');
   }
 
   /**

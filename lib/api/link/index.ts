@@ -4,7 +4,7 @@
  */
 import { SystemError, ValidationError, errnoMessage, isNotFound } from '../../errors.js';
 import { checkKeys } from '../../validate/options.js';
-import { NLM_F_CREATE, NLM_F_EXCL } from '../../netlink/constants.js';
+import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL } from '../../netlink/constants.js';
 import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
 import { encodeLinkBody, ifinfomsg, readLinkMessage } from '../../rtnl/link/index.js';
 import { validateLinkRef } from '../../validate/link.js';
@@ -172,21 +172,32 @@ export class Links {
     // the kernel answers it right after the creation: one round trip instead of two
     // (docs/performance.md, "Levers of the request path").
     const sameTrip = !spec.netns && !(spec.kind === 'veth' && spec.peer.up);
+    // Better still, the creation's own answer can carry the link: the kernel honours NLM_F_ECHO on
+    // RTM_NEWLINK (Linux 6.3+) with the notification it sends once the link is configured, which is
+    // the link's final state only when the request neither names a master (applied after that
+    // notification: the echo would show no master and the promiscuity of before) nor brings the
+    // link up (the echo comes before the link watcher has seen the carrier: RUNNING and operstate
+    // UNKNOWN for a veth whose peer is down, where a read says LOWERLAYERDOWN). Never with
+    // `spec.netns`: the echo would be addressed to our port id in the other namespace.
+    const echo = sameTrip && spec.master === undefined && spec.up !== true;
     let readBack: Promise<NetlinkMessage> | undefined;
     const send = (master: number | undefined) => {
       const body = encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) });
-      const created = conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, op);
-      if (sameTrip) {
+      const created = conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (echo ? NLM_F_ECHO : 0), body, op);
+      if (sameTrip && !echo) {
         readBack = requestLinkMessage(conn, spec.name, this.op(`ip link show dev ${spec.name}`));
         readBack.catch(() => undefined); // only read once the creation succeeded
       }
       return created;
     };
-    if (spec.master === undefined) await send(undefined);
+    let answers: NetlinkMessage[];
+    if (spec.master === undefined) answers = await send(undefined);
     else {
       const masterRef = spec.master;
-      await withIndexes(homeCtx, [masterRef], op, (index) => send(index(masterRef)));
+      answers = await withIndexes(homeCtx, [masterRef], op, (index) => send(index(masterRef)));
     }
+    // A kernel before 6.3 answers an echo with the ACK alone: the link is then read back below.
+    const echoed = echo ? answers.find((m) => m.type === RTM_NEWLINK) : undefined;
     if (spec.kind === 'veth' && spec.peer.up) {
       // The kernel cannot open the peer inside the creating request (ENOTCONN), so this is a
       // second request; if it fails, the pair goes away again rather than stay half configured.
@@ -198,7 +209,8 @@ export class Links {
       }
     }
     // (After a retry in withIndexes, `readBack` is the one sent with the retried creation.)
-    const link = readBack ? toLink(readLinkMessage((await readBack).payload)) : await home.get(spec.name);
+    const answer = echoed ?? (readBack ? await readBack : undefined);
+    const link = answer ? toLink(readLinkMessage(answer.payload)) : await home.get(spec.name);
     rememberIndex(homeCtx, spec.name, link.index);
     // A veth's IFLA_LINK is its peer's ifindex in the peer's namespace: the pod's first address
     // then needs no lookup.
@@ -250,8 +262,8 @@ export class Links {
    * await ns.links.setUp('lo');
    * ```
    */
-  async setUp(ref: LinkRef): Promise<void> {
-    await this.set(ref, { up: true });
+  setUp(ref: LinkRef): Promise<void> {
+    return this.set(ref, { up: true });
   }
 
   /**
@@ -263,8 +275,8 @@ export class Links {
    * await ns.links.setDown('veth0');
    * ```
    */
-  async setDown(ref: LinkRef): Promise<void> {
-    await this.set(ref, { up: false });
+  setDown(ref: LinkRef): Promise<void> {
+    return this.set(ref, { up: false });
   }
 
   /**
@@ -277,8 +289,8 @@ export class Links {
    * await ns.links.setMtu('veth0', 1450);
    * ```
    */
-  async setMtu(ref: LinkRef, mtu: number): Promise<void> {
-    await this.set(ref, { mtu });
+  setMtu(ref: LinkRef, mtu: number): Promise<void> {
+    return this.set(ref, { mtu });
   }
 
   /**
@@ -290,8 +302,8 @@ export class Links {
    * await ns.links.setMac('veth0', '02:42:ac:11:00:02');
    * ```
    */
-  async setMac(ref: LinkRef, mac: string): Promise<void> {
-    await this.set(ref, { mac });
+  setMac(ref: LinkRef, mac: string): Promise<void> {
+    return this.set(ref, { mac });
   }
 
   /**
@@ -303,8 +315,8 @@ export class Links {
    * await ns.links.rename('veth1a2b', 'eth0');
    * ```
    */
-  async rename(ref: LinkRef, name: string): Promise<void> {
-    await this.set(ref, { name });
+  rename(ref: LinkRef, name: string): Promise<void> {
+    return this.set(ref, { name });
   }
 
   /**
@@ -316,8 +328,8 @@ export class Links {
    * await ns.links.setAlias('veth0', 'pod web-1');
    * ```
    */
-  async setAlias(ref: LinkRef, alias: string): Promise<void> {
-    await this.set(ref, { alias });
+  setAlias(ref: LinkRef, alias: string): Promise<void> {
+    return this.set(ref, { alias });
   }
 
   /**
@@ -329,8 +341,8 @@ export class Links {
    * await ns.links.setTxqueuelen('veth0', 500);
    * ```
    */
-  async setTxqueuelen(ref: LinkRef, txqueuelen: number): Promise<void> {
-    await this.set(ref, { txqueuelen });
+  setTxqueuelen(ref: LinkRef, txqueuelen: number): Promise<void> {
+    return this.set(ref, { txqueuelen });
   }
 
   /**
@@ -342,8 +354,8 @@ export class Links {
    * await ns.links.setMaster('veth0', 'br0');
    * ```
    */
-  async setMaster(ref: LinkRef, master: LinkRef): Promise<void> {
-    await this.set(ref, { master });
+  setMaster(ref: LinkRef, master: LinkRef): Promise<void> {
+    return this.set(ref, { master });
   }
 
   /**
@@ -355,8 +367,8 @@ export class Links {
    * await ns.links.setNoMaster('veth0');
    * ```
    */
-  async setNoMaster(ref: LinkRef): Promise<void> {
-    await this.set(ref, { master: null });
+  setNoMaster(ref: LinkRef): Promise<void> {
+    return this.set(ref, { master: null });
   }
 
   /**

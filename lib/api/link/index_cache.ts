@@ -68,29 +68,31 @@ async function lookup(ctx: NsContext, ref: LinkRef, op: string | undefined): Pro
  */
 export async function withIndexes<T>(ctx: NsContext, refs: readonly LinkRef[], op: string | undefined, fn: (index: (ref: LinkRef) => number) => Promise<T>): Promise<T> {
   const table = tableOf(ctx);
-  const resolved = new Map<LinkRef, number>();
-  const remembered: string[] = [];
+  // Arrays, not a Map: one to three refs, and every verb on the pod path comes through here.
+  const indexes: number[] = [];
+  let remembered: string[] | undefined;
   for (const r of refs) {
-    if (resolved.has(r)) continue;
     const hit = typeof r === 'string' ? table.get(r) : r;
-    if (hit !== undefined) {
-      if (typeof r === 'string') remembered.push(r);
-      resolved.set(r, hit);
-    } else {
-      resolved.set(r, await lookup(ctx, r, op));
+    if (hit === undefined) indexes.push(await lookup(ctx, r, op));
+    else {
+      if (typeof r === 'string') (remembered ??= []).push(r);
+      indexes.push(hit);
     }
   }
-  const get = (r: LinkRef) => resolved.get(r) as number;
+  const get = (r: LinkRef) => indexes[refs.indexOf(r)];
   try {
     return await fn(get);
   } catch (e) {
-    if (remembered.length === 0) throw e;
+    if (!remembered) throw e;
     let changed = false;
-    for (const name of remembered) {
+    for (const name of new Set(remembered)) {
       table.delete(name);
       const fresh = await lookup(ctx, name, op);
-      if (fresh !== resolved.get(name)) changed = true;
-      resolved.set(name, fresh);
+      for (let i = 0; i < refs.length; i++) {
+        if (refs[i] !== name) continue;
+        if (indexes[i] !== fresh) changed = true;
+        indexes[i] = fresh;
+      }
     }
     if (!changed) throw e;
     return fn(get);

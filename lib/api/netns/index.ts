@@ -10,7 +10,7 @@ import { native, type NativeNetlinkSocket, type NativeNsInfo, type NativeSweepRe
 import { openNetlink, prepareNetlink, type NetlinkConnection } from '../../netlink/connection.js';
 import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from '../../netlink/constants.js';
 import { RTM_DELLINK, RTM_GETLINK } from '../../rtnl/constants.js';
-import { NS_CONTEXT, describeNamespace, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
+import { NS_CONTEXT, type NetnsHandle, type NetnsIdentity, type NsContext } from '../context.js';
 import { homeConnection, queryNsid } from '../nsid/query.js';
 import { NETNS_RUN_DIR } from './paths.js';
 import { validateNetnsName } from '../../validate/names.js';
@@ -40,6 +40,9 @@ import { pinnedNamesOf } from '../../process/identify.js';
 import { connectIn, createServerIn, createUdpSocketIn, listenIn, type NsConnectOptions, type NsListenOptions, type NsServerOptions, type NsUdpOptions } from '../../process/sockets.js';
 
 export { NETNS_RUN_DIR, type NetnsIdentity };
+
+/** The per-namespace families a handle makes on first use. */
+type FamilyName = 'links' | 'addresses' | 'routes' | 'neighbours' | 'nsids' | 'dns' | 'sysctl' | 'tc' | 'firewall' | 'events' | 'stats' | 'diag';
 
 /** One entry of {@link Netns.list}. */
 export interface NetnsListEntry {
@@ -78,30 +81,6 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   readonly path: string | undefined;
   /** Device and inode of the namespace. */
   readonly identity: NetnsIdentity;
-  /** Links of this namespace (`ip -n NAME link ...`). */
-  readonly links: Links;
-  /** IP addresses of this namespace (`ip -n NAME address ...`). */
-  readonly addresses: Addresses;
-  /** Routes of this namespace (`ip -n NAME route ...`). */
-  readonly routes: Routes;
-  /** Neighbour (ARP/NDP) table of this namespace (`ip -n NAME neigh ...`). */
-  readonly neighbours: Neighbours;
-  /** Ids this namespace gives its peers (`ip -n NAME netns set|list-id`). */
-  readonly nsids: Nsids;
-  /** DNS settings for processes started in this named namespace (/etc/netns/NAME/resolv.conf). */
-  readonly dns: Dns;
-  /** sysctls under `net.` of this namespace (`ip netns exec NAME sysctl ...`). */
-  readonly sysctl: Sysctl;
-  /** Traffic control of this namespace: qdiscs, classes, filters, shaping (`tc -n NAME ...`). */
-  readonly tc: Tc;
-  /** nf_tables firewall and NAT of the namespace (`nft`, `iptables -t nat`): masquerade, SNAT, DNAT, filters, the whole ruleset read back. */
-  readonly firewall: Firewall;
-  /** Link, address, route and neighbour changes (`ip -n NAME monitor`). */
-  readonly events: Events;
-  /** Link counters and rates over time (`watch ip -n NAME -s link`). */
-  readonly stats: Stats;
-  /** TCP and UDP sockets of the namespace (`ip netns exec NAME ss -tunap`, `ss -s`). */
-  readonly diag: Diag;
   /** What the families see of this handle. @internal */
   readonly [NS_CONTEXT]: NsContext;
   private fdValue: number;
@@ -117,29 +96,71 @@ export class Netns implements AsyncDisposable, NetnsHandle {
     this.identity = { dev: info.dev, ino: info.ino };
     this.name = name;
     this.path = path;
-    const ctx: NsContext = {
-      ...describeNamespace(name, path, this.identity),
-      name,
-      path,
-      identity: this.identity,
-      fd: () => this.fd,
-      rtnl: () => this.rtnl(),
-      connection: (protocol) => this.connection(protocol),
-      linkIndex: (ref, operation) => this.links.index(ref, operation),
-    };
-    this[NS_CONTEXT] = ctx;
-    this.links = new Links(ctx);
-    this.addresses = new Addresses(ctx);
-    this.routes = new Routes(ctx);
-    this.neighbours = new Neighbours(ctx);
-    this.nsids = new Nsids(ctx);
-    this.dns = new Dns(ctx);
-    this.sysctl = new Sysctl(ctx);
-    this.tc = new Tc(ctx);
-    this.firewall = new Firewall(ctx);
-    this.events = new Events(ctx);
-    this.stats = new Stats(ctx);
-    this.diag = new Diag(ctx);
+    this[NS_CONTEXT] = new HandleContext(this, name, path, this.identity);
+  }
+
+  // The families are made on first use: a pod's handle uses two or three of the twelve, and making
+  // them all cost each Netns.create tens of µs (docs/performance.md, "Verbs (verbs2)").
+  private families: { [K in FamilyName]?: Netns[K] } = {};
+
+  /** Links of this namespace (`ip -n NAME link ...`). */
+  get links(): Links {
+    return (this.families.links ??= new Links(this[NS_CONTEXT]));
+  }
+
+  /** IP addresses of this namespace (`ip -n NAME address ...`). */
+  get addresses(): Addresses {
+    return (this.families.addresses ??= new Addresses(this[NS_CONTEXT]));
+  }
+
+  /** Routes of this namespace (`ip -n NAME route ...`). */
+  get routes(): Routes {
+    return (this.families.routes ??= new Routes(this[NS_CONTEXT]));
+  }
+
+  /** Neighbour (ARP/NDP) table of this namespace (`ip -n NAME neigh ...`). */
+  get neighbours(): Neighbours {
+    return (this.families.neighbours ??= new Neighbours(this[NS_CONTEXT]));
+  }
+
+  /** Ids this namespace gives its peers (`ip -n NAME netns set|list-id`). */
+  get nsids(): Nsids {
+    return (this.families.nsids ??= new Nsids(this[NS_CONTEXT]));
+  }
+
+  /** DNS settings for processes started in this named namespace (/etc/netns/NAME/resolv.conf). */
+  get dns(): Dns {
+    return (this.families.dns ??= new Dns(this[NS_CONTEXT]));
+  }
+
+  /** sysctls under `net.` of this namespace (`ip netns exec NAME sysctl ...`). */
+  get sysctl(): Sysctl {
+    return (this.families.sysctl ??= new Sysctl(this[NS_CONTEXT]));
+  }
+
+  /** Traffic control of this namespace: qdiscs, classes, filters, shaping (`tc -n NAME ...`). */
+  get tc(): Tc {
+    return (this.families.tc ??= new Tc(this[NS_CONTEXT]));
+  }
+
+  /** nf_tables firewall and NAT of the namespace (`nft`, `iptables -t nat`): masquerade, SNAT, DNAT, filters, the whole ruleset read back. */
+  get firewall(): Firewall {
+    return (this.families.firewall ??= new Firewall(this[NS_CONTEXT]));
+  }
+
+  /** Link, address, route and neighbour changes (`ip -n NAME monitor`). */
+  get events(): Events {
+    return (this.families.events ??= new Events(this[NS_CONTEXT]));
+  }
+
+  /** Link counters and rates over time (`watch ip -n NAME -s link`). */
+  get stats(): Stats {
+    return (this.families.stats ??= new Stats(this[NS_CONTEXT]));
+  }
+
+  /** TCP and UDP sockets of the namespace (`ip netns exec NAME ss -tunap`, `ss -s`). */
+  get diag(): Diag {
+    return (this.families.diag ??= new Diag(this[NS_CONTEXT]));
   }
 
   /**
@@ -733,5 +754,48 @@ export class Netns implements AsyncDisposable, NetnsHandle {
   /** JSON of a handle: what identifies it. */
   toJSON(): { name: string | undefined; path: string | undefined; dev: number; inode: number; closed: boolean } {
     return { name: this.name, path: this.path, dev: this.identity.dev, inode: this.identity.ino, closed: this.closed };
+  }
+}
+
+/**
+ * What the families see of a handle: one object whose methods reach the handle, made with it (an
+ * object literal with a closure per method cost every Netns.create more: docs/performance.md,
+ * "Verbs (verbs2)").
+ */
+class HandleContext implements NsContext {
+  /** `ip -n NAME` for a named namespace, '' otherwise. */
+  readonly label: string;
+
+  constructor(
+    private readonly handle: Netns,
+    readonly name: string | undefined,
+    readonly path: string | undefined,
+    readonly identity: NetnsIdentity,
+  ) {
+    this.label = name ? `ip -n ${name}` : '';
+  }
+
+  op(words: string): string {
+    return this.label ? words.replace(/^ip /, `${this.label} `) : words;
+  }
+
+  describe(): string {
+    return this.name ?? this.path ?? `net:[${this.identity.ino}]`;
+  }
+
+  fd(): number {
+    return this.handle.fd;
+  }
+
+  rtnl(): Promise<NetlinkConnection> {
+    return this.handle.rtnl();
+  }
+
+  connection(protocol: number): Promise<NetlinkConnection> {
+    return this.handle.connection(protocol);
+  }
+
+  linkIndex(ref: string | number, operation?: string): Promise<number> {
+    return this.handle.links.index(ref, operation);
   }
 }

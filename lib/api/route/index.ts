@@ -78,8 +78,8 @@ export class Routes {
    * @throws {@link ValidationError} for malformed input (nothing is sent); a {@link NetlinkError}
    *   with the kernel's code and text otherwise ('EEXIST', 'ENETUNREACH' "Nexthop has invalid gateway", ...).
    */
-  async add(spec: RouteSpec): Promise<void> {
-    await this.modify(spec, NLM_F_CREATE | NLM_F_EXCL, 'add');
+  add(spec: RouteSpec): Promise<void> {
+    return this.modify(spec, NLM_F_CREATE | NLM_F_EXCL, 'add');
   }
 
   /**
@@ -91,8 +91,8 @@ export class Routes {
    * await ns.routes.replace({ destination: 'default', gateway: '10.0.0.1', dev: 'eth0' });
    * ```
    */
-  async replace(spec: RouteSpec): Promise<void> {
-    await this.modify(spec, NLM_F_CREATE | NLM_F_REPLACE, 'replace');
+  replace(spec: RouteSpec): Promise<void> {
+    return this.modify(spec, NLM_F_CREATE | NLM_F_REPLACE, 'replace');
   }
 
   /**
@@ -105,8 +105,8 @@ export class Routes {
    * await ns.routes.append({ destination: '2001:db8::/64', gateway: 'fe80::2', dev: 'eth0' });
    * ```
    */
-  async append(spec: RouteSpec): Promise<void> {
-    await this.modify(spec, NLM_F_CREATE | NLM_F_APPEND, 'append');
+  append(spec: RouteSpec): Promise<void> {
+    return this.modify(spec, NLM_F_CREATE | NLM_F_APPEND, 'append');
   }
 
   /**

@@ -112,7 +112,7 @@ export const ifinfomsg = new Struct<'family' | 'type' | 'index' | 'flags' | 'cha
  */
 const unterminated: AttrCodec<string> = {
   name: 'unterminated',
-  encode: (a, t, v) => a.raw(t, Buffer.from(v, 'utf8')),
+  encode: (a, t, v) => a.unterminated(t, v),
   decode: decodeCString,
 };
 
@@ -231,7 +231,7 @@ export function writeLinkInfo(a: AttrWriter, kind: string, data?: (d: AttrWriter
   a.nested(
     IFLA_LINKINFO,
     (li) => {
-      li.raw(IFLA_INFO_KIND, Buffer.from(kind, 'utf8'));
+      li.unterminated(IFLA_INFO_KIND, kind);
       if (!data) return;
       const inner = new AttrWriter();
       data(inner);

@@ -34,13 +34,8 @@ export interface LinkStats {
   rxOtherhostDropped?: bigint;
 }
 
-/** Field order of struct rtnl_link_stats64; the struct only ever grows at the end. */
-const FIELDS: ReadonlyArray<keyof LinkStats> = [
-  'rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped',
-  'multicast', 'collisions', 'rxLengthErrors', 'rxOverErrors', 'rxCrcErrors', 'rxFrameErrors',
-  'rxFifoErrors', 'rxMissedErrors', 'txAbortedErrors', 'txCarrierErrors', 'txFifoErrors',
-  'txHeartbeatErrors', 'txWindowErrors', 'rxCompressed', 'txCompressed', 'rxNohandler', 'rxOtherhostDropped',
-];
+/** Counters known here, in the order of struct rtnl_link_stats64 (which only ever grows at the end). */
+const KNOWN = 25;
 
 /** The 24 counters every kernel since 4.6 sends. */
 const REQUIRED = 24;
@@ -48,10 +43,25 @@ const REQUIRED = 24;
 /**
  * Decode the payload of IFLA_STATS64. Undefined when it is shorter than the oldest layout; counters
  * a newer kernel appends beyond the known ones are ignored, ones an older kernel lacks stay unset.
+ *
+ * One object literal read through a BigUint64Array copy: every `links.add` reads a link back, mostly
+ * in code V8 has not optimized yet, where 25 `readBigUInt64LE` calls filling a growing object cost
+ * ~10x more (docs/performance.md, "Verbs (verbs2)").
  */
 export function decodeLinkStats64(b: Buffer): LinkStats | undefined {
   if (b.length < REQUIRED * 8) return undefined;
-  const out: Partial<Record<keyof LinkStats, bigint>> = {};
-  for (let i = 0; i < FIELDS.length && (i + 1) * 8 <= b.length; i++) out[FIELDS[i]] = b.readBigUInt64LE(i * 8);
-  return out as LinkStats;
+  const n = Math.min(KNOWN, b.length >> 3);
+  // A copy: the attribute need not be 8-byte aligned in the datagram.
+  const v = new BigUint64Array(n);
+  new Uint8Array(v.buffer).set(b.subarray(0, n * 8));
+  const out: LinkStats = {
+    rxPackets: v[0], txPackets: v[1], rxBytes: v[2], txBytes: v[3], rxErrors: v[4], txErrors: v[5],
+    rxDropped: v[6], txDropped: v[7], multicast: v[8], collisions: v[9], rxLengthErrors: v[10],
+    rxOverErrors: v[11], rxCrcErrors: v[12], rxFrameErrors: v[13], rxFifoErrors: v[14],
+    rxMissedErrors: v[15], txAbortedErrors: v[16], txCarrierErrors: v[17], txFifoErrors: v[18],
+    txHeartbeatErrors: v[19], txWindowErrors: v[20], rxCompressed: v[21], txCompressed: v[22],
+    rxNohandler: v[23],
+  };
+  if (n > REQUIRED) out.rxOtherhostDropped = v[24];
+  return out;
 }
