@@ -67,7 +67,9 @@ describe('sampleStats', () => {
       const read = received.filter((s) => s.t > from && s.t <= ticks[i].t).reduce((n, s) => n + s.bytes, 0) / (ticks[i].elapsedMs / 1000);
       console.log(`tick ${i}: sampler ${(rate / 1e6).toFixed(3)} MB/s, ip -s ${(oracle / 1e6).toFixed(3)} MB/s (${(((rate - oracle) / oracle) * 100).toFixed(2)} %), receiver read ${(read / 1e6).toFixed(3)} MB/s`);
       expect(Math.abs(rate - oracle) / oracle).toBeLessThan(0.1);
-      expect(rate).toBeGreaterThan(1e6); // the paced transfer (about 10 MB/s) is what it measured
+      // The paced transfer is what it measured (an idle veth carries a few bytes a second): about
+      // 10 MB/s on a quiet machine, 0.8 MB/s seen when a loaded one starved the sender.
+      expect(rate).toBeGreaterThan(1e5);
       expect(ticks[i].elapsedMs).toBeGreaterThan(1400);
       expect(ticks[i].links[0].rates!.txPacketsPerSec).toBeGreaterThan(0);
       expect(ticks[i].links[0].rates!.txErrorsPerSec).toBe(0);

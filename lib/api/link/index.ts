@@ -242,15 +242,15 @@ export class Links {
     let index = 0;
     if (typeof ref === 'number') index = ref;
     else if (changes.name !== undefined && changes.name !== ref) index = await this.index(ref, op);
-    const named = index === 0 ? { ...changes, name: ref as string } : changes;
+    const ifname = index === 0 ? (ref as string) : changes.name;
     const conn = await this.ns.rtnl();
     if (changes.name !== undefined) forgetIndex(this.ns, ref);
     const master = changes.master;
     if (master === undefined || master === null) {
-      await conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, master === null ? 0 : undefined), op);
+      await conn.request(RTM_NEWLINK, 0, encodeSetBody(index, changes, master === null ? 0 : undefined, ifname), op);
       return;
     }
-    await withIndexes(this.ns, [master], op, (ifindex) => conn.request(RTM_NEWLINK, 0, encodeSetBody(index, named, ifindex(master)), op));
+    await withIndexes(this.ns, [master], op, (ifindex) => conn.request(RTM_NEWLINK, 0, encodeSetBody(index, changes, ifindex(master), ifname), op));
   }
 
   /**

@@ -19,7 +19,7 @@ import { type VethOptions, vethQueues } from '../../rtnl/link/kinds/veth.js';
 import type { VlanOptions } from '../../rtnl/link/kinds/vlan.js';
 import type { VrfOptions } from '../../rtnl/link/kinds/vrf.js';
 import type { VxlanOptions } from '../../rtnl/link/kinds/vxlan.js';
-import { IFF_UP, encodeLinkBody, writeLinkInfo } from '../../rtnl/link/index.js';
+import { IFF_UP, IFLA_IFNAME, encodeLinkBody, writeLinkInfo } from '../../rtnl/link/index.js';
 import { validateAlias, validateBoolean, validateLinkRef, validateMac, validateMtu, validateTxqueuelen } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import type { NetnsHandle } from '../context.js';
@@ -175,9 +175,15 @@ export function encodeAddBody(spec: LinkSpec, refs: ResolvedRefs): Buffer {
   );
 }
 
-/** The RTM_NEWLINK body of `ip link set dev INDEX ...`; `master` 0 means nomaster. */
-export function encodeSetBody(index: number, changes: LinkChanges, master?: number): Buffer {
+/**
+ * The RTM_NEWLINK body of `ip link set dev INDEX ...`; `master` 0 means nomaster. IFLA_IFNAME is
+ * `ifname` (the link's name when `index` is 0, else a rename), `changes.name` by default.
+ */
+export function encodeSetBody(index: number, changes: LinkChanges, master?: number, ifname = changes.name): Buffer {
   const flagChange = changes.up === undefined ? 0 : IFF_UP;
+  if (master === undefined && changes.mtu === undefined && changes.mac === undefined && changes.alias === undefined && changes.txqueuelen === undefined) {
+    return encodeFlagsBody(index, changes.up ? IFF_UP : 0, flagChange, ifname);
+  }
   return encodeLinkBody(
     { family: AF_UNSPEC, index, flags: changes.up ? IFF_UP : 0, change: flagChange },
     {
@@ -186,9 +192,34 @@ export function encodeSetBody(index: number, changes: LinkChanges, master?: numb
       ifalias: changes.alias,
       txqlen: changes.txqueuelen,
       master,
-      ifname: changes.name,
+      ifname,
     },
   );
+}
+
+/** struct ifinfomsg: family, pad, type, index, flags, change. */
+const IFINFOMSG_SIZE = 16;
+
+/**
+ * The body of `ip link set dev NAME up|down` (every pod brings two links up), written directly: the
+ * same bytes as {@link encodeLinkBody} makes of that header and IFLA_IFNAME alone, without walking
+ * the whole link attribute table (in place, where a pod's verbs run mostly unoptimized, that walk
+ * was most of setUp's own time: docs/performance.md, "Pod steps (pod2)").
+ */
+function encodeFlagsBody(index: number, flags: number, change: number, name: string | undefined): Buffer {
+  const nameBytes = name === undefined ? -1 : Buffer.byteLength(name);
+  const attrLen = nameBytes < 0 ? 0 : 4 + nameBytes + 1;
+  const buf = Buffer.alloc(IFINFOMSG_SIZE + ((attrLen + 3) & ~3));
+  buf.writeUInt8(AF_UNSPEC, 0);
+  buf.writeInt32LE(index, 4);
+  buf.writeUInt32LE(flags, 8);
+  buf.writeUInt32LE(change, 12);
+  if (name !== undefined) {
+    buf.writeUInt16LE(attrLen, IFINFOMSG_SIZE);
+    buf.writeUInt16LE(IFLA_IFNAME, IFINFOMSG_SIZE + 2);
+    buf.write(name, IFINFOMSG_SIZE + 4, 'utf8');
+  }
+  return buf;
 }
 
 /** The RTM_NEWLINK body that moves link INDEX into the namespace behind `fd`, optionally renaming it. */
