@@ -9,7 +9,7 @@ import { decodeAddrMessage, encodeAddrBody, type AddrMessage } from '../../rtnl/
 import { AF_INET, AF_INET6, AF_UNSPEC, RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR } from '../../rtnl/constants.js';
 import { SCOPES, numberOf, type Scope } from '../../rtnl/route/names.js';
 import { parseCidr, parseFamily, type IpFamily } from '../../validate/ip.js';
-import { buildRequest, type AddressOptions } from './spec.js';
+import { buildRequest, encodePlainAddrBody, type AddressOptions } from './spec.js';
 import { localOf, toAddress, type Address } from './view.js';
 import { checkKeys } from '../../validate/options.js';
 import { checkLinkRef, ifindexOf, linkNames } from '../link/resolve.js';
@@ -164,7 +164,10 @@ export class Addresses {
     const req = buildRequest(address, opts, typeof dev === 'string' ? dev : undefined);
     const op = this.ns.op(`ip address ${verb} ${address} dev ${dev}`);
     const conn = await this.ns.rtnl();
-    await withIndexes(this.ns, [dev], undefined, (index) => conn.request(RTM_NEWADDR, flags, encodeAddrBody({ ...req.header, index: index(dev) }, req.attrs), op));
+    const plain = req.plain;
+    await withIndexes(this.ns, [dev], undefined, (index) =>
+      conn.request(RTM_NEWADDR, flags, plain ? encodePlainAddrBody(req.header, index(dev), plain) : encodeAddrBody({ ...req.header, index: index(dev) }, req.attrs), op),
+    );
   }
 
   private async deleteRaw(family: IpFamily, index: number, prefixlen: number, local: string, operation: string): Promise<void> {
