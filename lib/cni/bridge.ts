@@ -190,8 +190,9 @@ async function setupVeth(inv: Invocation, cont: Netns, br: Link, c: BridgeConf):
     try {
       const hostEnd = await inv.host.links.add({
         // txqueuelen 0 on both ends, as the reference's netlink library sends it (a veth has no
-        // queue of its own), so the two implementations leave the same link state.
-        kind: 'veth', name, master: br.index, up: true, txqueuelen: 0, ...(c.mtu ? { mtu: c.mtu } : {}),
+        // queue of its own), and the kernel's own queue counts (`queues: 0`: the reference sends none),
+        // so the two implementations leave the same link state.
+        kind: 'veth', name, master: br.index, up: true, txqueuelen: 0, queues: 0, ...(c.mtu ? { mtu: c.mtu } : {}),
         peer: { name: inv.ifName, netns: cont, mac: contMac, txqueuelen: 0, ...(c.mtu ? { mtu: c.mtu } : {}) },
       });
       return { host: hostEnd, contIndex: hostEnd.peerIndex as number, contMac };

@@ -12,7 +12,8 @@ import { AttrMap } from '../../lib/netlink/attributes.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../../lib/netlink/constants.js';
 import { encodeMessage, parseDatagram } from '../../lib/netlink/message.js';
 import { RTM_DELLINK, RTM_NEWLINK } from '../../lib/rtnl/constants.js';
-import { IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, decodeLinkMessage, ifinfomsg } from '../../lib/rtnl/link/index.js';
+import { IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_NUM_RX_QUEUES, IFLA_NUM_TX_QUEUES, decodeLinkMessage, ifinfomsg } from '../../lib/rtnl/link/index.js';
+import { VETH_INFO_PEER } from '../../lib/rtnl/link/kinds/veth.js';
 import { ipView, libView } from '../../lib/format/link_views.js';
 
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/links.json', import.meta.url), 'utf8'));
@@ -44,12 +45,34 @@ describe('requests are byte-identical to iproute2 6.1', () => {
   it('veth with its peer created in another namespace, host end with master and up in the same request', () => {
     const r = req('veth_add');
     const spec: LinkSpec = {
-      kind: 'veth', name: 'h0', mtu: 1400, mac: '02:00:00:00:00:01', txqueuelen: 500, master: 'br0', up: true,
+      // queues: 0 leaves the queue counts to the kernel, as the captured `ip link add` did.
+      kind: 'veth', name: 'h0', mtu: 1400, mac: '02:00:00:00:00:01', txqueuelen: 500, master: 'br0', up: true, queues: 0,
       peer: { name: 'p0', mtu: 1300, mac: '02:00:00:00:00:02', netns: nsWithFd(r.context.peerNetnsFd) },
     };
     expect(r.message.readUInt16LE(6)).toBe(CREATE);
     expect(r.message.readUInt16LE(4)).toBe(RTM_NEWLINK);
     expect(rebuild(r, encodeAddBody(spec, { master: r.context.masterIndex, ...noRefs })).toString('hex')).toBe(r.message.toString('hex'));
+  });
+
+  it('a veth by default: numtxqueues 1 numrxqueues 1 on both ends, nothing else changed', () => {
+    const r = req('veth_add');
+    const base = {
+      kind: 'veth', name: 'h0', mtu: 1400, mac: '02:00:00:00:00:01', txqueuelen: 500, master: 'br0', up: true,
+      peer: { name: 'p0', mtu: 1300, mac: '02:00:00:00:00:02', netns: nsWithFd(r.context.peerNetnsFd) },
+    } as const;
+    const refs = { master: r.context.masterIndex, ...noRefs };
+    const ours = encodeAddBody(base, refs);
+    const kernels = encodeAddBody({ ...base, queues: 0 }, refs);
+    // Four u32 attributes (8 bytes each) more: two on this end, two in VETH_INFO_PEER.
+    expect(ours.length).toBe(kernels.length + 32);
+    const top = new AttrMap(ours, ifinfomsg.size);
+    expect([top.u32(IFLA_NUM_TX_QUEUES), top.u32(IFLA_NUM_RX_QUEUES)]).toEqual([1, 1]);
+    const peer = top.nested(IFLA_LINKINFO)?.nested(IFLA_INFO_DATA)?.get(VETH_INFO_PEER) as Buffer;
+    const peerAttrs = new AttrMap(peer, ifinfomsg.size);
+    expect([peerAttrs.u32(IFLA_NUM_TX_QUEUES), peerAttrs.u32(IFLA_NUM_RX_QUEUES), peerAttrs.string(IFLA_IFNAME)]).toEqual([1, 1, 'p0']);
+    const four = encodeAddBody({ ...base, queues: 4 }, refs);
+    expect(new AttrMap(four, ifinfomsg.size).u32(IFLA_NUM_RX_QUEUES)).toBe(4);
+    expect(new AttrMap(kernels, ifinfomsg.size).get(IFLA_NUM_TX_QUEUES)).toBeUndefined();
   });
 
   it('bridge with STP and timers', () => {

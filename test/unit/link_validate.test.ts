@@ -61,6 +61,8 @@ describe('alias', () => {
 describe('links.add specs', () => {
   const ok: LinkSpec[] = [
     { kind: 'veth', name: 'v0', peer: { name: 'v1' } },
+    { kind: 'veth', name: 'v0', queues: 0, peer: { name: 'v1' } },
+    { kind: 'veth', name: 'v0', queues: 4096, peer: { name: 'v1' } },
     { kind: 'veth', name: 'v0', mtu: 9000, mac: '02:00:00:00:00:01', up: true, master: 'br0', peer: { name: 'v1', mtu: 9000, up: true } },
     { kind: 'bridge', name: 'br0', stp: true, forwardDelay: 400, ageingTime: 30000, priority: 0, vlanFiltering: false, vlanProtocol: '802.1ad' },
     { kind: 'macvlan', name: 'mv0', link: 'eth0', mode: 'passthru' },
@@ -100,6 +102,10 @@ describe('links.add specs', () => {
     ['peer.mac', { kind: 'veth', name: 'v0', peer: { name: 'v1', mac: 'zz' } }],
     ['peer.netns', { kind: 'veth', name: 'v0', peer: { name: 'v1', netns: { fd: -1 } } }],
     ['peer.nmae', { kind: 'veth', name: 'v0', peer: { nmae: 'v1' } }],
+    ['queues', { kind: 'veth', name: 'v0', queues: 4097, peer: { name: 'v1' } }],
+    ['queues', { kind: 'veth', name: 'v0', queues: 1.5, peer: { name: 'v1' } }],
+    ['queues', { kind: 'veth', name: 'v0', queues: -1, peer: { name: 'v1' } }],
+    ['peer.queues', { kind: 'veth', name: 'v0', peer: { name: 'v1', queues: 1 } }],
     ['priority', { kind: 'bridge', name: 'br0', priority: 65536 }],
     ['stp', { kind: 'bridge', name: 'br0', stp: 1 }],
     ['vlanDefaultPvid', { kind: 'bridge', name: 'br0', vlanDefaultPvid: 4095 }],

@@ -15,7 +15,7 @@ import { KINDS, kindOf } from '../../rtnl/link/kinds/index.js';
 import type { IpvlanOptions } from '../../rtnl/link/kinds/ipvlan.js';
 import type { EncodeContext, LinkKind, LinkRef } from '../../rtnl/link/kinds/kind.js';
 import type { MacvlanOptions } from '../../rtnl/link/kinds/macvlan.js';
-import type { VethOptions } from '../../rtnl/link/kinds/veth.js';
+import { type VethOptions, vethQueues } from '../../rtnl/link/kinds/veth.js';
 import type { VlanOptions } from '../../rtnl/link/kinds/vlan.js';
 import type { VrfOptions } from '../../rtnl/link/kinds/vrf.js';
 import type { VxlanOptions } from '../../rtnl/link/kinds/vxlan.js';
@@ -156,12 +156,16 @@ export function encodeAddBody(spec: LinkSpec, refs: ResolvedRefs): Buffer {
   const k = specKind(spec);
   const parent = k.parent?.(spec);
   const up = spec.up === true;
+  // A veth's queue counts go on both ends (the peer's in its VETH_INFO_PEER, by the kind's codec).
+  const queues = spec.kind === 'veth' ? vethQueues(spec) : undefined;
   return encodeLinkBody(
     { family: AF_UNSPEC, flags: up ? IFF_UP : 0, change: up ? IFF_UP : 0 },
     {
       mtu: spec.mtu,
       address: spec.mac,
       txqlen: spec.txqueuelen,
+      numTxQueues: queues,
+      numRxQueues: queues,
       master: refs.master,
       link: parent !== undefined ? refs.index(parent) : undefined,
       netNsFd: spec.netns?.fd,

@@ -37,6 +37,29 @@ export interface VethPeerOptions<N extends NamespaceFd = NamespaceFd> {
 
 export interface VethOptions<N extends NamespaceFd = NamespaceFd> {
   peer: VethPeerOptions<N>;
+  /**
+   * Transmit and receive queues of each end (`numtxqueues N numrxqueues N` on both ends), all of
+   * them active. Default 1: the one active queue the kernel gives a veth anyway, without the room
+   * to raise it later with `ethtool -L` (which the kernel's default keeps, at the price of two
+   * expedited RCU grace periods per creation: docs/performance.md, "Veth creation (veth2)").
+   * 0 sends nothing and lets the kernel choose (as `ip link add ... type veth` does).
+   */
+  queues?: number;
+}
+
+/** Largest queue count rtnetlink accepts (rtnl_create_link: "Invalid number of transmit queues"). */
+const MAX_QUEUES = 4096;
+
+/**
+ * The IFLA_NUM_TX_QUEUES / IFLA_NUM_RX_QUEUES both ends are created with, or undefined to send none.
+ * Without them the kernel allocates one queue per possible CPU and then, in veth_init_queues, cuts
+ * the active ones down to one with netif_set_real_num_{tx,rx}_queues, each of which waits for
+ * synchronize_net() (an expedited grace period under RTNL) on a registered device: most of a
+ * veth creation's time in the kernel (docs/performance.md, "Veth creation (veth2)").
+ */
+export function vethQueues(opts: { queues?: number }): number | undefined {
+  const q = opts.queues ?? 1;
+  return q === 0 ? undefined : q;
 }
 
 /** veth has no IFLA_INFO_DATA in dumps; the peer is given by the link's IFLA_LINK (+ IFLA_LINK_NETNSID). */
@@ -44,7 +67,7 @@ export interface VethInfo {}
 
 export const veth: LinkKind<VethOptions, VethInfo> = {
   kind: 'veth',
-  optionKeys: ['peer'],
+  optionKeys: ['peer', 'queues'],
 
   validate(opts) {
     const p = opts.peer as VethPeerOptions | undefined;
@@ -55,9 +78,15 @@ export const veth: LinkKind<VethOptions, VethInfo> = {
     if (p.txqueuelen !== undefined) validateTxqueuelen(p.txqueuelen, 'peer.txqueuelen');
     const fd = p.netns === undefined ? 0 : (p.netns as Partial<NamespaceFd> | null)?.fd;
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw new ValidationError('peer.netns', p.netns, 'must be an open Netns handle');
+    const q = opts.queues;
+    if (q !== undefined && (typeof q !== 'number' || !Number.isInteger(q) || q < 0 || q > MAX_QUEUES)) {
+      throw new ValidationError('queues', q, `must be an integer from 0 (the kernel's default) to ${MAX_QUEUES}`);
+    }
   },
 
-  encodeData(a: AttrWriter, { peer }) {
+  encodeData(a: AttrWriter, opts) {
+    const peer = opts.peer;
+    const queues = vethQueues(opts);
     // VETH_INFO_PEER carries a struct ifinfomsg before its attributes, so it is not a plain nest of
     // attributes and NLA_F_NESTED would misdescribe it; iproute2 sends it without the flag too.
     a.nested(
@@ -68,6 +97,8 @@ export const veth: LinkKind<VethOptions, VethInfo> = {
           mtu: peer.mtu,
           address: peer.mac,
           txqlen: peer.txqueuelen,
+          numTxQueues: queues,
+          numRxQueues: queues,
           netNsFd: peer.netns?.fd,
           ifname: peer.name,
         });
