@@ -39,6 +39,9 @@ import {
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
   RT_TABLE_UNSPEC,
+  RTA_DST,
+  RTA_GATEWAY,
+  RTA_OIF,
   encodeRouteBody,
   type MetricsAttrs,
   type RouteAttrs,
@@ -302,6 +305,9 @@ export function routeLinkRefs(r: CheckedRoute): LinkRef[] {
 /** Encode an rtmsg body; `ifindex` maps each link reference of the route to its index. */
 export function encodeRoute(r: CheckedRoute, ifindex: (ref: LinkRef) => number): Buffer {
   const bits = familyBits(r.family);
+  if (r.from === undefined && r.metric === undefined && r.source === undefined && r.table < 256 && r.metrics === undefined && r.nexthops === undefined && r.pref === undefined) {
+    return encodePlainRouteBody(r, Math.min(r.dst.prefixLength, bits), r.dev === undefined ? undefined : ifindex(r.dev));
+  }
   const attrs: RouteAttrs = {};
   // The default route has no RTA_DST, as `ip` sends it.
   if (r.dst.prefixLength > 0) attrs.dst = formatIp(r.dst.bytes);
@@ -330,4 +336,46 @@ export function encodeRoute(r: CheckedRoute, ifindex: (ref: LinkRef) => number):
     },
     attrs,
   );
+}
+
+/** struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags. */
+const RTMSG_SIZE = 12;
+
+/**
+ * The body of a route with at most a destination, a gateway and a device (a pod's default route),
+ * written directly: the same bytes as `encodeRouteBody` makes of it, in the table's order (RTA_DST,
+ * RTA_GATEWAY, RTA_OIF), without walking the attribute table and parsing the addresses back from
+ * their text (docs/performance.md, "Pod steps (pod2)").
+ */
+function encodePlainRouteBody(r: CheckedRoute, dstLen: number, oif: number | undefined): Buffer {
+  const dst = r.dst.prefixLength > 0 ? r.dst.bytes : undefined;
+  const gateway = r.gateway === undefined ? undefined : parseIpOfFamily(r.gateway, 'gateway', r.family).bytes;
+  const size = RTMSG_SIZE + (dst ? 4 + dst.length : 0) + (gateway ? 4 + gateway.length : 0) + (oif === undefined ? 0 : 8);
+  const buf = Buffer.alloc(size);
+  const h = r.header;
+  buf[0] = r.family === 4 ? AF_INET : AF_INET6;
+  buf[1] = dstLen;
+  buf[3] = h.tos;
+  buf[4] = h.table;
+  buf[5] = h.protocol;
+  buf[6] = h.scope;
+  buf[7] = h.type;
+  buf.writeUInt32LE(h.flags, 8);
+  let at = RTMSG_SIZE;
+  if (dst) at = writeAddrAttr(buf, at, RTA_DST, dst);
+  if (gateway) at = writeAddrAttr(buf, at, RTA_GATEWAY, gateway);
+  if (oif !== undefined) {
+    buf.writeUInt16LE(8, at);
+    buf.writeUInt16LE(RTA_OIF, at + 2);
+    buf.writeInt32LE(oif, at + 4);
+  }
+  return buf;
+}
+
+/** One address attribute (4 or 16 bytes: already aligned) at `at`; returns where the next begins. */
+function writeAddrAttr(buf: Buffer, at: number, type: number, bytes: Buffer): number {
+  buf.writeUInt16LE(4 + bytes.length, at);
+  buf.writeUInt16LE(type, at + 2);
+  bytes.copy(buf, at + 4);
+  return at + 4 + bytes.length;
 }
