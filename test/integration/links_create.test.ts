@@ -106,19 +106,21 @@ describe('veth', () => {
     expect(readBack.flagNames).not.toContain('RUNNING');
   });
 
-  it('queues: one on each end by default (the active queue the kernel gives anyway), the kernel\'s own counts with 0, N active with N', async () => {
+  it('queues: the kernel\'s own counts by default and with 0 (as ip link add), one on each end with 1, N active with N', async () => {
     const queues = (ns: Netns, dev: string) => run('ip', ['netns', 'exec', ns.name!, 'ls', `/sys/class/net/${dev}/queues`]).trim().split(/\s+/).sort();
     const counts = (ns: Netns, dev: string) => [show(ns, dev).num_tx_queues, show(ns, dev).num_rx_queues];
-    const byDefault = await host.links.add({ kind: 'veth', name: 'qa', peer: { name: 'qa', netns: pod } });
-    expect([byDefault.numTxQueues, byDefault.numRxQueues]).toEqual([1, 1]);
+    const one = await host.links.add({ kind: 'veth', name: 'qa', queues: 1, peer: { name: 'qa', netns: pod } });
+    expect([one.numTxQueues, one.numRxQueues]).toEqual([1, 1]);
     expect([counts(host, 'qa'), counts(pod, 'qa')]).toEqual([[1, 1], [1, 1]]);
     expect([queues(host, 'qa'), queues(pod, 'qa')]).toEqual([['rx-0', 'tx-0'], ['rx-0', 'tx-0']]);
     // What `ip link add ... type veth` makes: one queue per possible CPU allocated, one active.
-    const kernels = await host.links.add({ kind: 'veth', name: 'qb', queues: 0, peer: { name: 'qc' } });
     run('ip', ['-n', host.name!, 'link', 'add', 'qd', 'type', 'veth', 'peer', 'name', 'qe']);
-    expect(counts(host, 'qb')).toEqual(counts(host, 'qd'));
-    expect([kernels.numTxQueues, kernels.numRxQueues]).toEqual(counts(host, 'qd'));
-    expect(queues(host, 'qb')).toEqual(queues(host, 'qd'));
+    for (const [name, peer, q] of [['qb', 'qc', undefined], ['qh', 'qi', 0]] as const) {
+      const kernels = await host.links.add({ kind: 'veth', name, ...(q === undefined ? {} : { queues: q }), peer: { name: peer } });
+      expect(counts(host, name)).toEqual(counts(host, 'qd'));
+      expect([kernels.numTxQueues, kernels.numRxQueues]).toEqual(counts(host, 'qd'));
+      expect(queues(host, name)).toEqual(queues(host, 'qd'));
+    }
     await host.links.add({ kind: 'veth', name: 'qf', queues: 3, peer: { name: 'qg' } });
     expect([counts(host, 'qf'), counts(host, 'qg')]).toEqual([[3, 3], [3, 3]]);
     expect(queues(host, 'qg')).toEqual(['rx-0', 'rx-1', 'rx-2', 'tx-0', 'tx-1', 'tx-2']);

@@ -48,13 +48,6 @@ function peerName(names: RoleNames, ns: string, link: Record<string, any>): stri
 function linkView(names: RoleNames, ns: string, l: Record<string, any>): Record<string, any> {
   const { ifindex: _i, address: _a, link: _l, link_index: _li, link_netnsid: _ln, linkinfo, ...rest } = l;
   const v: Record<string, any> = { ...rest, kind: linkinfo?.info_kind ?? null };
-  // `ip link add ... type veth` lets the kernel allocate one queue per possible CPU (one active);
-  // the library creates veths with one (VethOptions.queues, docs/performance.md "Veth creation
-  // (veth2)"): the same active queue, a different allocation.
-  if (v.kind === 'veth') {
-    delete v.num_tx_queues;
-    delete v.num_rx_queues;
-  }
   if (linkinfo?.info_data) v.info_data = scrub(linkinfo.info_data);
   if (linkinfo?.info_slave_kind) v.slave_kind = linkinfo.info_slave_kind;
   if (linkinfo?.info_slave_data) v.slave_data = scrub(linkinfo.info_slave_data);

@@ -45,8 +45,8 @@ describe('requests are byte-identical to iproute2 6.1', () => {
   it('veth with its peer created in another namespace, host end with master and up in the same request', () => {
     const r = req('veth_add');
     const spec: LinkSpec = {
-      // queues: 0 leaves the queue counts to the kernel, as the captured `ip link add` did.
-      kind: 'veth', name: 'h0', mtu: 1400, mac: '02:00:00:00:00:01', txqueuelen: 500, master: 'br0', up: true, queues: 0,
+      // By default the queue counts are left to the kernel, as the captured `ip link add` did.
+      kind: 'veth', name: 'h0', mtu: 1400, mac: '02:00:00:00:00:01', txqueuelen: 500, master: 'br0', up: true,
       peer: { name: 'p0', mtu: 1300, mac: '02:00:00:00:00:02', netns: nsWithFd(r.context.peerNetnsFd) },
     };
     expect(r.message.readUInt16LE(6)).toBe(CREATE);
@@ -54,15 +54,16 @@ describe('requests are byte-identical to iproute2 6.1', () => {
     expect(rebuild(r, encodeAddBody(spec, { master: r.context.masterIndex, ...noRefs })).toString('hex')).toBe(r.message.toString('hex'));
   });
 
-  it('a veth by default: numtxqueues 1 numrxqueues 1 on both ends, nothing else changed', () => {
+  it('a veth with queues 1: numtxqueues 1 numrxqueues 1 on both ends, nothing else changed; 0 is the default', () => {
     const r = req('veth_add');
     const base = {
       kind: 'veth', name: 'h0', mtu: 1400, mac: '02:00:00:00:00:01', txqueuelen: 500, master: 'br0', up: true,
       peer: { name: 'p0', mtu: 1300, mac: '02:00:00:00:00:02', netns: nsWithFd(r.context.peerNetnsFd) },
     } as const;
     const refs = { master: r.context.masterIndex, ...noRefs };
-    const ours = encodeAddBody(base, refs);
-    const kernels = encodeAddBody({ ...base, queues: 0 }, refs);
+    const ours = encodeAddBody({ ...base, queues: 1 }, refs);
+    const kernels = encodeAddBody(base, refs);
+    expect(encodeAddBody({ ...base, queues: 0 }, refs).equals(kernels)).toBe(true);
     // Four u32 attributes (8 bytes each) more: two on this end, two in VETH_INFO_PEER.
     expect(ours.length).toBe(kernels.length + 32);
     const top = new AttrMap(ours, ifinfomsg.size);

@@ -39,10 +39,10 @@ export interface VethOptions<N extends NamespaceFd = NamespaceFd> {
   peer: VethPeerOptions<N>;
   /**
    * Transmit and receive queues of each end (`numtxqueues N numrxqueues N` on both ends), all of
-   * them active. Default 1: the one active queue the kernel gives a veth anyway, without the room
-   * to raise it later with `ethtool -L` (which the kernel's default keeps, at the price of two
-   * expedited RCU grace periods per creation: docs/performance.md, "Veth creation (veth2)").
-   * 0 sends nothing and lets the kernel choose (as `ip link add ... type veth` does).
+   * them active. Default (or 0): nothing is sent and the kernel chooses, as for `ip link add ...
+   * type veth`: one queue per possible CPU allocated, one active, room to raise it later with
+   * `ethtool -L`. 1 gives the same active queue without that room, and saves the kernel two
+   * expedited RCU grace periods per creation (docs/performance.md, "Veth creation (veth2)").
    */
   queues?: number;
 }
@@ -58,7 +58,7 @@ const MAX_QUEUES = 4096;
  * veth creation's time in the kernel (docs/performance.md, "Veth creation (veth2)").
  */
 export function vethQueues(opts: { queues?: number }): number | undefined {
-  const q = opts.queues ?? 1;
+  const q = opts.queues ?? 0;
   return q === 0 ? undefined : q;
 }
 
