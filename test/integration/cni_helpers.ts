@@ -67,6 +67,8 @@ export interface PluginCall {
   config: unknown;
   /** More environment (NETNS_NATIVE_CNI_SOCKET for the shim). */
   env?: Record<string, string>;
+  /** Arguments after the executable (a wrapper such as setpriv, then the plugin). */
+  argv?: string[];
   /** Called with the child right after it started (to kill it mid-way). */
   onSpawn?: (child: ReturnType<typeof spawn>) => void;
 }
@@ -80,7 +82,7 @@ export function runPlugin(call: PluginCall): Promise<PluginRun> {
   if (call.args !== undefined) env.CNI_ARGS = call.args;
   const t0 = performance.now();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('ip', ['netns', 'exec', call.hostNs, call.plugin], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', call.hostNs, call.plugin, ...(call.argv ?? [])], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     call.onSpawn?.(child);
     let stdout = '';
     let stderr = '';

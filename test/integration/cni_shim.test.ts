@@ -8,7 +8,7 @@
  * the store's lock; a shim killed mid-ADD leaves nothing DEL cannot remove; a killed agent's stale
  * socket is taken over by the next one.
  */
-import { existsSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns } from '../../lib/index.js';
@@ -163,9 +163,9 @@ describe.sequential('the native shim + agent against the Node.js executable', { 
     }
   });
 
-  it('20 concurrent ADDs through one agent: distinct addresses, one file each; then concurrent DELs', async () => {
+  it('50 concurrent ADDs through one agent: distinct addresses, one file each; then concurrent DELs', async () => {
     const shim = sides[1];
-    const extra = await Promise.all(Array.from({ length: 16 }, (_, k) => Netns.create(nsName(`sx${k}`))));
+    const extra = await Promise.all(Array.from({ length: 50 - C }, (_, k) => Netns.create(nsName(`sx${k}`))));
     // The agent keeps nothing per invocation: its descriptors (sockets, namespace fds) come back to where they were.
     const agentFds = () => readdirSync(`/proc/${agent.child.pid}/fd`).length;
     const fdsBefore = agentFds();
@@ -181,9 +181,47 @@ describe.sequential('the native shim + agent against the Node.js executable', { 
       for (const r of dels) expect(r.code, r.stdout).toBe(0);
       expect(Object.keys(store(shim, 'cc')).filter((f) => !f.startsWith('last_'))).toEqual([]);
       expect(ipJson(['link', 'show'], shim.host.name).filter((l: any) => l.ifname.startsWith('veth'))).toEqual([]);
+      // A DEL resolves once the veth is unlisted; the agent's sender thread keeps the socket it sent
+      // on until the kernel's RCU barrier ends (docs/threading.md, "Link deletions: sender threads"):
+      // wait for those to close, a leak would not.
+      for (let i = 0; i < 100 && agentFds() !== fdsBefore; i++) await new Promise((r) => setTimeout(r, 20));
       expect(agentFds()).toBe(fdsBefore);
     } finally {
       for (const ns of extra) await ns.delete({ ifExists: true });
+    }
+  });
+
+  it('a shim run by another user gets nothing done through the agent: not through the socket\'s modes, nor with them loosened', async () => {
+    const shim = sides[1];
+    const dir = dirname(agent.socket);
+    const modes = [statSync(dir).mode & 0o777, statSync(agent.socket).mode & 0o777];
+    const asNobody = () =>
+      runPlugin({
+        plugin: 'setpriv', hostNs: shim.host.name!, command: 'ADD', cniPath: shim.cniPath, ifName: 'eth0', containerId: 'ctr-nobody',
+        netns: shim.containers[0].path!, config: conf(shim, 'nobody'), env: shim.env,
+        // setpriv drops to nobody (no capabilities) and execs the shim, as a runtime running as that user would.
+        argv: ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', shim.plugin],
+      });
+    const hostVeths = () => ipJson(['link', 'show'], shim.host.name).filter((l: any) => l.ifname.startsWith('veth'));
+    try {
+      // 0600 in a 0700 directory: the kernel refuses the connection; then, loosened to 0666 in 0711,
+      // the shim reaches the socket but finds the agent is not of its own user (SO_PEERCRED).
+      for (const loosen of [false, true]) {
+        if (loosen) {
+          chmodSync(dir, 0o711);
+          chmodSync(agent.socket, 0o666);
+        }
+        const r = await asNobody();
+        // The shim itself ran (as nobody), found no agent it may use, and had no Node.js plugin to fall back to.
+        expect(r.code, r.stdout + r.stderr).toBe(1);
+        expect((r.json as { msg?: string } | undefined)?.msg).toMatch(/agent not reachable/);
+        expect(hostVeths()).toEqual([]);
+        expect(existsSync(join(shim.dataDir, 'nobody'))).toBe(false);
+        expect(ipJson(['link', 'show'], shim.containers[0].name).map((l: any) => l.ifname)).toEqual(['lo']);
+      }
+    } finally {
+      chmodSync(dir, modes[0]);
+      chmodSync(agent.socket, modes[1]);
     }
   });
 
