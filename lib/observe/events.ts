@@ -88,7 +88,7 @@ const GROUPS: Record<EventKind, number[]> = {
 
 interface PendingResync {
   reason: 'overrun' | 'overflow';
-  snapshot: Promise<EventSnapshot>;
+  snapshot: Promise<{ snapshot: EventSnapshot; names: Map<number, string> }>;
 }
 
 /**
@@ -152,10 +152,20 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
       if (this.closed) return { done: true, value: undefined };
       if (this.resync) {
         const r = this.resync;
-        const snapshot = await r.snapshot;
+        const { snapshot, names } = await r.snapshot;
         if (this.resync !== r) continue; // superseded by a newer resync while the dump ran
         this.resync = undefined;
-        if (snapshot.links) this.names = new Map(snapshot.links.map((l) => [l.index, l.name]));
+        // The overrun may have dropped link notifications too: links the stream never heard of are
+        // named from the dump, and so are the devices of addresses queued meanwhile that the stream
+        // could not name (a link whose RTM_NEWLINK was lost).
+        for (const [index, name] of names) this.names.set(index, name);
+        for (let i = this.head; i < this.queue.length; i++) {
+          const e = this.queue[i];
+          if (e.kind === 'address' && e.address.dev === undefined) {
+            const dev = this.names.get(e.address.ifindex);
+            if (dev !== undefined) e.address.dev = dev;
+          }
+        }
         return { done: false, value: { kind: 'resync', reason: r.reason, snapshot } };
       }
       if (this.head < this.queue.length) {
@@ -248,10 +258,12 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
     switch (m.type) {
       case RTM_NEWLINK:
       case RTM_DELLINK: {
-        if (!this.kinds.has('link')) return undefined;
+        // Link notifications are always subscribed: they keep the names of the other kinds' `dev`
+        // current in stream order (the kernel sends a link's RTM_DELADDRs before its RTM_DELLINK).
         const link = toLink(decodeLinkMessage(m.payload));
         if (m.type === RTM_NEWLINK) this.names.set(link.index, link.name);
         else this.names.delete(link.index);
+        if (!this.kinds.has('link')) return undefined;
         return { kind: 'link', action: m.type === RTM_NEWLINK ? 'new' : 'del', link };
       }
       case RTM_NEWADDR:
@@ -275,19 +287,20 @@ export class EventStream implements AsyncIterableIterator<NetnsEvent>, AsyncDisp
   }
 }
 
-async function takeSnapshot(ns: NsContext, kinds: ReadonlySet<EventKind>): Promise<EventSnapshot> {
+async function takeSnapshot(ns: NsContext, kinds: ReadonlySet<EventKind>): Promise<{ snapshot: EventSnapshot; names: Map<number, string> }> {
   const [links, addresses, routes, neighbours] = await Promise.all([
-    kinds.has('link') ? new Links(ns).list() : undefined,
+    // Links are listed for the names even when not watched.
+    new Links(ns).list(),
     kinds.has('address') ? new Addresses(ns).list() : undefined,
     kinds.has('route') ? new Routes(ns).list({ table: 'all' }) : undefined,
     kinds.has('neighbour') ? new Neighbours(ns).list() : undefined,
   ]);
   const s: EventSnapshot = {};
-  if (links) s.links = links;
+  if (kinds.has('link')) s.links = links;
   if (addresses) s.addresses = addresses;
   if (routes) s.routes = routes;
   if (neighbours) s.neighbours = neighbours;
-  return s;
+  return { snapshot: s, names: new Map(links.map((l) => [l.index, l.name])) };
 }
 
 /**
@@ -320,7 +333,8 @@ export async function watchEvents(target: NetnsHandle | NsContext, options: Watc
   if (!Number.isInteger(rcvbuf) || rcvbuf < 1 || rcvbuf > 1 << 30) throw new ValidationError('rcvbuf', rcvbuf, 'must be a positive integer up to 1 GiB');
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new ValidationError('signal', options.signal, 'must be an AbortSignal');
   const set = new Set<EventKind>(kinds);
-  const groups = [...set].flatMap((k) => GROUPS[k]);
+  // Link notifications always: they name the devices of the other kinds' events (decode()).
+  const groups = [...new Set<EventKind>([...set, 'link'])].flatMap((k) => GROUPS[k]);
   const stream = new EventStream(ns, set, maxQueue, new Map(), options.signal);
   if (options.signal?.aborted) {
     throw new NetnsError('ip monitor: aborted before it started', { code: 'ABORT_ERR' });
