@@ -2,7 +2,9 @@
  * sampleStats() against a known, paced TCP transfer between two test namespaces, and against
  * `ip -s -j link` for the counters themselves.
  */
+import { execFile } from 'node:child_process';
 import type net from 'node:net';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, ValidationError } from '../../lib/index.js';
@@ -48,11 +50,16 @@ describe('sampleStats', () => {
     // 1.5 s window that skew is well under 2 % even when the machine slows the paced sender down).
     // ip reads the counters somewhere between its start and its exit: the reading's time is the
     // midpoint, uncertain by half the process's run time (milliseconds idle, far more when CI is busy).
+    // It runs asynchronously: a synchronous ip blocked the JS thread (over a second on a busy CI
+    // machine), so the paced sender stalled and then burst, and the sampler, keeping its schedule,
+    // took a short window right over the burst that ip's window, shifted by the oracle's own
+    // latency, did not cover (a clean-clone CI run read 498 % off).
     const ipTx: Array<{ bytes: number; t: number; halfSpan: number }> = [];
     for await (const tick of sampleStats(a, { intervalMs: 1500, links: ['a0'], count: 4 })) {
       ticks.push({ ...tick, t: performance.now() });
       const t0 = performance.now();
-      const bytes = ipJson<Array<{ stats64: { tx: { bytes: number } } }>>(['-s', 'link', 'show', 'a0'], a.name)[0].stats64.tx.bytes;
+      const { stdout } = await promisify(execFile)('ip', ['-n', a.name!, '-j', '-s', 'link', 'show', 'a0']);
+      const bytes = (JSON.parse(stdout) as Array<{ stats64: { tx: { bytes: number } } }>)[0].stats64.tx.bytes;
       const t1 = performance.now();
       ipTx.push({ bytes, t: (t0 + t1) / 2, halfSpan: (t1 - t0) / 2 });
     }
