@@ -84,6 +84,9 @@ interface Sample extends PhaseTimes {
   /** ms spent waiting for the kernel to destroy the previous run's namespaces before this one. */
   settledMs: number;
   loop?: LoopDelay;
+  /** The same process doing nothing, right before the run (after the previous run's namespaces are gone). */
+  idleBefore?: LoopDelay;
+  /** The same process doing nothing, right after the run (while the kernel destroys its namespaces). */
   idle?: LoopDelay;
   rss?: { before: number; peak: number; after: number };
   fds?: { before: number; peak: number; after: number };
@@ -108,7 +111,12 @@ function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
 
-async function runOnce(method: Method, variant: Variant, n: number, verify: boolean, baseline: number | undefined): Promise<Sample> {
+/**
+ * @param idleMs how long to sample the idle baseline before a library run: as long as the previous
+ *   run of the same workload took, at most 3 s (percentiles and the maximum depend on how many
+ *   samples there are).
+ */
+async function runOnce(method: Method, variant: Variant, n: number, verify: boolean, baseline: number | undefined, idleMs = 500): Promise<Sample> {
   const oneByOne = method === 'library-1by1';
   if (isLibrary(method) && verify) {
     // Checked on a run of its own: the check runs `ip` synchronously, which would show up in the
@@ -126,6 +134,11 @@ async function runOnce(method: Method, variant: Variant, n: number, verify: bool
     }
   }
   if (isLibrary(method)) {
+    // The baseline the run's delay is compared with: the loop of this same process with nothing to
+    // do, sampled after settle() (the kernel has destroyed the previous run's namespaces) and right
+    // before the run, so the machine's other load is the same minutes' (docs/performance.md, "Event
+    // loop during a burst").
+    const idleBefore = await idleLoopDelay(idleMs);
     const before = { rss: rssMiB(), fds: fdCount() };
     const cpu0 = threadCpu();
     const sampler = new PeakSampler();
@@ -144,6 +157,7 @@ async function runOnce(method: Method, variant: Variant, n: number, verify: bool
       ...times,
       settledMs,
       loop,
+      idleBefore,
       idle,
       rss: { before: before.rss, peak: sampler.peakRss, after: rssMiB() },
       fds: { before: before.fds, peak: sampler.peakFds, after: fdCount() },
@@ -197,10 +211,11 @@ async function main(): Promise<void> {
       const order = cells.map((_, i) => cells[(i + rep) % cells.length]);
       for (const { variant, method } of order) {
         const key = `${variant}/${method}`;
-        const s = await runOnce(method, variant, n, rep === 0, baseline);
+        const prev = byCell.get(key)?.at(-1)?.loop?.ms;
+        const s = await runOnce(method, variant, n, rep === 0, baseline, Math.min(3000, Math.max(100, prev ?? (method === 'library' ? 4 : 6) * n)));
         (byCell.get(key) ?? byCell.set(key, []).get(key)!).push(s);
         log(`  N=${n} ${key.padEnd(19)} rep ${rep + 1}/${args.reps}: setup ${s.setup.toFixed(1)} ms, teardown ${s.teardown.toFixed(1)} ms` +
-          (s.loop ? `; loop p99 ${s.loop.p99.toFixed(2)} max ${s.loop.max.toFixed(2)} ms (idle max ${s.idle!.max.toFixed(2)})` : ''));
+          (s.loop ? `; loop p99 ${s.loop.p99.toFixed(2)} max ${s.loop.max.toFixed(2)} ms (idle before p99 ${s.idleBefore!.p99.toFixed(2)} max ${s.idleBefore!.max.toFixed(2)}, after max ${s.idle!.max.toFixed(2)})` : ''));
       }
     }
     for (const { variant, method } of cells) {
