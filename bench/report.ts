@@ -54,20 +54,32 @@ export function formatTable(r: ReportShape): string {
   const get = (variant: string, n: number, method: string) => r.workloads.find((w) => w.variant === variant && w.n === n && w.method === method);
   const keys = [...new Set(r.workloads.map((w) => `${w.n}|${w.variant}`))];
 
-  out.push('\nAgainst the C floor (bench/floor.c: raw system calls, one netlink request at a time, same run):');
-  out.push('median ms of setup + teardown, and each as a multiple of the floor\n');
+  out.push('\nAgainst the C floor (bench/floor.c: raw system calls, one netlink request at a time, same run) and the C pipeline');
+  out.push('(the same program, many requests per sendmsg; fast only): median ms of setup + teardown, each as a multiple of the');
+  out.push('floor; issue 10: one pod after another <= 1.25x the floor, all pods at once <= 1.10x the pipeline\n');
   const floorRows: string[][] = [];
   for (const k of keys) {
     const [nStr, variant] = k.split('|');
     const n = Number(nStr);
     const f = get(variant, n, 'c-floor')?.median.total;
+    const pipe = get(variant, n, 'c-pipe')?.median.total;
+    const all = get(variant, n, 'library')?.median.total;
     const cell = (method: string) => {
       const t = get(variant, n, method)?.median.total;
       return t === undefined ? '-' : `${ms(t)} (${times(t, f)})`;
     };
-    floorRows.push([`${variant} N=${n}`, f === undefined ? '-' : ms(f), cell('library-1by1'), cell('library'), cell('ip-batch'), cell('ip-process')]);
+    floorRows.push([
+      `${variant} N=${n}`,
+      f === undefined ? '-' : ms(f),
+      cell('c-pipe'),
+      cell('library-1by1'),
+      cell('library'),
+      times(all, pipe),
+      cell('ip-batch'),
+      cell('ip-process'),
+    ]);
   }
-  out.push(table(['workload', 'C floor', 'library one pod after another', 'library all pods at once', 'ip -batch', 'ip per process'], floorRows));
+  out.push(table(['workload', 'C floor', 'C pipeline', 'library one pod after another', 'library all pods at once', 'all at once / pipeline', 'ip -batch', 'ip per process'], floorRows));
 
   out.push('\nPod setup + teardown (median ms; ratio = library time / ip time, (Nx) = library is N times faster)\n');
   const rows: string[][] = [];

@@ -47,9 +47,11 @@ import { floorBinary, floorOps, floorRun, type FloorOps } from './floor.js';
 
 /**
  * library: all N pods at once; library-1by1: one pod after another, every call awaited; c-floor:
- * bench/floor.c, raw system calls one request at a time (every ratio is taken to it).
+ * bench/floor.c, raw system calls one request at a time (every ratio is taken to it); c-pipe: the
+ * same program with many requests per sendmsg (fast variant only; issue 10 holds all pods at once
+ * to it).
  */
-type Method = 'library' | 'library-1by1' | 'c-floor' | 'ip-batch' | 'ip-process';
+type Method = 'library' | 'library-1by1' | 'c-floor' | 'c-pipe' | 'ip-batch' | 'ip-process';
 const isLibrary = (m: Method) => m === 'library' || m === 'library-1by1';
 
 interface Args {
@@ -126,9 +128,9 @@ async function runOnce(method: Method, variant: Variant, n: number, verify: bool
   }
   const settledMs = await settle(baseline);
   const plan = new Plan(PREFIX, nextTag(), n, variant);
-  if (method === 'c-floor') {
+  if (method === 'c-floor' || method === 'c-pipe') {
     try {
-      return { ...(await floorRun(plan, verify ? (p) => verifyPods(p) : undefined)), settledMs };
+      return { ...(await floorRun(plan, verify ? (p) => verifyPods(p) : undefined, method === 'c-pipe')), settledMs };
     } finally {
       removeAll(`${plan.prefix}${plan.tag}-`); // after a failure; a no-op otherwise
     }
@@ -198,13 +200,15 @@ async function main(): Promise<void> {
   const warm = { rss: rssMiB(), fds: fdCount() };
 
   floorBinary(); // built before anything is timed
-  const methods: Method[] = ['library', 'library-1by1', 'c-floor'];
+  const methods: Method[] = ['library', 'library-1by1', 'c-floor', 'c-pipe'];
   if (args.ipBatch) methods.push('ip-batch');
   if (args.ipProcess) methods.push('ip-process');
   const results: WorkloadResult[] = [];
   for (const n of args.sizes) {
     const cells: { variant: Variant; method: Method }[] = [];
-    for (const variant of ['fast', 'move'] as Variant[]) for (const method of methods) cells.push({ variant, method });
+    for (const variant of ['fast', 'move'] as Variant[]) {
+      for (const method of methods) if (method !== 'c-pipe' || variant === 'fast') cells.push({ variant, method });
+    }
     const byCell = new Map<string, Sample[]>();
     for (let rep = 0; rep < args.reps; rep++) {
       // Rotate the order each repetition so no method always runs right after another's teardown.
