@@ -326,14 +326,22 @@ static void pod_address(char *out, size_t len, int i) {
   snprintf(out, len, "10.200.%d.%d", k >> 8, k & 255);
 }
 
-static void setup(const char *prefix, const char *tag, int n, int move) {
-  char name[256], ifname[IFNAMSIZ], peer[IFNAMSIZ], ip[32];
+/* The host namespace with its bridge and the bridge's address; returns a socket inside it. */
+static int host_setup(const char *prefix, const char *tag) {
+  char name[256];
   snprintf(name, sizeof name, "%s%s-h", prefix, tag);
   int host;
   close(netns_create(name, &host));
   bridge_add(host, "br0", BRIDGE_INDEX);
   int err = addr4_add(host, BRIDGE_INDEX, GATEWAY, 16);
   if (err) fail("addr add %s: %s", GATEWAY, strerror(-err));
+  return host;
+}
+
+static void setup(const char *prefix, const char *tag, int n, int move) {
+  char name[256], ifname[IFNAMSIZ], peer[IFNAMSIZ], ip[32];
+  int host = host_setup(prefix, tag);
+  int err;
   for (int i = 0; i < n; i++) {
     snprintf(name, sizeof name, "%s%s-p%d", prefix, tag, i);
     int pod;
@@ -369,12 +377,7 @@ static void setup(const char *prefix, const char *tag, int n, int move) {
 static void setup_pipelined(const char *prefix, const char *tag, int n) {
   static struct batch b;
   char name[256], ifname[IFNAMSIZ], ip[32];
-  snprintf(name, sizeof name, "%s%s-h", prefix, tag);
-  int host;
-  close(netns_create(name, &host));
-  bridge_add(host, "br0", BRIDGE_INDEX);
-  int err = addr4_add(host, BRIDGE_INDEX, GATEWAY, 16);
-  if (err) fail("addr add %s: %s", GATEWAY, strerror(-err));
+  int host = host_setup(prefix, tag);
   int *pods = calloc(n, sizeof *pods), *podfds = calloc(n, sizeof *podfds), *sent = calloc(n, sizeof *sent);
   if (pods == NULL || podfds == NULL || sent == NULL) fail("out of memory");
   for (int i = 0; i < n; i++) {
