@@ -236,18 +236,16 @@ bool NameSpare(const std::string& dir, const std::string& path, UniqueFd spare) 
 }
 
 // Prepares the directory and creates the empty placeholder file a namespace is mounted onto, naming
-// `spare` when there is one.
+// `spare` when there is one. A spare that could be named needs no PrepareDir check: it was made in
+// the directory's prepared mount, and linkat fails with EXDEV unless `path` is in that same mount.
 SysError CreatePlaceholder(const std::string& dir, const std::string& path, PinRollback* rollback,
                            UniqueFd spare = UniqueFd()) {
-  SysError e = PrepareDir(dir);
-  if (e.Failed()) {
-    if (spare.Valid()) ReturnSpare(dir, std::move(spare));
-    return e;
-  }
   if (spare.Valid() && NameSpare(dir, path, std::move(spare))) {
     rollback->Created();
     return {};
   }
+  SysError e = PrepareDir(dir);
+  if (e.Failed()) return e;
   UniqueFd placeholder(open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
   if (!placeholder.Valid()) return SysError::FromErrno("open", path);  // EEXIST: left untouched
   rollback->Created();
