@@ -167,9 +167,18 @@ SysError Bind(int fd) {
 }
 
 // `ip link show type veth`, filtered by the kernel (IFLA_LINKINFO/IFLA_INFO_KIND in the request),
-// retried while NLM_F_DUMP_INTR says a concurrent change may have hidden a link. False when the
-// result says why not.
-bool ListVeths(int fd, SweepResult* r, std::vector<uint32_t>* out) {
+// retried while NLM_F_DUMP_INTR says a concurrent change may have hidden a link. On failure, says
+// why in `error` (a failed system call), `refusal` (the kernel's NLMSG_ERROR or NLMSG_DONE) or
+// `attempts` (still interrupted after kDumpAttempts).
+struct Listing {
+  SysError error;
+  std::vector<uint8_t> refusal;
+  int attempts = 0;
+  std::vector<uint32_t> veths;
+  bool Ok() const { return !error.Failed() && refusal.empty() && attempts == 0; }
+};
+
+void ListVeths(int fd, Listing* r) {
   std::vector<uint8_t> buf(kDumpBuffer);
   for (int attempt = 1;; ++attempt) {
     uint32_t seq = static_cast<uint32_t>(attempt);
@@ -184,22 +193,14 @@ bool ListVeths(int fd, SweepResult* r, std::vector<uint32_t>* out) {
     m.Attr(IFLA_INFO_KIND, "veth", 5);
     m.EndNest(info);
     m.End();
-    SysError e = Send(fd, m.Bytes());
-    if (e.Failed()) {
-      r->error = std::move(e);
-      r->stage = "sweep";
-      return false;
-    }
-    out->clear();
+    r->error = Send(fd, m.Bytes());
+    if (r->error.Failed()) return;
+    r->veths.clear();
     bool interrupted = false, done = false;
     while (!done) {
       size_t len = 0;
-      e = Receive(fd, buf, 0, &len);
-      if (e.Failed()) {
-        r->error = std::move(e);
-        r->stage = "sweep";
-        return false;
-      }
+      r->error = Receive(fd, buf, 0, &len);
+      if (r->error.Failed()) return;
       bool wellFormed = EachMessage(buf.data(), len, [&](const struct nlmsghdr* h) {
         if (h->nlmsg_seq != seq) return true;
         if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
@@ -208,210 +209,253 @@ bool ListVeths(int fd, SweepResult* r, std::vector<uint32_t>* out) {
           if (ErrorOf(h) != 0) {
             const uint8_t* p = reinterpret_cast<const uint8_t*>(h);
             r->refusal.assign(p, p + h->nlmsg_len);
-            r->refused = "dump";
           }
           return false;
         }
         const struct ifinfomsg* ifi = LinkHeader(h);
-        if (h->nlmsg_type == RTM_NEWLINK && ifi != nullptr && IsVeth(h)) out->push_back(static_cast<uint32_t>(ifi->ifi_index));
+        if (h->nlmsg_type == RTM_NEWLINK && ifi != nullptr && IsVeth(h)) r->veths.push_back(static_cast<uint32_t>(ifi->ifi_index));
         return true;
       });
       if (!wellFormed) {
         r->error = SysError::Of(EBADMSG, "recvmsg");
-        r->stage = "sweep";
-        return false;
+        return;
       }
     }
-    if (r->refused != nullptr) return false;
-    if (!interrupted) return true;
+    if (!r->refusal.empty() || !interrupted) return;
     if (attempt >= kDumpAttempts) {
-      r->dumpAttempts = attempt;
-      return false;
+      r->attempts = attempt;
+      return;
     }
   }
 }
 
-// What a sender thread and the waiting job share. The sender fills the outcome, then writes `done`.
+// What a sender thread and the waiting job share (threading.md, "Link deletions: sender threads").
+// One socket: the sender lists the veths on it (a sweep), joins RTNLGRP_LINK, publishes the list
+// and sends the deletions; from then on only the job reads it: the notifications, and the answers
+// the kernel queues when the sender's sendmsg() returns. The sender signals `done` (an eventfd)
+// once the list is published and again if the sendmsg fails.
 struct Handoff {
-  UniqueFd sock;  // the namespace's request socket: the RTM_DELLINKs go out and their answers come back here
-  UniqueFd done;  // eventfd
-  std::vector<uint8_t> request;
+  UniqueFd sock;
+  UniqueFd done;
+  bool sweep = false;            // list the veths first; else delete `indexes` (an ifindex, or 0 for `name`)
+  bool ignoreMissing = false;    // a link already gone is no refusal (the sweep's pairs)
+  std::string name;
   uint32_t firstSeq = 0;
-  size_t count = 0;
-  std::vector<uint32_t> indexes;
-  bool ignoreMissing = false;  // a link already gone is no refusal (the sweep's pairs)
-  std::mutex mu;  // guards the outcome
-  SysError error;
+  std::mutex mu;  // guards what follows
+  bool published = false;        // `listing` is final; the deletions are (being) sent if it has veths
+  Listing listing;               // the sweep's dump, or `indexes` as given
+  SysError sendError;            // the deletions' sendmsg() failed (nothing was deleted)
+  bool sendFailed = false;
+  bool abandoned = false;        // the job stopped waiting before the list came: send nothing
+};
+
+void Signal(int fd) {
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(fd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+}
+
+// Sender thread (or the worker itself when no sender can take it). Never waits for the job.
+void ListAndSend(Handoff& h, std::vector<uint32_t> indexes) {
+  Listing listing;
+  if (h.sweep) {
+    ListVeths(h.sock.Get(), &listing);
+  } else {
+    listing.veths = std::move(indexes);
+  }
+  // Joined before anything is deleted, so no notification can be missed; after the dump, so the
+  // dump's datagrams are the only ones read here.
+  int group = RTNLGRP_LINK;
+  if (listing.Ok() && !listing.veths.empty() && setsockopt(h.sock.Get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+    listing.error = SysError::FromErrno("setsockopt");
+  }
+  std::vector<uint8_t> request;
+  if (listing.Ok() && !listing.veths.empty()) {
+    MessageBuilder m;
+    for (size_t i = 0; i < listing.veths.size(); ++i) {
+      m.Begin(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, h.firstSeq + static_cast<uint32_t>(i));
+      struct ifinfomsg ifi = {};
+      ifi.ifi_family = AF_UNSPEC;
+      ifi.ifi_index = static_cast<int>(listing.veths[i]);
+      m.Put(&ifi, sizeof ifi);
+      if (listing.veths[i] == 0) m.Attr(IFLA_IFNAME, h.name.c_str(), h.name.size() + 1);
+      m.End();
+    }
+    request = std::move(m.Bytes());
+  }
+  {
+    std::lock_guard<std::mutex> lock(h.mu);
+    if (h.abandoned) return;  // the job reported that nothing changed
+    h.listing = std::move(listing);
+    h.published = true;
+  }
+  Signal(h.done.Get());
+  if (request.empty()) return;
+  // Returns after the kernel's rcu_barrier(), long after the links were unlisted and the job
+  // reported; its answers are queued by then, for the job to read if it still waits.
+  SysError e = Send(h.sock.Get(), request);
+  if (e.Failed()) {
+    {
+      std::lock_guard<std::mutex> lock(h.mu);
+      h.sendError = std::move(e);
+      h.sendFailed = true;
+    }
+    Signal(h.done.Get());
+  }
+}
+
+// Reads what is queued on `sock`: crosses off the links whose RTM_DELLINK notification arrived (by
+// ifindex, or by name for an entry 0 when `name` is given) and counts the answers to the
+// deletions (sequence numbers from `firstSeq`), keeping the first refusal and its link.
+struct Progress {
+  std::vector<uint32_t> waiting;
+  size_t answered = 0;
   std::vector<uint8_t> refusal;
   uint32_t index = 0;
 };
 
-// Sender thread (or the worker itself). The kernel answers every message inside sendmsg(), so the
-// answers are all queued when it returns: read without waiting.
-void SendDeletes(Handoff& h) {
-  SysError e = Send(h.sock.Get(), h.request);
-  std::vector<uint8_t> refusal;
-  uint32_t index = 0;
-  if (!e.Failed()) {
-    std::vector<uint8_t> buf(kAckBuffer);
-    size_t answered = 0;
-    while (answered < h.count && !e.Failed()) {
-      size_t len = 0;
-      e = Receive(h.sock.Get(), buf, MSG_DONTWAIT, &len);
-      if (e.Failed()) break;
-      EachMessage(buf.data(), len, [&](const struct nlmsghdr* m) {
-        if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq < h.firstSeq || m->nlmsg_seq >= h.firstSeq + h.count) return true;
-        ++answered;
-        int err = -ErrorOf(m);
-        // For the sweep, a link already gone (both ends of a pair inside the namespace: the first
-        // deletion took the second) is not an error, as in links.delete({ ifExists }).
-        if (err != 0 && !(h.ignoreMissing && Missing(err)) && refusal.empty()) {
-          const uint8_t* p = reinterpret_cast<const uint8_t*>(m);
-          refusal.assign(p, p + m->nlmsg_len);
-          index = h.indexes[m->nlmsg_seq - h.firstSeq];
-        }
-        return true;
-      });
-    }
-  }
-  {
-    std::lock_guard<std::mutex> lock(h.mu);
-    h.error = std::move(e);
-    h.refusal = std::move(refusal);
-    h.index = index;
-  }
-  uint64_t one = 1;
-  ssize_t n;
-  do {
-    n = write(h.done.Get(), &one, sizeof one);
-  } while (n < 0 && errno == EINTR);
-}
-
-// Reads the notifications queued on `mon`, crossing off the links whose RTM_DELLINK arrived (by
-// ifindex, or by name for an entry 0 when `name` is given).
-void ReadNotifications(int mon, std::vector<uint8_t>& buf, const std::string& name, std::vector<uint32_t>* waiting) {
+void ReadQueued(int sock, std::vector<uint8_t>& buf, const Handoff& h, const std::vector<uint32_t>& indexes, Progress* p) {
   for (;;) {
     size_t len = 0;
-    SysError e = Receive(mon, buf, MSG_DONTWAIT, &len);
+    SysError e = Receive(sock, buf, MSG_DONTWAIT, &len);
     // ENOBUFS: some notifications were lost; the requests' answers settle the job instead.
     if (e.Failed()) {
       if (e.err == ENOBUFS) continue;
       return;
     }
-    EachMessage(buf.data(), len, [&](const struct nlmsghdr* h) {
-      const struct ifinfomsg* ifi = LinkHeader(h);
-      if (h->nlmsg_type != RTM_DELLINK || ifi == nullptr) return true;
+    EachMessage(buf.data(), len, [&](const struct nlmsghdr* m) {
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        if (m->nlmsg_seq < h.firstSeq || m->nlmsg_seq >= h.firstSeq + indexes.size()) return true;
+        ++p->answered;
+        int err = -ErrorOf(m);
+        // For the sweep, a link already gone (both ends of a pair inside the namespace: the first
+        // deletion took the second) is not an error, as in links.delete({ ifExists }).
+        if (err != 0 && !(h.ignoreMissing && Missing(err)) && p->refusal.empty()) {
+          const uint8_t* b = reinterpret_cast<const uint8_t*>(m);
+          p->refusal.assign(b, b + m->nlmsg_len);
+          p->index = indexes[m->nlmsg_seq - h.firstSeq];
+        }
+        return true;
+      }
+      const struct ifinfomsg* ifi = LinkHeader(m);
+      if (m->nlmsg_type != RTM_DELLINK || ifi == nullptr) return true;
       uint32_t index = static_cast<uint32_t>(ifi->ifi_index);
-      if (!name.empty()) {
+      if (!h.name.empty()) {
         size_t off = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct ifinfomsg)));
-        const struct nlattr* a = h->nlmsg_len > off ? FindAttr(reinterpret_cast<const uint8_t*>(h) + off, h->nlmsg_len - off, IFLA_IFNAME) : nullptr;
+        const struct nlattr* a = m->nlmsg_len > off ? FindAttr(reinterpret_cast<const uint8_t*>(m) + off, m->nlmsg_len - off, IFLA_IFNAME) : nullptr;
         if (a != nullptr) {
           const char* s = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
-          if (std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN)) == name) index = 0;
+          if (std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN)) == h.name) index = 0;
         }
       }
-      auto it = std::find(waiting->begin(), waiting->end(), index);
-      if (it != waiting->end()) waiting->erase(it);
+      auto it = std::find(p->waiting.begin(), p->waiting.end(), index);
+      if (it != p->waiting.end()) p->waiting.erase(it);
       return true;
     });
   }
 }
 
-// Both sockets inside the namespace behind `nsFd`: `req` blocking, with extended acks and strict
-// checking (both optional, as for every other socket in netlink_ops.cc: without them a refusal has
-// no text, and the dump's kind filter is applied here), `mon` non-blocking; both bound.
-SysError OpenSockets(int nsFd, UniqueFd* req, UniqueFd* mon) {
+// One rtnetlink socket inside the namespace behind `nsFd` (< 0: home), blocking, bound, with
+// extended acks and strict checking (both optional, as for every other socket in netlink_ops.cc:
+// without them a refusal has no text, and the dump's kind filter is applied here).
+SysError OpenSocket(int nsFd, UniqueFd* sock) {
   SysError e;
   {
     NsGuard guard;
     if (nsFd >= 0) e = guard.Enter(nsFd);
     if (!e.Failed()) {
-      req->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-      if (!req->Valid()) e = SysError::FromErrno("socket");
-    }
-    if (!e.Failed()) {
-      mon->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
-      if (!mon->Valid()) e = SysError::FromErrno("socket");
+      sock->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+      if (!sock->Valid()) e = SysError::FromErrno("socket");
     }
   }
   if (e.Failed()) return e;
   int one = 1;
-  setsockopt(req->Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  setsockopt(req->Get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-  e = Bind(req->Get());
-  if (!e.Failed()) e = Bind(mon->Get());
-  return e;
+  setsockopt(sock->Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(sock->Get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  return Bind(sock->Get());
 }
 
 struct DeleteOutcome {
   SysError error;
-  bool sent = false;  // false: the error came before anything was sent (nothing changed)
+  Listing listing;    // as published (a sweep's dump); not Ok(): nothing was deleted
+  bool listed = false;  // false: `error` came before the list was published (nothing changed)
   std::vector<uint8_t> refusal;
   uint32_t index = 0;
   bool byEvent = false;
 };
 
-// Joins `mon` to RTNLGRP_LINK, hands one RTM_DELLINK per entry of `indexes` (an ifindex, or 0 for
-// `name`) on `req` to a sender thread, runs `meanwhile`, then waits until the notification of
-// every link has arrived or the answers have (threading.md, "Link deletions: sender threads").
-DeleteOutcome DeleteAwaitingUnlisting(UniqueFd req, int mon, uint32_t firstSeq, const std::vector<uint32_t>& indexes,
+// Hands `sock` to a sender thread that lists the veths (a sweep) or takes `indexes`, and sends
+// one RTM_DELLINK each; runs `listed` once the list is known and not empty (the deletions are on
+// their way), then waits until the notification of every link has arrived or every answer has
+// (threading.md, "Link deletions: sender threads").
+DeleteOutcome DeleteAwaitingUnlisting(UniqueFd sock, bool sweep, uint32_t firstSeq, std::vector<uint32_t> indexes,
                                       const std::string& name, bool ignoreMissing, SlowSenders* senders,
-                                      const std::function<void()>& meanwhile) {
+                                      const std::function<void()>& listed) {
   DeleteOutcome out;
-  // Subscribed before anything is deleted, so the notification cannot be missed.
-  int group = RTNLGRP_LINK;
   auto h = std::make_shared<Handoff>();
   h->done.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (setsockopt(mon, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
-    out.error = SysError::FromErrno("setsockopt");
-    return out;
-  }
   if (!h->done.Valid()) {
     out.error = SysError::FromErrno("eventfd");
     return out;
   }
-  h->sock = std::move(req);
-  h->firstSeq = firstSeq;
-  h->count = indexes.size();
-  h->indexes = indexes;
+  h->sock = std::move(sock);
+  h->sweep = sweep;
   h->ignoreMissing = ignoreMissing;
-  MessageBuilder m;
-  for (size_t i = 0; i < indexes.size(); ++i) {
-    m.Begin(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, firstSeq + static_cast<uint32_t>(i));
-    struct ifinfomsg ifi = {};
-    ifi.ifi_family = AF_UNSPEC;
-    ifi.ifi_index = static_cast<int>(indexes[i]);
-    m.Put(&ifi, sizeof ifi);
-    if (indexes[i] == 0) m.Attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
-    m.End();
-  }
-  h->request = std::move(m.Bytes());
-  out.sent = true;
-  if (senders == nullptr || !senders->Run([h] { SendDeletes(*h); })) SendDeletes(*h);
-
-  if (meanwhile) meanwhile();
+  h->name = name;
+  h->firstSeq = firstSeq;
+  auto task = [h, indexes]() mutable { ListAndSend(*h, std::move(indexes)); };
+  if (senders == nullptr || !senders->Run(task)) ListAndSend(*h, std::move(indexes));
 
   std::vector<uint8_t> buf(kAckBuffer);
-  std::vector<uint32_t> waiting = indexes;
+  Progress p;
   bool answered = false;
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    struct pollfd fds[2] = {{mon, POLLIN, 0}, {h->done.Get(), POLLIN, 0}};
-    int n = poll(fds, 2, kWaitSliceMs);
+    struct pollfd fds[2] = {{h->done.Get(), POLLIN, 0}, {h->sock.Get(), POLLIN, 0}};
+    // The socket is the sender's until the list is published (it reads the dump there).
+    int n = poll(fds, out.listed ? 2 : 1, kWaitSliceMs);
     if (n < 0 && errno != EINTR) {
       out.error = SysError::FromErrno("poll");
       break;
     }
-    // Notifications first: the kernel multicasts them before it answers the request.
-    if (n > 0 && fds[0].revents != 0) ReadNotifications(mon, buf, name, &waiting);
-    if (waiting.empty()) {
-      out.byEvent = true;
-      break;
+    if (n > 0 && fds[0].revents != 0) {
+      uint64_t v;
+      while (read(h->done.Get(), &v, sizeof v) < 0 && errno == EINTR) {
+      }
+      bool sendFailed = false;
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> lock(h->mu);
+        if (h->published && !out.listed) {
+          out.listed = first = true;
+          out.listing = std::move(h->listing);
+        }
+        if (h->sendFailed) {
+          sendFailed = true;
+          out.error = std::move(h->sendError);
+        }
+      }
+      if (first) {
+        if (!out.listing.Ok() || out.listing.veths.empty()) break;  // nothing is being deleted
+        p.waiting = out.listing.veths;
+        if (listed) listed();
+      }
+      if (sendFailed) break;
     }
-    if (n > 0 && fds[1].revents != 0) {
-      answered = true;
-      break;
+    if (out.listed) {
+      // Notifications first: the kernel multicasts them before it answers the request.
+      ReadQueued(h->sock.Get(), buf, *h, out.listing.veths, &p);
+      if (p.waiting.empty()) {
+        out.byEvent = true;
+        break;
+      }
+      if (p.answered >= out.listing.veths.size()) {
+        answered = true;
+        break;
+      }
     }
     if (StopRequested()) {
       out.error = SysError::Of(ECANCELED, "poll");
@@ -424,16 +468,23 @@ DeleteOutcome DeleteAwaitingUnlisting(UniqueFd req, int mon, uint32_t firstSeq, 
       break;
     }
   }
-  if (answered) {
+  if (!out.listed) {
     std::lock_guard<std::mutex> lock(h->mu);
-    if (h->error.Failed()) {
-      out.error = std::move(h->error);
-    } else if (!h->refusal.empty()) {
-      out.refusal = std::move(h->refusal);
-      out.index = h->index;
+    if (h->published) {  // published meanwhile: the deletions are on their way, report them as such
+      out.listed = true;
+      out.listing = std::move(h->listing);
+      if (out.listing.Ok() && !out.listing.veths.empty() && listed) listed();
+    } else {
+      h->abandoned = true;
     }
   }
-  (out.byEvent ? gSweepByEvent : gSweepByAnswer).fetch_add(1, std::memory_order_relaxed);
+  if (answered && !p.refusal.empty()) {
+    out.refusal = std::move(p.refusal);
+    out.index = p.index;
+  }
+  if (out.listed && out.listing.Ok() && !out.listing.veths.empty()) {
+    (out.byEvent ? gSweepByEvent : gSweepByAnswer).fetch_add(1, std::memory_order_relaxed);
+  }
   return out;
 }
 
@@ -455,30 +506,47 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
   }
   r.identity = ns.identity;
 
-  UniqueFd req, mon;
-  e = OpenSockets(ns.fd.Get(), &req, &mon);
+  UniqueFd sock;
+  e = OpenSocket(ns.fd.Get(), &sock);
   if (e.Failed()) {
     r.error = std::move(e);
     r.stage = "sweep";
     return r;
   }
 
-  std::vector<uint32_t> veths;
-  if (!ListVeths(req.Get(), &r, &veths)) return r;
-  r.veths = static_cast<uint32_t>(veths.size());
-  if (veths.empty()) {
-    r.error = NsDelete(path);
-    if (r.error.Failed()) r.stage = "unpin";
-    return r;
-  }
-
-  // The kernel works on the deletions while the pin goes; the fd held here keeps the namespace alive.
+  // The sender lists the veths and deletes them at once; the pin goes while the kernel works on
+  // the deletions (the fd held here keeps the namespace alive), and only once the list succeeded,
+  // so that a failed listing changes nothing.
   SysError unpin;
-  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(req), mon.Get(), kDumpAttempts + 1, veths, std::string(), true, senders,
-                                            [&] { unpin = NsDelete(path); });
-  if (!d.sent) {
+  bool unpinned = false;
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), true, kDumpAttempts + 1, {}, std::string(), true, senders, [&] {
+    unpin = NsDelete(path);
+    unpinned = true;
+  });
+  if (!d.listed) {  // the job stopped waiting before the list came (nothing changed)
     r.error = std::move(d.error);
     r.stage = "sweep";
+    return r;
+  }
+  Listing& l = d.listing;
+  if (l.error.Failed()) {
+    r.error = std::move(l.error);
+    r.stage = "sweep";
+    return r;
+  }
+  if (!l.refusal.empty()) {
+    r.refusal = std::move(l.refusal);
+    r.refused = "dump";
+    return r;
+  }
+  if (l.attempts > 0) {
+    r.dumpAttempts = l.attempts;
+    return r;
+  }
+  r.veths = static_cast<uint32_t>(l.veths.size());
+  if (!unpinned) {  // no veth: nothing was sent
+    r.error = NsDelete(path);
+    if (r.error.Failed()) r.stage = "unpin";
     return r;
   }
   r.byEvent = d.byEvent;
@@ -499,12 +567,12 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
 
 LinkDeleteResult LinkDeleteUnlisted(int nsFd, uint32_t index, const std::string& name, SlowSenders* senders) {
   LinkDeleteResult r;
-  UniqueFd req, mon;
-  r.error = OpenSockets(nsFd, &req, &mon);
+  UniqueFd sock;
+  r.error = OpenSocket(nsFd, &sock);
   if (r.error.Failed()) return r;
-  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(req), mon.Get(), 1, {index}, index == 0 ? name : std::string(),
-                                            false, senders, nullptr);
-  r.error = std::move(d.error);
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), false, 1, {index}, index == 0 ? name : std::string(), false,
+                                            senders, nullptr);
+  r.error = d.listed && d.listing.error.Failed() ? std::move(d.listing.error) : std::move(d.error);
   r.refusal = std::move(d.refusal);
   r.byEvent = d.byEvent;
   return r;
