@@ -3,9 +3,9 @@
 // Deleting a link returns from sendmsg() only after netdev_run_todo()'s rcu_barrier(), tens of
 // milliseconds after the devices were unlisted (their names free) and RTM_DELLINK was multicast
 // (docs/threading.md, "Link deletions: sender threads"). A pool worker sending it would be tied up
-// for that long, and the fixed pool has 4. These threads only use sockets made elsewhere (the veth
-// listing before the deletions, then their sendmsg()): they never switch namespace (NsGuard
-// refuses them) and touch no N-API.
+// for that long, and the fixed pool has 4. These threads only send on sockets made elsewhere and
+// read nothing (the worker reads the answers): they never switch namespace (NsGuard refuses them)
+// and touch no N-API.
 // Started on demand up to a bound, they exit after an idle spell, so an idle process has none.
 #pragma once
 

@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -167,18 +166,9 @@ SysError Bind(int fd) {
 }
 
 // `ip link show type veth`, filtered by the kernel (IFLA_LINKINFO/IFLA_INFO_KIND in the request),
-// retried while NLM_F_DUMP_INTR says a concurrent change may have hidden a link. On failure, says
-// why in `error` (a failed system call), `refusal` (the kernel's NLMSG_ERROR or NLMSG_DONE) or
-// `attempts` (still interrupted after kDumpAttempts).
-struct Listing {
-  SysError error;
-  std::vector<uint8_t> refusal;
-  int attempts = 0;
-  std::vector<uint32_t> veths;
-  bool Ok() const { return !error.Failed() && refusal.empty() && attempts == 0; }
-};
-
-void ListVeths(int fd, Listing* r) {
+// retried while NLM_F_DUMP_INTR says a concurrent change may have hidden a link. False when the
+// result says why not.
+bool ListVeths(int fd, SweepResult* r, std::vector<uint32_t>* out) {
   std::vector<uint8_t> buf(kDumpBuffer);
   for (int attempt = 1;; ++attempt) {
     uint32_t seq = static_cast<uint32_t>(attempt);
@@ -193,14 +183,22 @@ void ListVeths(int fd, Listing* r) {
     m.Attr(IFLA_INFO_KIND, "veth", 5);
     m.EndNest(info);
     m.End();
-    r->error = Send(fd, m.Bytes());
-    if (r->error.Failed()) return;
-    r->veths.clear();
+    SysError e = Send(fd, m.Bytes());
+    if (e.Failed()) {
+      r->error = std::move(e);
+      r->stage = "sweep";
+      return false;
+    }
+    out->clear();
     bool interrupted = false, done = false;
     while (!done) {
       size_t len = 0;
-      r->error = Receive(fd, buf, 0, &len);
-      if (r->error.Failed()) return;
+      e = Receive(fd, buf, 0, &len);
+      if (e.Failed()) {
+        r->error = std::move(e);
+        r->stage = "sweep";
+        return false;
+      }
       bool wellFormed = EachMessage(buf.data(), len, [&](const struct nlmsghdr* h) {
         if (h->nlmsg_seq != seq) return true;
         if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
@@ -209,101 +207,57 @@ void ListVeths(int fd, Listing* r) {
           if (ErrorOf(h) != 0) {
             const uint8_t* p = reinterpret_cast<const uint8_t*>(h);
             r->refusal.assign(p, p + h->nlmsg_len);
+            r->refused = "dump";
           }
           return false;
         }
         const struct ifinfomsg* ifi = LinkHeader(h);
-        if (h->nlmsg_type == RTM_NEWLINK && ifi != nullptr && IsVeth(h)) r->veths.push_back(static_cast<uint32_t>(ifi->ifi_index));
+        if (h->nlmsg_type == RTM_NEWLINK && ifi != nullptr && IsVeth(h)) out->push_back(static_cast<uint32_t>(ifi->ifi_index));
         return true;
       });
       if (!wellFormed) {
         r->error = SysError::Of(EBADMSG, "recvmsg");
-        return;
+        r->stage = "sweep";
+        return false;
       }
     }
-    if (!r->refusal.empty() || !interrupted) return;
+    if (r->refused != nullptr) return false;
+    if (!interrupted) return true;
     if (attempt >= kDumpAttempts) {
-      r->attempts = attempt;
-      return;
+      r->dumpAttempts = attempt;
+      return false;
     }
   }
 }
 
-// What a sender thread and the waiting job share (threading.md, "Link deletions: sender threads").
-// One socket: the sender lists the veths on it (a sweep), joins RTNLGRP_LINK, publishes the list
-// and sends the deletions; from then on only the job reads it: the notifications, and the answers
-// the kernel queues when the sender's sendmsg() returns. The sender signals `done` (an eventfd)
-// once the list is published and again if the sendmsg fails.
+// What a sender thread and the waiting job share. The sender only sends: the answers, like the
+// notifications, are read by the job on the same socket, and the sender drops its reference to it
+// when sendmsg() returns. It signals `done` only if the sendmsg() failed.
 struct Handoff {
-  UniqueFd sock;
-  UniqueFd done;
-  bool sweep = false;            // list the veths first; else delete `indexes` (an ifindex, or 0 for `name`)
-  bool ignoreMissing = false;    // a link already gone is no refusal (the sweep's pairs)
-  std::string name;
-  uint32_t firstSeq = 0;
-  std::mutex mu;  // guards what follows
-  bool published = false;        // `listing` is final; the deletions are (being) sent if it has veths
-  Listing listing;               // the sweep's dump, or `indexes` as given
-  SysError sendError;            // the deletions' sendmsg() failed (nothing was deleted)
-  bool sendFailed = false;
-  bool abandoned = false;        // the job stopped waiting before the list came: send nothing
+  UniqueFd sock;  // the namespace's socket, joined to RTNLGRP_LINK: the RTM_DELLINKs go out on it
+  UniqueFd done;  // eventfd
+  std::vector<uint8_t> request;
+  std::mutex mu;  // guards the outcome
+  SysError error;
+  bool failed = false;
 };
 
-void Signal(int fd) {
+// Sender thread (or the worker itself). Returns after the kernel's rcu_barrier(), long after the
+// links were unlisted and the job reported; the answers are queued by then, for the job to read if
+// it still waits.
+void SendDeletes(Handoff& h) {
+  SysError e = Send(h.sock.Get(), h.request);
+  if (!e.Failed()) return;
+  {
+    std::lock_guard<std::mutex> lock(h.mu);
+    h.error = std::move(e);
+    h.failed = true;
+  }
   uint64_t one = 1;
   ssize_t n;
   do {
-    n = write(fd, &one, sizeof one);
+    n = write(h.done.Get(), &one, sizeof one);
   } while (n < 0 && errno == EINTR);
-}
-
-// Sender thread (or the worker itself when no sender can take it). Never waits for the job.
-void ListAndSend(Handoff& h, std::vector<uint32_t> indexes) {
-  Listing listing;
-  if (h.sweep) {
-    ListVeths(h.sock.Get(), &listing);
-  } else {
-    listing.veths = std::move(indexes);
-  }
-  // Joined before anything is deleted, so no notification can be missed; after the dump, so the
-  // dump's datagrams are the only ones read here.
-  int group = RTNLGRP_LINK;
-  if (listing.Ok() && !listing.veths.empty() && setsockopt(h.sock.Get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
-    listing.error = SysError::FromErrno("setsockopt");
-  }
-  std::vector<uint8_t> request;
-  if (listing.Ok() && !listing.veths.empty()) {
-    MessageBuilder m;
-    for (size_t i = 0; i < listing.veths.size(); ++i) {
-      m.Begin(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, h.firstSeq + static_cast<uint32_t>(i));
-      struct ifinfomsg ifi = {};
-      ifi.ifi_family = AF_UNSPEC;
-      ifi.ifi_index = static_cast<int>(listing.veths[i]);
-      m.Put(&ifi, sizeof ifi);
-      if (listing.veths[i] == 0) m.Attr(IFLA_IFNAME, h.name.c_str(), h.name.size() + 1);
-      m.End();
-    }
-    request = std::move(m.Bytes());
-  }
-  {
-    std::lock_guard<std::mutex> lock(h.mu);
-    if (h.abandoned) return;  // the job reported that nothing changed
-    h.listing = std::move(listing);
-    h.published = true;
-  }
-  Signal(h.done.Get());
-  if (request.empty()) return;
-  // Returns after the kernel's rcu_barrier(), long after the links were unlisted and the job
-  // reported; its answers are queued by then, for the job to read if it still waits.
-  SysError e = Send(h.sock.Get(), request);
-  if (e.Failed()) {
-    {
-      std::lock_guard<std::mutex> lock(h.mu);
-      h.sendError = std::move(e);
-      h.sendFailed = true;
-    }
-    Signal(h.done.Get());
-  }
 }
 
 // Reads what is queued on `sock`: crosses off the links whose RTM_DELLINK notification arrived (by
@@ -316,7 +270,8 @@ struct Progress {
   uint32_t index = 0;
 };
 
-void ReadQueued(int sock, std::vector<uint8_t>& buf, const Handoff& h, const std::vector<uint32_t>& indexes, Progress* p) {
+void ReadQueued(int sock, std::vector<uint8_t>& buf, uint32_t firstSeq, const std::vector<uint32_t>& indexes,
+                const std::string& name, bool ignoreMissing, Progress* p) {
   for (;;) {
     size_t len = 0;
     SysError e = Receive(sock, buf, MSG_DONTWAIT, &len);
@@ -325,29 +280,29 @@ void ReadQueued(int sock, std::vector<uint8_t>& buf, const Handoff& h, const std
       if (e.err == ENOBUFS) continue;
       return;
     }
-    EachMessage(buf.data(), len, [&](const struct nlmsghdr* m) {
-      if (m->nlmsg_type == NLMSG_ERROR) {
-        if (m->nlmsg_seq < h.firstSeq || m->nlmsg_seq >= h.firstSeq + indexes.size()) return true;
+    EachMessage(buf.data(), len, [&](const struct nlmsghdr* h) {
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        if (h->nlmsg_seq < firstSeq || h->nlmsg_seq >= firstSeq + indexes.size()) return true;
         ++p->answered;
-        int err = -ErrorOf(m);
+        int err = -ErrorOf(h);
         // For the sweep, a link already gone (both ends of a pair inside the namespace: the first
         // deletion took the second) is not an error, as in links.delete({ ifExists }).
-        if (err != 0 && !(h.ignoreMissing && Missing(err)) && p->refusal.empty()) {
-          const uint8_t* b = reinterpret_cast<const uint8_t*>(m);
-          p->refusal.assign(b, b + m->nlmsg_len);
-          p->index = indexes[m->nlmsg_seq - h.firstSeq];
+        if (err != 0 && !(ignoreMissing && Missing(err)) && p->refusal.empty()) {
+          const uint8_t* b = reinterpret_cast<const uint8_t*>(h);
+          p->refusal.assign(b, b + h->nlmsg_len);
+          p->index = indexes[h->nlmsg_seq - firstSeq];
         }
         return true;
       }
-      const struct ifinfomsg* ifi = LinkHeader(m);
-      if (m->nlmsg_type != RTM_DELLINK || ifi == nullptr) return true;
+      const struct ifinfomsg* ifi = LinkHeader(h);
+      if (h->nlmsg_type != RTM_DELLINK || ifi == nullptr) return true;
       uint32_t index = static_cast<uint32_t>(ifi->ifi_index);
-      if (!h.name.empty()) {
+      if (!name.empty()) {
         size_t off = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct ifinfomsg)));
-        const struct nlattr* a = m->nlmsg_len > off ? FindAttr(reinterpret_cast<const uint8_t*>(m) + off, m->nlmsg_len - off, IFLA_IFNAME) : nullptr;
+        const struct nlattr* a = h->nlmsg_len > off ? FindAttr(reinterpret_cast<const uint8_t*>(h) + off, h->nlmsg_len - off, IFLA_IFNAME) : nullptr;
         if (a != nullptr) {
           const char* s = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
-          if (std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN)) == h.name) index = 0;
+          if (std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN)) == name) index = 0;
         }
       }
       auto it = std::find(p->waiting.begin(), p->waiting.end(), index);
@@ -359,7 +314,8 @@ void ReadQueued(int sock, std::vector<uint8_t>& buf, const Handoff& h, const std
 
 // One rtnetlink socket inside the namespace behind `nsFd` (< 0: home), blocking, bound, with
 // extended acks and strict checking (both optional, as for every other socket in netlink_ops.cc:
-// without them a refusal has no text, and the dump's kind filter is applied here).
+// without them a refusal has no text, and the dump's kind filter is applied here). The dump, the
+// deletions, their notifications and their answers all use it.
 SysError OpenSocket(int nsFd, UniqueFd* sock) {
   SysError e;
   {
@@ -379,83 +335,72 @@ SysError OpenSocket(int nsFd, UniqueFd* sock) {
 
 struct DeleteOutcome {
   SysError error;
-  Listing listing;    // as published (a sweep's dump); not Ok(): nothing was deleted
-  bool listed = false;  // false: `error` came before the list was published (nothing changed)
+  bool sent = false;  // false: the error came before anything was sent (nothing changed)
   std::vector<uint8_t> refusal;
   uint32_t index = 0;
   bool byEvent = false;
 };
 
-// Hands `sock` to a sender thread that lists the veths (a sweep) or takes `indexes`, and sends
-// one RTM_DELLINK each; runs `listed` once the list is known and not empty (the deletions are on
-// their way), then waits until the notification of every link has arrived or every answer has
-// (threading.md, "Link deletions: sender threads").
-DeleteOutcome DeleteAwaitingUnlisting(UniqueFd sock, bool sweep, uint32_t firstSeq, std::vector<uint32_t> indexes,
-                                      const std::string& name, bool ignoreMissing, SlowSenders* senders,
-                                      const std::function<void()>& listed) {
+// Joins `sock` to RTNLGRP_LINK, hands one RTM_DELLINK per entry of `indexes` (an ifindex, or 0
+// for `name`) on it to a sender thread, then waits until the notification of every link has
+// arrived or the answers have (threading.md, "Link deletions: sender threads").
+DeleteOutcome DeleteAwaitingUnlisting(UniqueFd sock, uint32_t firstSeq, const std::vector<uint32_t>& indexes,
+                                      const std::string& name, bool ignoreMissing, SlowSenders* senders) {
   DeleteOutcome out;
+  // Subscribed before anything is deleted, so the notification cannot be missed.
+  int group = RTNLGRP_LINK;
   auto h = std::make_shared<Handoff>();
   h->done.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (setsockopt(sock.Get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+    out.error = SysError::FromErrno("setsockopt");
+    return out;
+  }
   if (!h->done.Valid()) {
     out.error = SysError::FromErrno("eventfd");
     return out;
   }
   h->sock = std::move(sock);
-  h->sweep = sweep;
-  h->ignoreMissing = ignoreMissing;
-  h->name = name;
-  h->firstSeq = firstSeq;
-  auto task = [h, indexes]() mutable { ListAndSend(*h, std::move(indexes)); };
-  if (senders == nullptr || !senders->Run(task)) ListAndSend(*h, std::move(indexes));
+  MessageBuilder m;
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    m.Begin(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, firstSeq + static_cast<uint32_t>(i));
+    struct ifinfomsg ifi = {};
+    ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = static_cast<int>(indexes[i]);
+    m.Put(&ifi, sizeof ifi);
+    if (indexes[i] == 0) m.Attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
+    m.End();
+  }
+  h->request = std::move(m.Bytes());
+  out.sent = true;
+  if (senders == nullptr || !senders->Run([h] { SendDeletes(*h); })) SendDeletes(*h);
 
   std::vector<uint8_t> buf(kAckBuffer);
   Progress p;
+  p.waiting = indexes;
   bool answered = false;
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    struct pollfd fds[2] = {{h->done.Get(), POLLIN, 0}, {h->sock.Get(), POLLIN, 0}};
-    // The socket is the sender's until the list is published (it reads the dump there).
-    int n = poll(fds, out.listed ? 2 : 1, kWaitSliceMs);
+    struct pollfd fds[2] = {{h->sock.Get(), POLLIN, 0}, {h->done.Get(), POLLIN, 0}};
+    int n = poll(fds, 2, kWaitSliceMs);
     if (n < 0 && errno != EINTR) {
       out.error = SysError::FromErrno("poll");
       break;
     }
-    if (n > 0 && fds[0].revents != 0) {
-      uint64_t v;
-      while (read(h->done.Get(), &v, sizeof v) < 0 && errno == EINTR) {
-      }
-      bool sendFailed = false;
-      bool first = false;
-      {
-        std::lock_guard<std::mutex> lock(h->mu);
-        if (h->published && !out.listed) {
-          out.listed = first = true;
-          out.listing = std::move(h->listing);
-        }
-        if (h->sendFailed) {
-          sendFailed = true;
-          out.error = std::move(h->sendError);
-        }
-      }
-      if (first) {
-        if (!out.listing.Ok() || out.listing.veths.empty()) break;  // nothing is being deleted
-        p.waiting = out.listing.veths;
-        if (listed) listed();
-      }
-      if (sendFailed) break;
+    // The notifications are queued before the answers: the kernel multicasts them before it answers.
+    if (n > 0 && fds[0].revents != 0) ReadQueued(h->sock.Get(), buf, firstSeq, indexes, name, ignoreMissing, &p);
+    if (p.waiting.empty()) {
+      out.byEvent = true;
+      break;
     }
-    if (out.listed) {
-      // Notifications first: the kernel multicasts them before it answers the request.
-      ReadQueued(h->sock.Get(), buf, *h, out.listing.veths, &p);
-      if (p.waiting.empty()) {
-        out.byEvent = true;
-        break;
-      }
-      if (p.answered >= out.listing.veths.size()) {
-        answered = true;
-        break;
-      }
+    if (p.answered >= indexes.size()) {
+      answered = true;
+      break;
+    }
+    if (n > 0 && fds[1].revents != 0) {  // the sendmsg() failed
+      std::lock_guard<std::mutex> lock(h->mu);
+      out.error = std::move(h->error);
+      break;
     }
     if (StopRequested()) {
       out.error = SysError::Of(ECANCELED, "poll");
@@ -468,23 +413,11 @@ DeleteOutcome DeleteAwaitingUnlisting(UniqueFd sock, bool sweep, uint32_t firstS
       break;
     }
   }
-  if (!out.listed) {
-    std::lock_guard<std::mutex> lock(h->mu);
-    if (h->published) {  // published meanwhile: the deletions are on their way, report them as such
-      out.listed = true;
-      out.listing = std::move(h->listing);
-      if (out.listing.Ok() && !out.listing.veths.empty() && listed) listed();
-    } else {
-      h->abandoned = true;
-    }
-  }
   if (answered && !p.refusal.empty()) {
     out.refusal = std::move(p.refusal);
     out.index = p.index;
   }
-  if (out.listed && out.listing.Ok() && !out.listing.veths.empty()) {
-    (out.byEvent ? gSweepByEvent : gSweepByAnswer).fetch_add(1, std::memory_order_relaxed);
-  }
+  (out.byEvent ? gSweepByEvent : gSweepByAnswer).fetch_add(1, std::memory_order_relaxed);
   return out;
 }
 
@@ -514,41 +447,26 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
     return r;
   }
 
-  // The sender lists the veths and deletes them at once; the pin goes while the kernel works on
-  // the deletions (the fd held here keeps the namespace alive), and only once the list succeeded,
-  // so that a failed listing changes nothing.
-  SysError unpin;
-  bool unpinned = false;
-  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), true, kDumpAttempts + 1, {}, std::string(), true, senders, [&] {
-    unpin = NsDelete(path);
-    unpinned = true;
-  });
-  if (!d.listed) {  // the job stopped waiting before the list came (nothing changed)
-    r.error = std::move(d.error);
-    r.stage = "sweep";
-    return r;
-  }
-  Listing& l = d.listing;
-  if (l.error.Failed()) {
-    r.error = std::move(l.error);
-    r.stage = "sweep";
-    return r;
-  }
-  if (!l.refusal.empty()) {
-    r.refusal = std::move(l.refusal);
-    r.refused = "dump";
-    return r;
-  }
-  if (l.attempts > 0) {
-    r.dumpAttempts = l.attempts;
-    return r;
-  }
-  r.veths = static_cast<uint32_t>(l.veths.size());
-  if (!unpinned) {  // no veth: nothing was sent
+  std::vector<uint32_t> veths;
+  if (!ListVeths(sock.Get(), &r, &veths)) return r;
+  r.veths = static_cast<uint32_t>(veths.size());
+  if (veths.empty()) {
     r.error = NsDelete(path);
     if (r.error.Failed()) r.stage = "unpin";
     return r;
   }
+
+  // The pin goes once the veths are unlisted (the fd held here keeps the namespace alive until
+  // then). Unpinned while the kernel deleted them, as before, it slowed the deletion: both wait
+  // for expedited RCU grace periods, one after the other (threading.md, "Link deletions: sender
+  // threads").
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), kDumpAttempts + 1, veths, std::string(), true, senders);
+  if (!d.sent) {
+    r.error = std::move(d.error);
+    r.stage = "sweep";
+    return r;
+  }
+  SysError unpin = NsDelete(path);
   r.byEvent = d.byEvent;
   if (!d.refusal.empty()) {
     r.refusal = std::move(d.refusal);
@@ -570,9 +488,8 @@ LinkDeleteResult LinkDeleteUnlisted(int nsFd, uint32_t index, const std::string&
   UniqueFd sock;
   r.error = OpenSocket(nsFd, &sock);
   if (r.error.Failed()) return r;
-  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), false, 1, {index}, index == 0 ? name : std::string(), false,
-                                            senders, nullptr);
-  r.error = d.listed && d.listing.error.Failed() ? std::move(d.listing.error) : std::move(d.error);
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), 1, {index}, index == 0 ? name : std::string(), false, senders);
+  r.error = std::move(d.error);
   r.refusal = std::move(d.refusal);
   r.byEvent = d.byEvent;
   return r;

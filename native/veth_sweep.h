@@ -32,9 +32,8 @@ struct SweepResult {
   bool byEvent = false;  // the RTM_DELLINK notifications came before the requests' answers
 };
 
-// Pool worker (it enters the namespace). A sender of `senders` lists the veths and sends the
-// RTM_DELLINKs; with none (or when they are stopping) the worker does both itself, then finds the
-// notifications and the answers queued.
+// Pool worker (it enters the namespace). `senders` send the RTM_DELLINKs; with none (or when they
+// are stopping) the worker sends them itself, then finds the notifications and answers queued.
 SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders);
 
 struct LinkDeleteResult {
