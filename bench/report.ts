@@ -144,6 +144,29 @@ export function formatTable(r: ReportShape): string {
   }
   out.push(table(['workload', 'p50', 'p99', 'max', 'idle before p99 / max', 'idle after p99 / max', 'p99 over idle', 'max over idle'], loopRows));
 
+  out.push('\nWhat held the loop during those runs (median over repetitions [worst]): V8 garbage-collection pauses, and the JS');
+  out.push("thread's time on a CPU and runnable but waiting for one (other threads had both CPUs), from /proc/thread-self/schedstat\n");
+  const heldRows: string[][] = [];
+  for (const k of keys) {
+    const [nStr, variant] = k.split('|');
+    for (const [method, how] of LIBRARY_METHODS) {
+      const lib = get(variant, Number(nStr), method);
+      const L = lib?.samples.map((s) => s.loop).filter((d): d is LoopDelay => d?.gc !== undefined) ?? [];
+      if (L.length === 0) continue;
+      const cell = (xs: number[]) => `${ms(med(xs))} [${ms(worst(xs))}]`;
+      heldRows.push([
+        `${variant} N=${nStr} ${how}`,
+        ms(med(L.map((d) => d.ms))),
+        `${med(L.map((d) => d.gc!.count))} [${worst(L.map((d) => d.gc!.count))}]`,
+        cell(L.map((d) => d.gc!.totalMs)),
+        cell(L.map((d) => d.gc!.maxMs)),
+        L[0].jsCpuMs === undefined ? '-' : cell(L.map((d) => d.jsCpuMs!)),
+        L[0].jsRunqueueMs === undefined ? '-' : cell(L.map((d) => d.jsRunqueueMs!)),
+      ]);
+    }
+  }
+  out.push(table(['workload', 'wall', 'GC pauses', 'GC ms', 'longest GC', 'JS thread on CPU', 'JS thread waiting for a CPU'], heldRows));
+
   out.push('\nMemory and fds during the library runs (MiB / count: before -> peak -> after, median)\n');
   const memRows: string[][] = [];
   for (const k of keys) {
