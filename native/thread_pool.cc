@@ -61,13 +61,32 @@ SysError NoWorkerError() {
 }  // namespace
 
 ThreadPool::ThreadPool(JsQueue& js, NsIdentity home, size_t workers)
-    : js_(js), home_(home), workers_(workers), nice_(WorkerNice()), spinNs_(SpinNs()) {}
+    : js_(js), home_(home), workers_(workers), nice_(WorkerNice()), spinNs_(SpinNs()) {
+  sem_init(&wake_, 0, 0);
+}
 
 ThreadPool::~ThreadPool() {
   // Stop() normally ran; a joinable std::thread must never be destroyed (std::terminate).
+  bool detached = false;
   for (Slot& slot : slots_) {
-    if (slot.thread.joinable()) slot.thread.detach();
+    if (slot.thread.joinable()) {
+      slot.thread.detach();
+      detached = true;
+    }
   }
+  // A detached worker may still be inside sem_wait: the semaphore stays (leaked) for it.
+  if (!detached) sem_destroy(&wake_);
+}
+
+bool ThreadPool::ClaimSleeperLocked() {
+  if (sleepers_ <= wakes_) return false;
+  ++wakes_;
+  return true;
+}
+
+void ThreadPool::Post() {
+  // sem_post never waits: an atomic increment, and a FUTEX_WAKE when a worker sleeps in sem_wait.
+  sem_post(&wake_);
 }
 
 void ThreadPool::Start() {
@@ -110,23 +129,23 @@ void ThreadPool::Enqueue(uint64_t id, Work work, bool wakeNow) {
       outstanding_.fetch_add(1, std::memory_order_acq_rel);
       // A spinning worker takes the job without a futex wake-up; only jobs beyond the spinners
       // need a sleeper woken.
-      wake = wakeNow && queue_.size() > spinners_ && sleepers_ > 0;
+      wake = wakeNow && queue_.size() > spinners_ && ClaimSleeperLocked();
     }
   }
   if (stranded) {
     PostResult(id, DeliverError(NoWorkerError()));
     return;
   }
-  if (wake) cv_.notify_one();
+  if (wake) Post();
 }
 
 void ThreadPool::WakeWorker() {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    wake = queue_.size() > spinners_ && sleepers_ > 0;
+    wake = queue_.size() > spinners_ && ClaimSleeperLocked();
   }
-  if (wake) cv_.notify_one();
+  if (wake) Post();
 }
 
 void ThreadPool::Stop() {
@@ -138,7 +157,8 @@ void ThreadPool::Stop() {
     dropped.swap(queue_);
     for (Slot& slot : slots_) threads.push_back(std::move(slot.thread));
   }
-  cv_.notify_all();
+  // One post per thread: each sleeper takes one and sees stopping_; spare ones are never taken.
+  for (size_t i = 0; i < threads.size(); ++i) Post();
   for (std::thread& t : threads) {
     if (t.joinable()) t.join();
   }
@@ -199,17 +219,22 @@ void ThreadPool::WorkerMain(size_t slot) {
       }
       while (!stopping_ && queue_.empty()) {
         ++sleepers_;
-        cv_.wait(lock);
+        lock.unlock();
+        // A post made after the unlock is not lost: it raises the count, and sem_wait returns.
+        while (sem_wait(&wake_) != 0 && errno == EINTR) {
+        }
+        lock.lock();
         --sleepers_;
+        if (wakes_ > 0) --wakes_;
       }
       if (stopping_) break;
       job = std::move(queue_.front());
       queue_.pop_front();
       queued_.store(queue_.size(), std::memory_order_release);
       // Jobs submitted together were announced by one wake-up: pass it on.
-      chain = !queue_.empty() && queue_.size() > spinners_ && sleepers_ > 0;
+      chain = !queue_.empty() && queue_.size() > spinners_ && ClaimSleeperLocked();
     }
-    if (chain) cv_.notify_one();
+    if (chain) Post();
     justWorked = true;
 
     Deliver deliver;

@@ -8,8 +8,9 @@
 
 #include <napi.h>
 
+#include <semaphore.h>
+
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -86,6 +87,10 @@ class ThreadPool {
   void PostResult(uint64_t id, Deliver deliver);
   void Complete(Napi::Env env, uint64_t id, Deliver deliver);
   std::deque<Job> TakeStrandedLocked();
+  // Under mu_: whether a sleeper is left that no post is on its way to; if so, counts the post the
+  // caller then makes with Post() after releasing mu_.
+  bool ClaimSleeperLocked();
+  void Post();
   void FailStranded(std::deque<Job> jobs);
 
   JsQueue& js_;
@@ -94,7 +99,11 @@ class ThreadPool {
   const int nice_;  // added to each worker's nice value
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Sleeping workers wait here; a wake-up is a sem_post. Not a condition variable: glibc's
+  // pthread_cond_signal can block the signalling thread until a waiter it woke earlier has run
+  // (docs/threading.md, "Waking a worker never blocks"), and the signaller is the JS thread.
+  sem_t wake_;
+  size_t wakes_ = 0;  // posts not yet taken by a sleeper (under mu_)
   std::deque<Job> queue_;
   std::vector<Slot> slots_;
   size_t live_ = 0;        // started and not retired
@@ -103,7 +112,7 @@ class ThreadPool {
   std::atomic<size_t> queued_{0};       // queue_.size(), readable without the lock
   std::atomic<size_t> outstanding_{0};  // queued + running
   size_t spinners_ = 0;                 // workers spinning for the next job (under mu_)
-  size_t sleepers_ = 0;                 // workers waiting on cv_ (under mu_)
+  size_t sleepers_ = 0;                 // workers waiting on wake_ (under mu_)
   const int64_t spinNs_;                // how long a worker that just finished spins (0: never)
   std::atomic<int64_t> spinPauseUntil_{0};  // the machine looked busy: nobody spins until then
   unsigned spinMisses_ = 0;  // consecutive spins that found no job (under mu_)
