@@ -289,6 +289,14 @@ export interface NativeAddon {
     spins: number;
     spinHits: number;
     spinPreempted: number;
+    /** Flushes not polled because a request in them is of a kind that usually outlasts the poll. */
+    pollSlow: number;
+    /**
+     * Results after which a worker was asked to spin on for the JS thread's next job
+     * (NETNS_NATIVE_CHAIN_SPIN_US), and of those, the ones that woke a sleeping worker to spin.
+     */
+    chainSpins: number;
+    chainCalls: number;
   };
 
   // ---- generic datagram sockets owned by the I/O loop (native/dgram_ops.cc) --------------------

@@ -85,7 +85,11 @@ Napi::Value NetlinkSendFn(const Napi::CallbackInfo& info) {
   if (info.Length() > 4 && !info[4].IsUndefined()) {
     ackSeq = static_cast<uint32_t>(IntegerValue(env, info[4], "ackSeq", 0, UINT32_MAX));
   }
-  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token, defer, ackSeq);
+  // What netlinkFlush's poll may expect: a request of a kind that usually keeps rtnetlink busy
+  // longer than the poll's bound is not waited for.
+  uint16_t costKey = request_cost::KeyOf(sock->protocol, bytes.data(), bytes.size());
+  if (!request_cost::Quick(costKey)) state->pollSlow = true;
+  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token, defer, ackSeq, costKey);
   return env.Undefined();
 }
 
@@ -98,9 +102,12 @@ Napi::Value NetlinkStatsFn(const Napi::CallbackInfo& info) {
   obj.Set("pollHits", Napi::Number::New(info.Env(), state->pollHits));
   obj.Set("pollNotOne", Napi::Number::New(info.Env(), state->pollNotOne));
   obj.Set("pollSkipped", Napi::Number::New(info.Env(), state->pollSkipped));
+  obj.Set("pollSlow", Napi::Number::New(info.Env(), state->pollSlowSkipped));
   obj.Set("spins", Napi::Number::New(info.Env(), static_cast<double>(pool.spins.load())));
   obj.Set("spinHits", Napi::Number::New(info.Env(), static_cast<double>(pool.spinHits.load())));
   obj.Set("spinPreempted", Napi::Number::New(info.Env(), static_cast<double>(pool.spinPreempted.load())));
+  obj.Set("chainSpins", Napi::Number::New(info.Env(), static_cast<double>(pool.chainSpins.load())));
+  obj.Set("chainCalls", Napi::Number::New(info.Env(), static_cast<double>(pool.chainCalls.load())));
   return obj;
 }
 

@@ -52,6 +52,15 @@ void LowerPriority(int delta) {
 // request (docs/performance.md, "Levers of the request path"). NETNS_NATIVE_SPIN_US (0 disables).
 int64_t SpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_SPIN_US", 0, 10000, 100)) * 1000; }
 
+// After the JS thread received a result with nothing else of ours outstanding, a worker spins this
+// long for the next job (when the JS thread has been following its results with a new job that
+// soon). This covers what the spin after the job cannot when the job was long: the JS thread's own
+// wake-up for the result and the verb's code before its next request (docs/threading.md, "The path
+// of one request"). NETNS_NATIVE_CHAIN_SPIN_US (0 disables); NETNS_NATIVE_CHAIN_CALL=0 only extends
+// a spin already running instead of also waking a sleeping worker to spin.
+int64_t ChainSpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_CHAIN_SPIN_US", 0, 10000, 250)) * 1000; }
+bool ChainCall() { return EnvInt("NETNS_NATIVE_CHAIN_CALL", 0, 1, 1) != 0; }
+
 SysError NoWorkerError() {
   SysError e = SysError::Of(ECANCELED, "setns");
   e.message = "ECANCELED: netns-native has no worker thread left in the home network namespace";
@@ -61,7 +70,13 @@ SysError NoWorkerError() {
 }  // namespace
 
 ThreadPool::ThreadPool(JsQueue& js, NsIdentity home, size_t workers)
-    : js_(js), home_(home), workers_(workers), nice_(WorkerNice()), spinNs_(SpinNs()) {}
+    : js_(js),
+      home_(home),
+      workers_(workers),
+      nice_(WorkerNice()),
+      spinNs_(SpinNs()),
+      chainSpinNs_(ChainSpinNs()),
+      chainCall_(ChainCall()) {}
 
 ThreadPool::~ThreadPool() {
   // Stop() normally ran; a joinable std::thread must never be destroyed (std::terminate).
@@ -98,6 +113,13 @@ void ThreadPool::SubmitDeferred(Napi::Env env, Work work) {
 }
 
 void ThreadPool::Enqueue(uint64_t id, Work work, bool wakeNow) {
+  if (idleCompleteAt_ != 0) {
+    // Did the JS thread follow its last result with this job soon enough for a spinner to catch it?
+    bool soon = NowNs() - idleCompleteAt_ <= chainSpinNs_;
+    if (soon) chainScore_ = std::min(chainScore_ + 1, 3u);
+    else if (chainScore_ > 0) --chainScore_;
+    idleCompleteAt_ = 0;
+  }
   bool stranded = false;
   bool wake = false;
   {
@@ -110,7 +132,7 @@ void ThreadPool::Enqueue(uint64_t id, Work work, bool wakeNow) {
       outstanding_.fetch_add(1, std::memory_order_acq_rel);
       // A spinning worker takes the job without a futex wake-up; only jobs beyond the spinners
       // need a sleeper woken.
-      wake = wakeNow && queue_.size() > spinners_ && sleepers_ > 0;
+      wake = wakeNow && queue_.size() > spinners_ + (spinCall_ ? 1u : 0u) && sleepers_ > 0;
     }
   }
   if (stranded) {
@@ -124,7 +146,7 @@ void ThreadPool::WakeWorker() {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    wake = queue_.size() > spinners_ && sleepers_ > 0;
+    wake = queue_.size() > spinners_ + (spinCall_ ? 1u : 0u) && sleepers_ > 0;
   }
   if (wake) cv_.notify_one();
 }
@@ -174,40 +196,51 @@ void ThreadPool::WorkerMain(size_t slot) {
     bool chain = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      // Spin only when nothing else of ours runs: then a CPU is free for it. With other jobs
-      // running the CPUs are taken, and a spinner would slow the very threads it waits for.
-      if (justWorked && queue_.empty() && spinners_ == 0 && spinNs_ > 0 && !stopping_ &&
-          outstanding_.load(std::memory_order_acquire) == 0) {
-        if (spinSkip_ > 0) {
-          --spinSkip_;
-        } else {
-          ++spinners_;
-          lock.unlock();
-          spins.fetch_add(1, std::memory_order_relaxed);
-          bool hit = SpinForJob();
-          lock.lock();
-          --spinners_;
-          // Spins that keep finding nothing are pure cost (the JS thread is slower than the
-          // spin, typically because it waits for a CPU itself): pass up more and more chances.
-          if (hit) {
-            spinHits.fetch_add(1, std::memory_order_relaxed);
-            spinMisses_ = 0;
-          } else if (++spinMisses_ >= 3) {
-            spinSkip_ = 1u << std::min(spinMisses_ - 2, 3u);  // 2 .. 8 chances
+      if (justWorked) posting_.fetch_sub(1, std::memory_order_acq_rel);
+      bool maySpin = justWorked;
+      for (;;) {
+        if (stopping_ || !queue_.empty()) break;
+        // Spin only when nothing else of ours runs: then a CPU is free for it. With other jobs
+        // running the CPUs are taken, and a spinner would slow the very threads it waits for.
+        if (maySpin && spinners_ == 0 && outstanding_.load(std::memory_order_acquire) == 0) {
+          maySpin = false;
+          // Asked for by the JS thread (NoteIdleComplete): the next job is expected.
+          bool called = spinUntil_.load(std::memory_order_relaxed) > NowNs();
+          if (!called && (spinNs_ == 0 || spinSkip_ > 0)) {
+            if (spinSkip_ > 0) --spinSkip_;
+          } else {
+            ++spinners_;
+            lock.unlock();
+            spins.fetch_add(1, std::memory_order_relaxed);
+            bool hit = SpinForJob();
+            lock.lock();
+            --spinners_;
+            // Spins that keep finding nothing are pure cost (the JS thread is slower than the
+            // spin, typically because it waits for a CPU itself): pass up more and more chances.
+            if (hit) {
+              spinHits.fetch_add(1, std::memory_order_relaxed);
+              spinMisses_ = 0;
+            } else if (!called && ++spinMisses_ >= 3) {
+              spinSkip_ = 1u << std::min(spinMisses_ - 2, 3u);  // 2 .. 8 chances
+            }
+            continue;
           }
         }
-      }
-      while (!stopping_ && queue_.empty()) {
+        maySpin = false;
         ++sleepers_;
         cv_.wait(lock);
         --sleepers_;
+        if (spinCall_) {
+          spinCall_ = false;
+          maySpin = true;
+        }
       }
       if (stopping_) break;
       job = std::move(queue_.front());
       queue_.pop_front();
       queued_.store(queue_.size(), std::memory_order_release);
       // Jobs submitted together were announced by one wake-up: pass it on.
-      chain = !queue_.empty() && queue_.size() > spinners_ && sleepers_ > 0;
+      chain = !queue_.empty() && queue_.size() > spinners_ + (spinCall_ ? 1u : 0u) && sleepers_ > 0;
     }
     if (chain) cv_.notify_one();
     justWorked = true;
@@ -224,11 +257,16 @@ void ThreadPool::WorkerMain(size_t slot) {
     }
     job.work = Work();
     // Before the post: the JS thread may run the result and submit the next job at once, and
-    // poll() must then see that one alone.
+    // poll() must then see that one alone. Until this worker decides to spin or sleep, the JS
+    // thread wakes nobody else to spin (NoteIdleComplete).
+    posting_.fetch_add(1, std::memory_order_acq_rel);
     outstanding_.fetch_sub(1, std::memory_order_acq_rel);
     PostResult(job.id, std::move(deliver));
 
-    if (state.poisoned) break;  // rule 3: report, then never run another job
+    if (state.poisoned) {  // rule 3: report, then never run another job
+      posting_.fetch_sub(1, std::memory_order_acq_rel);
+      break;
+    }
   }
 
   SetCurrentWorker(nullptr);
@@ -266,7 +304,7 @@ bool ThreadPool::SpinForJob() {
       spinPauseUntil_.store(now + kBusyPauseNs, std::memory_order_relaxed);
       return false;
     }
-    if (now - start > spinNs_) return false;
+    if (now - start > spinNs_ && now > spinUntil_.load(std::memory_order_relaxed)) return false;
     last = now;
   }
 }
@@ -329,7 +367,34 @@ void ThreadPool::PostResult(uint64_t id, Deliver deliver) {
   });
 }
 
+// JS thread: a result arrives with nothing else of ours outstanding. If the JS thread has been
+// following such results with its next job within chainSpinNs_, a worker spins for it until then:
+// the one still spinning after the job goes on longer, or, when none spins (its spin ran out while
+// the JS thread was waking up), a sleeping one is woken for it now, so its wake-up overlaps the JS
+// code that produces the job instead of following it.
+void ThreadPool::NoteIdleComplete() {
+  if (chainSpinNs_ == 0) return;
+  int64_t now = NowNs();
+  idleCompleteAt_ = now;
+  if (chainScore_ < 2 || now < spinPauseUntil_.load(std::memory_order_relaxed)) return;
+  spinUntil_.store(now + chainSpinNs_, std::memory_order_relaxed);
+  chainSpins.fetch_add(1, std::memory_order_relaxed);
+  if (!chainCall_) return;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake = !stopping_ && !spinCall_ && spinners_ == 0 && sleepers_ > 0 && queue_.empty() &&
+           posting_.load(std::memory_order_acquire) == 0;
+    if (wake) spinCall_ = true;
+  }
+  if (wake) {
+    chainCalls.fetch_add(1, std::memory_order_relaxed);
+    cv_.notify_one();
+  }
+}
+
 void ThreadPool::Complete(Napi::Env env, uint64_t id, Deliver deliver) {
+  if (outstanding_.load(std::memory_order_acquire) == 0) NoteIdleComplete();
   if (id == 0) {
     js_.Unhold(env);  // first: the callback may throw
     if (deliver) deliver(env, Napi::Function(), Napi::Object());
