@@ -16,6 +16,8 @@ export {
   type LinkKindName,
   type LinkDeleteOptions,
   type LinkMoveOptions,
+  type LinkAddOptions,
+  type CreatedLink,
 } from './api/link/index.js';
 export {
   type LinkSpec,

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Netns, NetlinkError, type Link, type LinkSpec } from '../../lib/index.js';
-import { ipView, libView } from '../../lib/format/link_views.js';
+import { ipView, libView, type LinkView } from '../../lib/format/link_views.js';
+import { NS_CONTEXT } from '../../lib/api/context.js';
 import { ipJson, nsName, run } from './helpers.js';
 
 let host: Netns;
@@ -17,8 +18,11 @@ function names(ns: Netns): Map<number, string> {
   return new Map(ipJson<{ ifindex: number; ifname: string }[]>(['link', 'show'], ns.name).map((l) => [l.ifindex, l.ifname]));
 }
 
-/** The link as returned by add() must be what ip sees. */
-function expectSameAsIp(ns: Netns, link: Link): void {
+/**
+ * The link as returned by add() must be what ip sees, but for `lagging`: fields the creation's
+ * answer gives as of before the kernel joined the master (CreatedLink).
+ */
+function expectSameAsIp(ns: Netns, link: Link, lagging: (keyof LinkView)[] = []): void {
   const map = names(ns);
   const want = ipView(ipJson(['-d', 'link', 'show', 'dev', link.name], ns.name)[0], map);
   delete want.stats;
@@ -27,9 +31,29 @@ function expectSameAsIp(ns: Netns, link: Link): void {
   for (const v of [want, got] as Partial<typeof want>[]) {
     delete v.flags;
     delete v.operState;
+    for (const k of lagging) delete v[k];
   }
   expect(got).toEqual(want);
 }
+
+/** The netlink requests `ns`'s connection sends while `fn` runs, by message type (the kernel still answers each). */
+async function requestsOf(ns: Netns, fn: () => Promise<unknown>): Promise<number[]> {
+  const conn = await ns[NS_CONTEXT].rtnl();
+  const types: number[] = [];
+  const request = conn.request;
+  conn.request = function (this: typeof conn, type, ...rest) {
+    types.push(type);
+    return request.call(this, type, ...rest);
+  };
+  try {
+    await fn();
+  } finally {
+    conn.request = request;
+  }
+  return types;
+}
+const RTM_NEWLINK = 16;
+const RTM_GETLINK = 18;
 
 /** Create, or skip the test when this kernel lacks the kind (never pass without checking). */
 async function addOrSkip(ctx: TestContext, ns: Netns, spec: LinkSpec): Promise<Link> {
@@ -55,20 +79,36 @@ afterAll(async () => {
 
 describe('veth', () => {
   it('the CNI fast path: peer created in the pod, host end on its bridge and up, in one request', async () => {
-    await host.links.add({ kind: 'bridge', name: 'cni0', up: true });
-    const hostEnd = await host.links.add({
-      kind: 'veth', name: 'veth-a1', master: 'cni0', up: true, mtu: 1450,
-      peer: { name: 'eth0', netns: pod, mtu: 1450, mac: '02:42:0a:00:00:05' },
+    const br = await host.links.add({ kind: 'bridge', name: 'cni0', up: true });
+    let hostEnd!: Link;
+    const sent = await requestsOf(host, async () => {
+      hostEnd = await host.links.add({
+        kind: 'veth', name: 'veth-a1', master: 'cni0', up: true, mtu: 1450,
+        peer: { name: 'eth0', netns: pod, mtu: 1450, mac: '02:42:0a:00:00:05' },
+      });
     });
-    expectSameAsIp(host, hostEnd);
+    expect(sent).toEqual([RTM_NEWLINK]); // the master's index came from the bridge's creation
+    // The creation's answer (CreatedLink) is what ip sees, but for joining the bridge, which the
+    // kernel does after it: no master yet, and the promiscuity of before.
+    expectSameAsIp(host, hostEnd, ['master', 'promiscuity']);
+    expect(hostEnd).toMatchObject({ up: true, promiscuity: 0 });
+    expect(hostEnd.master).toBeUndefined();
     const h = show(host, 'veth-a1');
-    expect(h).toMatchObject({ master: 'cni0', mtu: 1450, linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge' } });
+    expect(h).toMatchObject({ master: 'cni0', mtu: 1450, promiscuity: 1, linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge' } });
     expect(h.flags).toContain('UP');
     const p = show(pod, 'eth0');
     expect(p).toMatchObject({ mtu: 1450, address: '02:42:0a:00:00:05', link_index: hostEnd.index, linkinfo: { info_kind: 'veth' } });
     expect(p.flags).not.toContain('UP');
     expect(hostEnd.peerIndex).toBe(p.ifindex);
     expect(hostEnd.linkNetnsid).toBe(h.link_netnsid);
+    // Asked for, the link is read back in the same sendmsg: then master and all are what ip sees.
+    let port!: Link;
+    const sent2 = await requestsOf(host, async () => {
+      port = await host.links.add({ kind: 'veth', name: 'veth-a2', master: 'cni0', up: true, peer: { name: 'eth9', netns: pod } }, { read: true });
+    });
+    expect(sent2).toEqual([RTM_NEWLINK, RTM_GETLINK]);
+    expectSameAsIp(host, port);
+    expect(port).toMatchObject({ master: br.index, promiscuity: 1, info: { kind: 'veth', slaveKind: 'bridge' } });
   });
 
   it('peer up as well (a second request in the pod, since the kernel cannot open the peer while creating it)', async () => {
@@ -92,18 +132,28 @@ describe('veth', () => {
     expect(show(host, 'here').link_index).toBe(l.index);
   });
 
-  it('add() answers with the link as a read right after shows it, whether the echo or a read-back carried it', async () => {
-    // Down, no master: the creation's echo carries the link. Up with its peer down in the pod: read
-    // back, since the echo would predate the link watcher (RUNNING, operstate UNKNOWN).
+  it('add() answers with the creation\'s echo (a read\'s state without master and up); with read: true, with a read', async () => {
+    const withoutStats = ({ stats: _s, ...rest }: Link) => rest;
+    // Down, no master: the creation's echo is what a read right after shows.
     const echoed = await host.links.add({ kind: 'veth', name: 'ea', peer: { name: 'eb' } });
-    const readBack = await host.links.add({ kind: 'veth', name: 'ec', up: true, peer: { name: 'ed', netns: pod } });
-    for (const l of [echoed, readBack]) {
-      const { stats: _s, ...got } = l;
-      const { stats: _t, ...now } = await host.links.get(l.name);
-      expect(got).toEqual(now);
-    }
+    expect(withoutStats(echoed)).toEqual(withoutStats(await host.links.get('ea')));
+    // Up with its peer down in the pod, asked to read: what a read shows once the link watcher ran.
+    const readBack = await host.links.add({ kind: 'veth', name: 'ec', up: true, peer: { name: 'ed', netns: pod } }, { read: true });
+    expect(withoutStats(readBack)).toEqual(withoutStats(await host.links.get('ec')));
     expect(readBack).toMatchObject({ up: true, lowerUp: false, operState: 'LOWERLAYERDOWN' });
     expect(readBack.flagNames).not.toContain('RUNNING');
+    // The same without read: the echo predates the link watcher (CreatedLink), the rest is final.
+    const created = await host.links.add({ kind: 'veth', name: 'ee', up: true, peer: { name: 'ef', netns: pod } });
+    const now = await host.links.get('ee');
+    expect(created).toMatchObject({ up: true, lowerUp: false, operState: 'UNKNOWN' });
+    expect(created.flagNames).toContain('RUNNING');
+    const stable = ({ flags: _f, flagNames: _n, operState: _o, ...rest }: ReturnType<typeof withoutStats>) => rest;
+    expect(stable(withoutStats(created))).toEqual(stable(withoutStats(now)));
+    expect(now).toMatchObject({ operState: 'LOWERLAYERDOWN' });
+    // Options are checked before anything is sent.
+    await expect(host.links.add({ kind: 'veth', name: 'eg', peer: { name: 'eh' } }, { read: 1 } as never)).rejects.toThrow(/read/);
+    await expect(host.links.add({ kind: 'veth', name: 'eg', peer: { name: 'eh' } }, { reed: true } as never)).rejects.toThrow(/reed/);
+    expect(await host.links.find('eg')).toBeUndefined();
   });
 
   it('queues: the kernel\'s own counts by default and with 0 (as ip link add), one on each end with 1, N active with N', async () => {

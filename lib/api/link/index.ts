@@ -7,7 +7,7 @@ import { checkKeys } from '../../validate/options.js';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL } from '../../netlink/constants.js';
 import { AF_UNSPEC, RTM_GETLINK, RTM_NEWLINK } from '../../rtnl/constants.js';
 import { encodeLinkBody, ifinfomsg, readLinkMessage } from '../../rtnl/link/index.js';
-import { validateLinkRef } from '../../validate/link.js';
+import { validateBoolean, validateLinkRef } from '../../validate/link.js';
 import { validateIfname } from '../../validate/names.js';
 import { toLink, type Link, type LinkRef } from './view.js';
 import {
@@ -60,6 +60,40 @@ export interface LinkDeleteOptions {
   /** Resolve `false` instead of throwing when the link does not exist (idempotent teardown, CNI DEL). */
   ifExists?: boolean;
 }
+
+/** Options of {@link Links.add}. */
+export interface LinkAddOptions {
+  /**
+   * Resolve with the link read back once it is created (and, with `peer.up`, once the peer is up):
+   * the link as `links.get` shows it right then, with `master`, the port's promiscuity and
+   * `info.slaveKind`, and the flags and operstate the link watcher derived from the carrier. Costs
+   * a second request (RTM_GETLINK, in the creation's sendmsg when no peer has to come up first),
+   * and for a link created with `master` and `up` the kernel runs the link's pending link-watch
+   * event for it at once, an RCU grace period (docs/performance.md, "Veth creation (veth2)").
+   * Without it, `add` resolves with the creation's own answer ({@link CreatedLink}). Default false.
+   */
+  read?: boolean;
+}
+
+/**
+ * What {@link Links.add} resolves with unless asked to read the link back: the kernel's own answer
+ * to the creating RTM_NEWLINK (NLM_F_ECHO), the notification rtnetlink sends once the link is
+ * registered and its flags are applied. Every field is the kernel's, as of that moment:
+ * - final from the start: `index`, `name`, `kind` and `info.data`, `mtu`, `mac`, `txqueuelen`,
+ *   the queue counts, `up`, and for a veth `peerIndex`/`linkNetnsid`;
+ * - not yet when the spec names a `master` (the kernel joins it right after that notification):
+ *   `master` is absent, `promiscuity` and `info.slaveKind`/`slaveData` are those of before (a bridge
+ *   port is promiscuous and has port data once joined);
+ * - not yet when the link was created `up`: `flags`/`flagNames` (RUNNING), `lowerUp` and
+ *   `operState` (UNKNOWN) are what the driver set, before the link watcher handled the carrier (a
+ *   veth whose peer is down reads LOWERLAYERDOWN, or DOWN on a bridge port, a moment later);
+ * - not after `peer.up`: that is a second request, sent afterwards.
+ * Without `master` and `up` it is what a read right after shows. Where the answer cannot carry the
+ * link (with `spec.netns` the notification goes to the other namespace; a kernel before 6.3 answers
+ * with the ACK alone), the link is read back after the creation, which is at least as recent.
+ * `links.get(name)` (or `add(spec, { read: true })`) gives the state now.
+ */
+export type CreatedLink = Link;
 
 /** Options of {@link Links.moveTo}. */
 export interface LinkMoveOptions {
@@ -139,7 +173,14 @@ export class Links {
    * The veth fast path (what CNI plugins do): the peer is created directly inside the container's
    * namespace, and the host end joins its bridge and comes up, all in the same request.
    *
+   * What it resolves with is the kernel's own answer to that request (a {@link CreatedLink}: the link
+   * as the kernel announced it once created and its flags applied, before it joined `master` and
+   * before the link watcher saw its carrier); no second request is sent for it. Pass
+   * `{ read: true }` for the link as a read right after shows it (a second request; see
+   * {@link LinkAddOptions.read}).
+   *
    * Equivalent to: `ip -n NS link add NAME [mtu M] [address MAC] [master BR] [up] type KIND ...`
+   * (with `{ read: true }`, followed by `ip -n NS -d -s link show dev NAME`)
    * @example
    * ```ts
    * // ip -n host link add veth-c1 master br0 up type veth peer name eth0 netns c1
@@ -147,17 +188,25 @@ export class Links {
    *   kind: 'veth', name: 'veth-c1', master: 'br0', up: true,
    *   peer: { name: 'eth0', netns: c1, mtu: 1450, up: true },
    * });
+   * console.log(hostEnd.index, hostEnd.mac, hostEnd.peerIndex); // final from the start
+   * const port = await host.links.add({ kind: 'veth', name: 'veth-c2', master: 'br0', up: true, peer: { name: 'p2' } }, { read: true });
+   * console.log(port.master, port.operState); // the bridge's ifindex; the carrier as the link watcher saw it
    * await ns.links.add({ kind: 'bridge', name: 'br0', stp: false, up: true });
    * await ns.links.add({ kind: 'vxlan', name: 'vx0', vni: 42, remote: '10.0.0.2', port: 4789, link: 'eth0' });
    * await ns.links.add({ kind: 'macvlan', name: 'mv0', link: 'eth0', mode: 'bridge' });
    * await ns.links.add({ kind: 'ifb', name: 'ifb0' });
    * ```
-   * @returns the created link as the kernel reports it (for a veth: this end; `peerIndex` is the other).
-   * @throws {@link ValidationError} for a bad spec (nothing is sent); a {@link NetlinkError} with the
-   *   kernel's text for a rejection ('EEXIST', 'EOPNOTSUPP' "Unknown device type" for a kind the
-   *   kernel lacks, ...).
+   * @returns the created link as the kernel answered the creation (for a veth: this end; `peerIndex`
+   *   is the other, in the peer's namespace); with `{ read: true }`, as read back afterwards.
+   * @throws {@link ValidationError} for a bad spec or option (nothing is sent); a {@link NetlinkError}
+   *   with the kernel's text for a rejection ('EEXIST', 'EOPNOTSUPP' "Unknown device type" for a kind
+   *   the kernel lacks, ...).
    */
-  async add(spec: LinkSpec): Promise<Link> {
+  add(spec: LinkSpec, opts: LinkAddOptions & { read: true }): Promise<Link>;
+  add(spec: LinkSpec, opts?: LinkAddOptions): Promise<CreatedLink>;
+  async add(spec: LinkSpec, opts: LinkAddOptions = {}): Promise<Link> {
+    checkKeys('', opts, ['read']);
+    const read = opts.read === undefined ? false : validateBoolean('read', opts.read);
     validateSpec(spec);
     const op = this.op(describeAdd(spec));
     // Parents (macvlan/vlan `link`, vxlan `dev`) are looked up where the request is sent; the master
@@ -167,24 +216,26 @@ export class Links {
     const homeCtx = spec.netns ? spec.netns[NS_CONTEXT] : this.ns;
     const home = spec.netns ? new Links(homeCtx) : this;
     const conn = await this.ns.rtnl();
-    // When nothing has to happen between creating the link and reading it back, and both go through
-    // this connection, the read-back is queued in the same tick, so it travels in the same sendmsg and
-    // the kernel answers it right after the creation: one round trip instead of two
-    // (docs/performance.md, "Levers of the request path").
-    const sameTrip = !spec.netns && !(spec.kind === 'veth' && spec.peer.up);
-    // Better still, the creation's own answer can carry the link: the kernel honours NLM_F_ECHO on
-    // RTM_NEWLINK (Linux 6.3+) with the notification it sends once the link is configured, which is
-    // the link's final state only when the request neither names a master (applied after that
-    // notification: the echo would show no master and the promiscuity of before) nor brings the
-    // link up (the echo comes before the link watcher has seen the carrier: RUNNING and operstate
-    // UNKNOWN for a veth whose peer is down, where a read says LOWERLAYERDOWN). Never with
-    // `spec.netns`: the echo would be addressed to our port id in the other namespace.
-    const echo = sameTrip && spec.master === undefined && spec.up !== true;
+    const peerUp = spec.kind === 'veth' && spec.peer.up === true;
+    // The creation's own answer carries the link: the kernel honours NLM_F_ECHO on RTM_NEWLINK
+    // (Linux 6.3+) with the notification rtnl_configure_link sends once the link is registered and
+    // its flags applied. Never with `spec.netns`: that notification is addressed to our port id in
+    // the other namespace, so the link is read there instead. It is what a read right after shows
+    // unless the request names a master (applied after it: no master, the promiscuity of before) or
+    // brings the link up (it predates the link watcher: a veth whose peer is down shows RUNNING and
+    // operstate UNKNOWN where a read says LOWERLAYERDOWN). A caller asking for the read gets the echo
+    // only when it is that read (docs/performance.md, "Pod verbs (veth3, 17:53 UTC session)").
+    const echo = !spec.netns && (!read || (spec.master === undefined && spec.up !== true && !peerUp));
+    // A read-back asked for travels in the creation's sendmsg when nothing has to happen in between
+    // (no peer to bring up first): it is queued in the same tick and the kernel answers it right after
+    // the creation (docs/performance.md, "Levers of the request path"). With a master and `up` it
+    // also makes the kernel run the link's pending link-watch event at once (an RCU grace period).
+    const sameTrip = read && !echo && !spec.netns && !peerUp;
     let readBack: Promise<NetlinkMessage> | undefined;
     const send = (master: number | undefined) => {
       const body = encodeAddBody(spec, { master, index: (r) => (typeof r === 'number' ? r : (refs.get(r) as number)) });
       const created = conn.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (echo ? NLM_F_ECHO : 0), body, op);
-      if (sameTrip && !echo) {
+      if (sameTrip) {
         readBack = requestLinkMessage(conn, spec.name, this.op(`ip link show dev ${spec.name}`));
         readBack.catch(() => undefined); // only read once the creation succeeded
       }
@@ -196,9 +247,9 @@ export class Links {
       const masterRef = spec.master;
       answers = await withIndexes(homeCtx, [masterRef], op, (index) => send(index(masterRef)));
     }
-    // A kernel before 6.3 answers an echo with the ACK alone: the link is then read back below.
+    // A kernel before 6.3 answers an echo with the ACK alone: the link is then read below.
     const echoed = echo ? answers.find((m) => m.type === RTM_NEWLINK) : undefined;
-    if (spec.kind === 'veth' && spec.peer.up) {
+    if (peerUp) {
       // The kernel cannot open the peer inside the creating request (ENOTCONN), so this is a
       // second request; if it fails, the pair goes away again rather than stay half configured.
       try {
@@ -212,8 +263,8 @@ export class Links {
     const answer = echoed ?? (readBack ? await readBack : undefined);
     const link = answer ? toLink(readLinkMessage(answer.payload)) : await home.get(spec.name);
     rememberIndex(homeCtx, spec.name, link.index);
-    // A veth's IFLA_LINK is its peer's ifindex in the peer's namespace: the pod's first address
-    // then needs no lookup.
+    // A veth's IFLA_LINK (in the echo as in a read) is its peer's ifindex in the peer's namespace:
+    // the pod's first address then needs no lookup.
     if (spec.kind === 'veth' && link.peerIndex !== undefined) rememberIndex(spec.peer.netns ? spec.peer.netns[NS_CONTEXT] : this.ns, spec.peer.name, link.peerIndex);
     return link;
   }
