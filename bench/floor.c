@@ -10,8 +10,15 @@
  * A library that takes names has to resolve them; that difference is part of what is measured.
  *
  *   floor setup PREFIX TAG N fast|move   build host PREFIXTAG-h and pods PREFIXTAG-pI
+ *   floor setup PREFIX TAG N pipe        the fast variant pipelined: every pod namespace first, then
+ *                                        the host's veth creations 64 per sendmsg, then each pod's
+ *                                        four requests in one sendmsg, every ACK read afterwards
  *   floor teardown PREFIX TAG N          delete them again (pods first, then the host)
  *   floor ops PREFIX TAG K               single operations, K of each, one at a time
+ *
+ * The pipelined setup is what issue 10 compares the library's all-pods-at-once run with (the
+ * "C pipeline" of ../shared/peers): the requests of many pods in flight at once, as an agent handling
+ * a burst has them, and still nothing a library could leave out.
  *
  * Every command prints one JSON line of milliseconds. Built on demand by bench/run.ts with the
  * machine's `cc`; root only. Namespaces are pinned the way iproute2 and the library pin them: an
@@ -106,8 +113,55 @@ static void raw(struct msg *m, const void *data, size_t len) {
   m->u.h.nlmsg_len = off + NLMSG_ALIGN(len);
 }
 
+/* Pipelined setup: while `queue` is set, requests are appended to it instead of sent. */
+struct batch {
+  unsigned char bytes[256 * 1024];
+  size_t len;
+  int count;
+};
+static struct batch *queue;
+
+/* Read `count` ACKs on `sock`; any error fails the run. */
+static void read_acks(int sock, int count, const char *what) {
+  unsigned char buf[8192];
+  int acks = 0;
+  while (acks < count) {
+    ssize_t n = recv(sock, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("%s: recv: %s", what, strerror(errno));
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type != NLMSG_ERROR) continue;
+      int err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      if (err != 0) fail("%s: %s", what, strerror(-err));
+      acks++;
+    }
+  }
+}
+
+/* Send what `b` holds in one sendmsg and empty it; returns how many requests went out. */
+static int batch_send(int sock, struct batch *b, const char *what) {
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  if (sendto(sock, b->bytes, b->len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+    fail("%s: sendto: %s", what, strerror(errno));
+  }
+  int count = b->count;
+  b->len = 0;
+  b->count = 0;
+  return count;
+}
+
 /* Send one request and block until its ACK: the one-request-at-a-time floor. */
 static int transact(int sock, struct msg *m) {
+  if (queue != NULL) {
+    size_t len = NLMSG_ALIGN(m->u.h.nlmsg_len);
+    if (queue->len + len > sizeof queue->bytes) fail("pipelined batch too large");
+    memcpy(queue->bytes + queue->len, &m->u.h, len);
+    queue->len += len;
+    queue->count++;
+    return 0;
+  }
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   if (sendto(sock, &m->u.h, m->u.h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
     fail("sendto: %s", strerror(errno));
@@ -272,14 +326,22 @@ static void pod_address(char *out, size_t len, int i) {
   snprintf(out, len, "10.200.%d.%d", k >> 8, k & 255);
 }
 
-static void setup(const char *prefix, const char *tag, int n, int move) {
-  char name[256], ifname[IFNAMSIZ], peer[IFNAMSIZ], ip[32];
+/* The host namespace with its bridge and the bridge's address; returns a socket inside it. */
+static int host_setup(const char *prefix, const char *tag) {
+  char name[256];
   snprintf(name, sizeof name, "%s%s-h", prefix, tag);
   int host;
   close(netns_create(name, &host));
   bridge_add(host, "br0", BRIDGE_INDEX);
   int err = addr4_add(host, BRIDGE_INDEX, GATEWAY, 16);
   if (err) fail("addr add %s: %s", GATEWAY, strerror(-err));
+  return host;
+}
+
+static void setup(const char *prefix, const char *tag, int n, int move) {
+  char name[256], ifname[IFNAMSIZ], peer[IFNAMSIZ], ip[32];
+  int host = host_setup(prefix, tag);
+  int err;
   for (int i = 0; i < n; i++) {
     snprintf(name, sizeof name, "%s%s-p%d", prefix, tag, i);
     int pod;
@@ -307,6 +369,45 @@ static void setup(const char *prefix, const char *tag, int n, int move) {
     default_route(pod, GATEWAY);
     close(pod);
   }
+  close(host);
+}
+
+#define PIPE_CHUNK 64 /* veth creations per sendmsg */
+
+static void setup_pipelined(const char *prefix, const char *tag, int n) {
+  static struct batch b;
+  char name[256], ifname[IFNAMSIZ], ip[32];
+  int host = host_setup(prefix, tag);
+  int *pods = calloc(n, sizeof *pods), *podfds = calloc(n, sizeof *podfds), *sent = calloc(n, sizeof *sent);
+  if (pods == NULL || podfds == NULL || sent == NULL) fail("out of memory");
+  for (int i = 0; i < n; i++) {
+    snprintf(name, sizeof name, "%s%s-p%d", prefix, tag, i);
+    podfds[i] = netns_create(name, &pods[i]);
+  }
+  queue = &b;
+  for (int i = 0; i < n; i++) {
+    snprintf(ifname, sizeof ifname, "veth%d", i);
+    veth_add(host, ifname, HOST_VETH_BASE + i, BRIDGE_INDEX, 1, "eth0", POD_ETH0_INDEX, podfds[i]);
+    if (b.count == PIPE_CHUNK || i == n - 1) read_acks(host, batch_send(host, &b, "veth add"), "veth add (pipelined)");
+  }
+  /* Every pod's four requests are sent before any of their ACKs is read. */
+  for (int i = 0; i < n; i++) {
+    close(podfds[i]);
+    set_up(pods[i], POD_ETH0_INDEX);
+    set_up(pods[i], 1);
+    pod_address(ip, sizeof ip, i);
+    addr4_add(pods[i], POD_ETH0_INDEX, ip, 16);
+    default_route(pods[i], GATEWAY);
+    sent[i] = batch_send(pods[i], &b, "pod requests");
+  }
+  queue = NULL;
+  for (int i = 0; i < n; i++) {
+    read_acks(pods[i], sent[i], "pod requests (pipelined)");
+    close(pods[i]);
+  }
+  free(pods);
+  free(podfds);
+  free(sent);
   close(host);
 }
 
@@ -382,7 +483,7 @@ static void ops(const char *prefix, const char *tag, int k) {
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: floor setup PREFIX TAG N fast|move | teardown PREFIX TAG N | ops PREFIX TAG K\n");
+    fprintf(stderr, "usage: floor setup PREFIX TAG N fast|move|pipe | teardown PREFIX TAG N | ops PREFIX TAG K\n");
     return 2;
   }
   home_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -392,7 +493,10 @@ int main(int argc, char **argv) {
   int n = atoi(argv[4]);
   if (n < 1 || n > 10000) fail("N must be 1..10000");
   double t0 = now_ms();
-  if (strcmp(cmd, "setup") == 0 && argc == 6) {
+  if (strcmp(cmd, "setup") == 0 && argc == 6 && strcmp(argv[5], "pipe") == 0) {
+    setup_pipelined(prefix, tag, n);
+    printf("{\"ms\":%.3f}\n", now_ms() - t0);
+  } else if (strcmp(cmd, "setup") == 0 && argc == 6) {
     setup(prefix, tag, n, strcmp(argv[5], "move") == 0);
     printf("{\"ms\":%.3f}\n", now_ms() - t0);
   } else if (strcmp(cmd, "teardown") == 0) {

@@ -45,9 +45,14 @@ function execJson(args: string[]): Promise<Record<string, number>> {
   });
 }
 
-/** The pod workload of `plan`, one request at a time: setup, then `between` (untimed), then teardown. */
-export async function floorRun(plan: Plan, between?: Between): Promise<PhaseTimes> {
-  const setup = await floorMs(['setup', plan.prefix, plan.tag, String(plan.n), plan.variant]);
+/**
+ * The pod workload of `plan`, one request at a time (or, with `pipelined`, the fast variant with
+ * many requests per sendmsg: the "C pipeline" issue 10 compares all pods at once with): setup, then
+ * `between` (untimed), then teardown.
+ */
+export async function floorRun(plan: Plan, between?: Between, pipelined = false): Promise<PhaseTimes> {
+  if (pipelined && plan.variant !== 'fast') throw new Error('the pipelined floor does the fast variant only');
+  const setup = await floorMs(['setup', plan.prefix, plan.tag, String(plan.n), pipelined ? 'pipe' : plan.variant]);
   if (between) await between(plan);
   const teardown = await floorMs(['teardown', plan.prefix, plan.tag, String(plan.n)]);
   return { setup, teardown, total: setup + teardown };

@@ -47,9 +47,11 @@ import { floorBinary, floorOps, floorRun, type FloorOps } from './floor.js';
 
 /**
  * library: all N pods at once; library-1by1: one pod after another, every call awaited; c-floor:
- * bench/floor.c, raw system calls one request at a time (every ratio is taken to it).
+ * bench/floor.c, raw system calls one request at a time (every ratio is taken to it); c-pipe: the
+ * same program with many requests per sendmsg (fast variant only; issue 10 holds all pods at once
+ * to it).
  */
-type Method = 'library' | 'library-1by1' | 'c-floor' | 'ip-batch' | 'ip-process';
+type Method = 'library' | 'library-1by1' | 'c-floor' | 'c-pipe' | 'ip-batch' | 'ip-process';
 const isLibrary = (m: Method) => m === 'library' || m === 'library-1by1';
 
 interface Args {
@@ -84,6 +86,9 @@ interface Sample extends PhaseTimes {
   /** ms spent waiting for the kernel to destroy the previous run's namespaces before this one. */
   settledMs: number;
   loop?: LoopDelay;
+  /** The same process doing nothing, right before the run (after the previous run's namespaces are gone). */
+  idleBefore?: LoopDelay;
+  /** The same process doing nothing, right after the run (while the kernel destroys its namespaces). */
   idle?: LoopDelay;
   rss?: { before: number; peak: number; after: number };
   fds?: { before: number; peak: number; after: number };
@@ -108,7 +113,12 @@ function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
 
-async function runOnce(method: Method, variant: Variant, n: number, verify: boolean, baseline: number | undefined): Promise<Sample> {
+/**
+ * @param idleMs how long to sample the idle baseline before a library run: as long as the previous
+ *   run of the same workload took, at most 3 s (percentiles and the maximum depend on how many
+ *   samples there are).
+ */
+async function runOnce(method: Method, variant: Variant, n: number, verify: boolean, baseline: number | undefined, idleMs = 500): Promise<Sample> {
   const oneByOne = method === 'library-1by1';
   if (isLibrary(method) && verify) {
     // Checked on a run of its own: the check runs `ip` synchronously, which would show up in the
@@ -118,14 +128,19 @@ async function runOnce(method: Method, variant: Variant, n: number, verify: bool
   }
   const settledMs = await settle(baseline);
   const plan = new Plan(PREFIX, nextTag(), n, variant);
-  if (method === 'c-floor') {
+  if (method === 'c-floor' || method === 'c-pipe') {
     try {
-      return { ...(await floorRun(plan, verify ? (p) => verifyPods(p) : undefined)), settledMs };
+      return { ...(await floorRun(plan, verify ? (p) => verifyPods(p) : undefined, method === 'c-pipe')), settledMs };
     } finally {
       removeAll(`${plan.prefix}${plan.tag}-`); // after a failure; a no-op otherwise
     }
   }
   if (isLibrary(method)) {
+    // The baseline the run's delay is compared with: the loop of this same process with nothing to
+    // do, sampled after settle() (the kernel has destroyed the previous run's namespaces) and right
+    // before the run, so the machine's other load is the same minutes' (docs/performance.md, "Event
+    // loop during a burst").
+    const idleBefore = await idleLoopDelay(idleMs);
     const before = { rss: rssMiB(), fds: fdCount() };
     const cpu0 = threadCpu();
     const sampler = new PeakSampler();
@@ -144,6 +159,7 @@ async function runOnce(method: Method, variant: Variant, n: number, verify: bool
       ...times,
       settledMs,
       loop,
+      idleBefore,
       idle,
       rss: { before: before.rss, peak: sampler.peakRss, after: rssMiB() },
       fds: { before: before.fds, peak: sampler.peakFds, after: fdCount() },
@@ -184,23 +200,26 @@ async function main(): Promise<void> {
   const warm = { rss: rssMiB(), fds: fdCount() };
 
   floorBinary(); // built before anything is timed
-  const methods: Method[] = ['library', 'library-1by1', 'c-floor'];
+  const methods: Method[] = ['library', 'library-1by1', 'c-floor', 'c-pipe'];
   if (args.ipBatch) methods.push('ip-batch');
   if (args.ipProcess) methods.push('ip-process');
   const results: WorkloadResult[] = [];
   for (const n of args.sizes) {
     const cells: { variant: Variant; method: Method }[] = [];
-    for (const variant of ['fast', 'move'] as Variant[]) for (const method of methods) cells.push({ variant, method });
+    for (const variant of ['fast', 'move'] as Variant[]) {
+      for (const method of methods) if (method !== 'c-pipe' || variant === 'fast') cells.push({ variant, method });
+    }
     const byCell = new Map<string, Sample[]>();
     for (let rep = 0; rep < args.reps; rep++) {
       // Rotate the order each repetition so no method always runs right after another's teardown.
       const order = cells.map((_, i) => cells[(i + rep) % cells.length]);
       for (const { variant, method } of order) {
         const key = `${variant}/${method}`;
-        const s = await runOnce(method, variant, n, rep === 0, baseline);
+        const prev = byCell.get(key)?.at(-1)?.loop?.ms;
+        const s = await runOnce(method, variant, n, rep === 0, baseline, Math.min(3000, Math.max(100, prev ?? (method === 'library' ? 4 : 6) * n)));
         (byCell.get(key) ?? byCell.set(key, []).get(key)!).push(s);
         log(`  N=${n} ${key.padEnd(19)} rep ${rep + 1}/${args.reps}: setup ${s.setup.toFixed(1)} ms, teardown ${s.teardown.toFixed(1)} ms` +
-          (s.loop ? `; loop p99 ${s.loop.p99.toFixed(2)} max ${s.loop.max.toFixed(2)} ms (idle max ${s.idle!.max.toFixed(2)})` : ''));
+          (s.loop ? `; loop p99 ${s.loop.p99.toFixed(2)} max ${s.loop.max.toFixed(2)} ms (idle before p99 ${s.idleBefore!.p99.toFixed(2)} max ${s.idleBefore!.max.toFixed(2)}, after max ${s.idle!.max.toFixed(2)})` : ''));
       }
     }
     for (const { variant, method } of cells) {

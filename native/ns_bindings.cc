@@ -41,18 +41,32 @@ Napi::Value NsCreateFn(const Napi::CallbackInfo& info) {
     req = NetlinkRequestOf(env, opts);
     callbacks = SocketCallbacks(env, opts);
   }
-  state->pool->Submit(env, cb, callbacks, [state, dir, name, withSocket, req = std::move(req)]() mutable -> Deliver {
+  bool spare = NsClaimSpare(dir);
+  state->pool->Submit(env, cb, callbacks, [state, dir, name, withSocket, spare, req = std::move(req)]() mutable -> Deliver {
     NsInfo ns;
     UniqueFd fd;
-    SysError e = NsCreate(dir, name, &ns, [&] {
-      if (withSocket) NetlinkSocketHere(req.protocol, &fd);
-    });
+    SysError e = NsCreate(
+        dir, name, &ns, [&] {
+          if (withSocket) NetlinkSocketHere(req.protocol, &fd);
+        },
+        spare);
     if (e.Failed()) return DeliverError(std::move(e));
     std::shared_ptr<LoopSocket> sock;
     NetlinkOpenResult result;
     if (fd.Valid() && ConfigureNetlinkSocket(std::move(fd), req, &sock, &result).Failed()) sock.reset();
-    return [state, ns = std::move(ns), sock = std::move(sock), result](Napi::Env env, Napi::Function cb,
-                                                                       Napi::Object callbacks) mutable {
+    return [state, dir, spare, ns = std::move(ns), sock = std::move(sock), result](
+               Napi::Env env, Napi::Function cb, Napi::Object callbacks) mutable {
+      // The spare for the next create, made after this one rather than beside it: a job submitted
+      // with the create woke a second worker and kept the first from spinning for the caller's
+      // next request (docs/performance.md, "Namespace create (nsc, 17:53 UTC session)"). The
+      // worker that just finished, spinning, takes it without a wake-up; else one is woken.
+      if (spare) {
+        state->pool->SubmitDeferred(env, [dir]() -> Deliver {
+          NsRefillSpare(dir);
+          return Deliver();
+        });
+        state->pool->WakeWorker();
+      }
       Napi::Object obj = NsInfoObject(env, state, ns);
       uint32_t id = 0;
       if (sock && state->io->Register(sock, callbacks, &id).Failed()) id = 0;

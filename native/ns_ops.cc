@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace netns {
 
@@ -171,14 +174,93 @@ class PinRollback {
   bool mounted_ = false;
 };
 
-// Prepares the directory and creates the empty placeholder file a namespace is mounted onto.
-SysError CreatePlaceholder(const std::string& dir, const std::string& path, PinRollback* rollback) {
+// Spare placeholders. Allocating the placeholder's inode is a create's most expensive step after
+// unshare() on a busy ext4 directory: without a journal, ext4 passes over every recently freed inode
+// of the group, reading each one's inode-table block, and pins are freed by the thousand
+// (docs/performance.md, "Namespace create (nsc, 17:53 UTC session)"). So each create is followed
+// by a refill job that makes an unnamed inode (O_TMPFILE) in the directory for the next create,
+// which names it (linkat) instead. Spares are held by fds of this process: a process that
+// dies takes them with it, and they never appear under the directory.
+struct SpareSlot {
+  std::vector<int> fds;  // ready spares (at most kSpareTarget)
+  int making = 0;        // refills under way
+  int claims = 0;        // creates submitted that have not taken theirs yet
+};
+std::mutex gSpareMu;
+std::condition_variable gSpareCv;
+std::unordered_map<std::string, SpareSlot> gSpares;  // by directory; references stay valid
+
+// Ready spares a refill aims at beyond the creates that claimed one: the next create's.
+constexpr int kSpareTarget = 1;
+// A spare being made is waited for this long at most: its allocation is the one the create would
+// do itself, started earlier.
+constexpr auto kSpareWait = std::chrono::milliseconds(20);
+
+// NETNS_NATIVE_SPARE_PIN=0: every create allocates its placeholder itself (A/B switch).
+bool SparePins() {
+  static const bool on = [] {
+    const char* env = std::getenv("NETNS_NATIVE_SPARE_PIN");
+    return env == nullptr || std::string(env) != "0";
+  }();
+  return on;
+}
+
+// The claimed spare: a ready one, else the one being made. Releases the claim.
+UniqueFd TakeSpare(const std::string& dir) {
+  std::unique_lock<std::mutex> lock(gSpareMu);
+  SpareSlot& slot = gSpares[dir];
+  if (slot.claims > 0) --slot.claims;
+  gSpareCv.wait_for(lock, kSpareWait, [&] { return !slot.fds.empty() || slot.making == 0 || StopRequested(); });
+  if (slot.fds.empty()) return UniqueFd();
+  UniqueFd fd(slot.fds.back());
+  slot.fds.pop_back();
+  return fd;
+}
+
+// A spare still unnamed (the name was taken, the directory failed) serves the next create.
+void ReturnSpare(const std::string& dir, UniqueFd fd) {
+  std::lock_guard<std::mutex> lock(gSpareMu);
+  SpareSlot& slot = gSpares[dir];
+  if (static_cast<int>(slot.fds.size()) < kSpareTarget) slot.fds.push_back(fd.Release());
+}
+
+// Names the spare `path`. False when it cannot: the caller then creates the placeholder itself, so
+// that any error it reports is that open()'s, as without spares.
+bool NameSpare(const std::string& dir, const std::string& path, UniqueFd spare) {
+  // Through /proc, not AT_EMPTY_PATH: that one needs CAP_DAC_READ_SEARCH.
+  std::string source = "/proc/self/fd/" + std::to_string(spare.Get());
+  if (linkat(AT_FDCWD, source.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return true;
+  // EXDEV: the directory was mounted anew after the spare was made there; of no use any more.
+  if (errno != EXDEV) ReturnSpare(dir, std::move(spare));
+  return false;
+}
+
+// Prepares the directory and creates the empty placeholder file a namespace is mounted onto, naming
+// `spare` when there is one.
+SysError CreatePlaceholder(const std::string& dir, const std::string& path, PinRollback* rollback,
+                           UniqueFd spare = UniqueFd()) {
   SysError e = PrepareDir(dir);
-  if (e.Failed()) return e;
+  if (e.Failed()) {
+    if (spare.Valid()) ReturnSpare(dir, std::move(spare));
+    return e;
+  }
+  if (spare.Valid() && NameSpare(dir, path, std::move(spare))) {
+    rollback->Created();
+    return {};
+  }
   UniqueFd placeholder(open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
   if (!placeholder.Valid()) return SysError::FromErrno("open", path);  // EEXIST: left untouched
   rollback->Created();
   return {};
+}
+
+// Whether `dir` is the mount PrepareDir made shared: a spare made in any other would not serve.
+bool Prepared(const std::string& dir) {
+  uint64_t id = UniqueMountId(dir);
+  if (id == 0) return false;
+  std::lock_guard<std::mutex> lock(gPreparedMu);
+  auto it = gPrepared.find(dir);
+  return it != gPrepared.end() && it->second == id;
 }
 
 }  // namespace
@@ -190,11 +272,38 @@ SysError OpenThreadNs(NsInfo* out) {
   return Describe(std::move(fd), out);
 }
 
+bool NsClaimSpare(const std::string& dir) {
+  if (!SparePins()) return false;
+  std::lock_guard<std::mutex> lock(gSpareMu);
+  ++gSpares[dir].claims;
+  return true;
+}
+
+void NsRefillSpare(const std::string& dir) {
+  if (!Prepared(dir)) return;
+  {
+    std::lock_guard<std::mutex> lock(gSpareMu);
+    SpareSlot& slot = gSpares[dir];
+    if (static_cast<int>(slot.fds.size()) + slot.making >= slot.claims + kSpareTarget) return;
+    ++slot.making;
+  }
+  // Mode 0, as open() makes the placeholder. A failure (no O_TMPFILE on this file system, no write
+  // access) leaves no spare: the create allocates its own.
+  int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0);
+  {
+    std::lock_guard<std::mutex> lock(gSpareMu);
+    SpareSlot& slot = gSpares[dir];
+    --slot.making;
+    if (fd >= 0) slot.fds.push_back(fd);
+  }
+  gSpareCv.notify_all();
+}
+
 SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out,
-                  const std::function<void()>& inside) {
+                  const std::function<void()>& inside, bool claimedSpare) {
   std::string path = JoinPath(dir, name);
   PinRollback rollback(path);
-  SysError e = CreatePlaceholder(dir, path, &rollback);
+  SysError e = CreatePlaceholder(dir, path, &rollback, claimedSpare ? TakeSpare(dir) : UniqueFd());
   if (e.Failed()) return e;
 
   NsInfo info;

@@ -22,8 +22,16 @@ SysError OpenThreadNs(NsInfo* out);
 // iproute2's netns_add: prepare `dir`, create `dir/name` exclusively, pin a new namespace there.
 // `inside`, when given, runs while the thread is in the new namespace (after the pin succeeded); it
 // must not fail the creation.
+// `claimedSpare`: NsClaimSpare(dir) was called for this create, which then names a spare
+// placeholder instead of creating the file when there is one (or one is being made).
 SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out,
-                  const std::function<void()>& inside = nullptr);
+                  const std::function<void()>& inside = nullptr, bool claimedSpare = false);
+// Spare placeholders (ns_ops.cc): a create that will want one claims it when it is submitted (any
+// thread; a short lock, no system call), and a refill job submitted once it is done makes one for
+// the next create (a worker: one open(O_TMPFILE), nothing when enough are ready or under way).
+// NsClaimSpare returns false when spares are switched off (NETNS_NATIVE_SPARE_PIN=0).
+bool NsClaimSpare(const std::string& dir);
+void NsRefillSpare(const std::string& dir);
 // iproute2's netns_delete, retrying EBUSY a bounded number of times.
 SysError NsDelete(const std::string& path);
 // A new namespace held only by the returned fd.

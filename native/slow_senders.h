@@ -4,7 +4,8 @@
 // milliseconds after the devices were unlisted (their names free) and RTM_DELLINK was multicast
 // (docs/threading.md, "Link deletions: sender threads"). A pool worker sending it would be tied up
 // for that long, and the fixed pool has 4. These threads only send on sockets made elsewhere and
-// read the answers: they never switch namespace (NsGuard refuses them) and touch no N-API.
+// read nothing (the worker reads the answers): they never switch namespace (NsGuard refuses them)
+// and touch no N-API.
 // Started on demand up to a bound, they exit after an idle spell, so an idle process has none.
 #pragma once
 

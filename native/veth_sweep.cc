@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -29,7 +28,6 @@ std::atomic<uint64_t> gSweepByEvent{0}, gSweepByAnswer{0};
 namespace {
 
 constexpr size_t kDumpBuffer = 64 * 1024;  // dump datagrams are at most 32 KiB
-constexpr size_t kAckBuffer = 16 * 1024;
 constexpr int kDumpAttempts = 10;  // as the connection's default dumpRetries + 1
 constexpr int kWaitSliceMs = 100;  // how often a waiting job checks whether the pool stops
 // A netlink request's default deadline (lib/netlink/connection.ts, docs/errors.md "Every call
@@ -166,11 +164,18 @@ SysError Bind(int fd) {
   return {};
 }
 
+// The worker's receive buffer for the dump, the notifications and the answers: allocated (and
+// zeroed) once per worker thread, not per deletion.
+std::vector<uint8_t>& ReadBuffer() {
+  thread_local std::vector<uint8_t> buf(kDumpBuffer);
+  return buf;
+}
+
 // `ip link show type veth`, filtered by the kernel (IFLA_LINKINFO/IFLA_INFO_KIND in the request),
 // retried while NLM_F_DUMP_INTR says a concurrent change may have hidden a link. False when the
 // result says why not.
 bool ListVeths(int fd, SweepResult* r, std::vector<uint32_t>* out) {
-  std::vector<uint8_t> buf(kDumpBuffer);
+  std::vector<uint8_t>& buf = ReadBuffer();
   for (int attempt = 1;; ++attempt) {
     uint32_t seq = static_cast<uint32_t>(attempt);
     MessageBuilder m;
@@ -231,54 +236,28 @@ bool ListVeths(int fd, SweepResult* r, std::vector<uint32_t>* out) {
   }
 }
 
-// What a sender thread and the waiting job share. The sender fills the outcome, then writes `done`.
+// What a sender thread and the waiting job share. The sender only sends: the answers, like the
+// notifications, are read by the job on the same socket, and the sender drops its reference to it
+// when sendmsg() returns. It signals `done` only if the sendmsg() failed.
 struct Handoff {
-  UniqueFd sock;  // the namespace's request socket: the RTM_DELLINKs go out and their answers come back here
+  UniqueFd sock;  // the namespace's socket, joined to RTNLGRP_LINK: the RTM_DELLINKs go out on it
   UniqueFd done;  // eventfd
   std::vector<uint8_t> request;
-  uint32_t firstSeq = 0;
-  size_t count = 0;
-  std::vector<uint32_t> indexes;
-  bool ignoreMissing = false;  // a link already gone is no refusal (the sweep's pairs)
   std::mutex mu;  // guards the outcome
   SysError error;
-  std::vector<uint8_t> refusal;
-  uint32_t index = 0;
+  bool failed = false;
 };
 
-// Sender thread (or the worker itself). The kernel answers every message inside sendmsg(), so the
-// answers are all queued when it returns: read without waiting.
+// Sender thread (or the worker itself). Returns after the kernel's rcu_barrier(), long after the
+// links were unlisted and the job reported; the answers are queued by then, for the job to read if
+// it still waits.
 void SendDeletes(Handoff& h) {
   SysError e = Send(h.sock.Get(), h.request);
-  std::vector<uint8_t> refusal;
-  uint32_t index = 0;
-  if (!e.Failed()) {
-    std::vector<uint8_t> buf(kAckBuffer);
-    size_t answered = 0;
-    while (answered < h.count && !e.Failed()) {
-      size_t len = 0;
-      e = Receive(h.sock.Get(), buf, MSG_DONTWAIT, &len);
-      if (e.Failed()) break;
-      EachMessage(buf.data(), len, [&](const struct nlmsghdr* m) {
-        if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq < h.firstSeq || m->nlmsg_seq >= h.firstSeq + h.count) return true;
-        ++answered;
-        int err = -ErrorOf(m);
-        // For the sweep, a link already gone (both ends of a pair inside the namespace: the first
-        // deletion took the second) is not an error, as in links.delete({ ifExists }).
-        if (err != 0 && !(h.ignoreMissing && Missing(err)) && refusal.empty()) {
-          const uint8_t* p = reinterpret_cast<const uint8_t*>(m);
-          refusal.assign(p, p + m->nlmsg_len);
-          index = h.indexes[m->nlmsg_seq - h.firstSeq];
-        }
-        return true;
-      });
-    }
-  }
+  if (!e.Failed()) return;
   {
     std::lock_guard<std::mutex> lock(h.mu);
     h.error = std::move(e);
-    h.refusal = std::move(refusal);
-    h.index = index;
+    h.failed = true;
   }
   uint64_t one = 1;
   ssize_t n;
@@ -287,18 +266,40 @@ void SendDeletes(Handoff& h) {
   } while (n < 0 && errno == EINTR);
 }
 
-// Reads the notifications queued on `mon`, crossing off the links whose RTM_DELLINK arrived (by
-// ifindex, or by name for an entry 0 when `name` is given).
-void ReadNotifications(int mon, std::vector<uint8_t>& buf, const std::string& name, std::vector<uint32_t>* waiting) {
+// Reads what is queued on `sock`: crosses off the links whose RTM_DELLINK notification arrived (by
+// ifindex, or by name for an entry 0 when `name` is given) and counts the answers to the
+// deletions (sequence numbers from `firstSeq`), keeping the first refusal and its link.
+struct Progress {
+  std::vector<uint32_t> waiting;
+  size_t answered = 0;
+  std::vector<uint8_t> refusal;
+  uint32_t index = 0;
+};
+
+void ReadQueued(int sock, std::vector<uint8_t>& buf, uint32_t firstSeq, const std::vector<uint32_t>& indexes,
+                const std::string& name, bool ignoreMissing, Progress* p) {
   for (;;) {
     size_t len = 0;
-    SysError e = Receive(mon, buf, MSG_DONTWAIT, &len);
+    SysError e = Receive(sock, buf, MSG_DONTWAIT, &len);
     // ENOBUFS: some notifications were lost; the requests' answers settle the job instead.
     if (e.Failed()) {
       if (e.err == ENOBUFS) continue;
       return;
     }
     EachMessage(buf.data(), len, [&](const struct nlmsghdr* h) {
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        if (h->nlmsg_seq < firstSeq || h->nlmsg_seq >= firstSeq + indexes.size()) return true;
+        ++p->answered;
+        int err = -ErrorOf(h);
+        // For the sweep, a link already gone (both ends of a pair inside the namespace: the first
+        // deletion took the second) is not an error, as in links.delete({ ifExists }).
+        if (err != 0 && !(ignoreMissing && Missing(err)) && p->refusal.empty()) {
+          const uint8_t* b = reinterpret_cast<const uint8_t*>(h);
+          p->refusal.assign(b, b + h->nlmsg_len);
+          p->index = indexes[h->nlmsg_seq - firstSeq];
+        }
+        return true;
+      }
       const struct ifinfomsg* ifi = LinkHeader(h);
       if (h->nlmsg_type != RTM_DELLINK || ifi == nullptr) return true;
       uint32_t index = static_cast<uint32_t>(ifi->ifi_index);
@@ -310,37 +311,32 @@ void ReadNotifications(int mon, std::vector<uint8_t>& buf, const std::string& na
           if (std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN)) == name) index = 0;
         }
       }
-      auto it = std::find(waiting->begin(), waiting->end(), index);
-      if (it != waiting->end()) waiting->erase(it);
+      auto it = std::find(p->waiting.begin(), p->waiting.end(), index);
+      if (it != p->waiting.end()) p->waiting.erase(it);
       return true;
     });
   }
 }
 
-// Both sockets inside the namespace behind `nsFd`: `req` blocking, with extended acks and strict
-// checking (both optional, as for every other socket in netlink_ops.cc: without them a refusal has
-// no text, and the dump's kind filter is applied here), `mon` non-blocking; both bound.
-SysError OpenSockets(int nsFd, UniqueFd* req, UniqueFd* mon) {
+// One rtnetlink socket inside the namespace behind `nsFd` (< 0: home), blocking, bound, with
+// extended acks and strict checking (both optional, as for every other socket in netlink_ops.cc:
+// without them a refusal has no text, and the dump's kind filter is applied here). The dump, the
+// deletions, their notifications and their answers all use it.
+SysError OpenSocket(int nsFd, UniqueFd* sock) {
   SysError e;
   {
     NsGuard guard;
     if (nsFd >= 0) e = guard.Enter(nsFd);
     if (!e.Failed()) {
-      req->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-      if (!req->Valid()) e = SysError::FromErrno("socket");
-    }
-    if (!e.Failed()) {
-      mon->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
-      if (!mon->Valid()) e = SysError::FromErrno("socket");
+      sock->Reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+      if (!sock->Valid()) e = SysError::FromErrno("socket");
     }
   }
   if (e.Failed()) return e;
   int one = 1;
-  setsockopt(req->Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  setsockopt(req->Get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-  e = Bind(req->Get());
-  if (!e.Failed()) e = Bind(mon->Get());
-  return e;
+  setsockopt(sock->Get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(sock->Get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  return Bind(sock->Get());
 }
 
 struct DeleteOutcome {
@@ -351,18 +347,17 @@ struct DeleteOutcome {
   bool byEvent = false;
 };
 
-// Joins `mon` to RTNLGRP_LINK, hands one RTM_DELLINK per entry of `indexes` (an ifindex, or 0 for
-// `name`) on `req` to a sender thread, runs `meanwhile`, then waits until the notification of
-// every link has arrived or the answers have (threading.md, "Link deletions: sender threads").
-DeleteOutcome DeleteAwaitingUnlisting(UniqueFd req, int mon, uint32_t firstSeq, const std::vector<uint32_t>& indexes,
-                                      const std::string& name, bool ignoreMissing, SlowSenders* senders,
-                                      const std::function<void()>& meanwhile) {
+// Joins `sock` to RTNLGRP_LINK, hands one RTM_DELLINK per entry of `indexes` (an ifindex, or 0
+// for `name`) on it to a sender thread, then waits until the notification of every link has
+// arrived or the answers have (threading.md, "Link deletions: sender threads").
+DeleteOutcome DeleteAwaitingUnlisting(UniqueFd sock, uint32_t firstSeq, const std::vector<uint32_t>& indexes,
+                                      const std::string& name, bool ignoreMissing, SlowSenders* senders) {
   DeleteOutcome out;
   // Subscribed before anything is deleted, so the notification cannot be missed.
   int group = RTNLGRP_LINK;
   auto h = std::make_shared<Handoff>();
   h->done.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (setsockopt(mon, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+  if (setsockopt(sock.Get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
     out.error = SysError::FromErrno("setsockopt");
     return out;
   }
@@ -370,11 +365,7 @@ DeleteOutcome DeleteAwaitingUnlisting(UniqueFd req, int mon, uint32_t firstSeq, 
     out.error = SysError::FromErrno("eventfd");
     return out;
   }
-  h->sock = std::move(req);
-  h->firstSeq = firstSeq;
-  h->count = indexes.size();
-  h->indexes = indexes;
-  h->ignoreMissing = ignoreMissing;
+  h->sock = std::move(sock);
   MessageBuilder m;
   for (size_t i = 0; i < indexes.size(); ++i) {
     m.Begin(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, firstSeq + static_cast<uint32_t>(i));
@@ -389,28 +380,32 @@ DeleteOutcome DeleteAwaitingUnlisting(UniqueFd req, int mon, uint32_t firstSeq, 
   out.sent = true;
   if (senders == nullptr || !senders->Run([h] { SendDeletes(*h); })) SendDeletes(*h);
 
-  if (meanwhile) meanwhile();
-
-  std::vector<uint8_t> buf(kAckBuffer);
-  std::vector<uint32_t> waiting = indexes;
+  std::vector<uint8_t>& buf = ReadBuffer();
+  Progress p;
+  p.waiting = indexes;
   bool answered = false;
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    struct pollfd fds[2] = {{mon, POLLIN, 0}, {h->done.Get(), POLLIN, 0}};
+    struct pollfd fds[2] = {{h->sock.Get(), POLLIN, 0}, {h->done.Get(), POLLIN, 0}};
     int n = poll(fds, 2, kWaitSliceMs);
     if (n < 0 && errno != EINTR) {
       out.error = SysError::FromErrno("poll");
       break;
     }
-    // Notifications first: the kernel multicasts them before it answers the request.
-    if (n > 0 && fds[0].revents != 0) ReadNotifications(mon, buf, name, &waiting);
-    if (waiting.empty()) {
+    // The notifications are queued before the answers: the kernel multicasts them before it answers.
+    if (n > 0 && fds[0].revents != 0) ReadQueued(h->sock.Get(), buf, firstSeq, indexes, name, ignoreMissing, &p);
+    if (p.waiting.empty()) {
       out.byEvent = true;
       break;
     }
-    if (n > 0 && fds[1].revents != 0) {
+    if (p.answered >= indexes.size()) {
       answered = true;
+      break;
+    }
+    if (n > 0 && fds[1].revents != 0) {  // the sendmsg() failed
+      std::lock_guard<std::mutex> lock(h->mu);
+      out.error = std::move(h->error);
       break;
     }
     if (StopRequested()) {
@@ -424,14 +419,9 @@ DeleteOutcome DeleteAwaitingUnlisting(UniqueFd req, int mon, uint32_t firstSeq, 
       break;
     }
   }
-  if (answered) {
-    std::lock_guard<std::mutex> lock(h->mu);
-    if (h->error.Failed()) {
-      out.error = std::move(h->error);
-    } else if (!h->refusal.empty()) {
-      out.refusal = std::move(h->refusal);
-      out.index = h->index;
-    }
+  if (answered && !p.refusal.empty()) {
+    out.refusal = std::move(p.refusal);
+    out.index = p.index;
   }
   (out.byEvent ? gSweepByEvent : gSweepByAnswer).fetch_add(1, std::memory_order_relaxed);
   return out;
@@ -455,8 +445,8 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
   }
   r.identity = ns.identity;
 
-  UniqueFd req, mon;
-  e = OpenSockets(ns.fd.Get(), &req, &mon);
+  UniqueFd sock;
+  e = OpenSocket(ns.fd.Get(), &sock);
   if (e.Failed()) {
     r.error = std::move(e);
     r.stage = "sweep";
@@ -464,7 +454,7 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
   }
 
   std::vector<uint32_t> veths;
-  if (!ListVeths(req.Get(), &r, &veths)) return r;
+  if (!ListVeths(sock.Get(), &r, &veths)) return r;
   r.veths = static_cast<uint32_t>(veths.size());
   if (veths.empty()) {
     r.error = NsDelete(path);
@@ -472,15 +462,17 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
     return r;
   }
 
-  // The kernel works on the deletions while the pin goes; the fd held here keeps the namespace alive.
-  SysError unpin;
-  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(req), mon.Get(), kDumpAttempts + 1, veths, std::string(), true, senders,
-                                            [&] { unpin = NsDelete(path); });
+  // The pin goes once the veths are unlisted (the fd held here keeps the namespace alive until
+  // then). Unpinned while the kernel deleted them, as before, it slowed the deletion: both wait
+  // for expedited RCU grace periods, one after the other (threading.md, "Link deletions: sender
+  // threads").
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), kDumpAttempts + 1, veths, std::string(), true, senders);
   if (!d.sent) {
     r.error = std::move(d.error);
     r.stage = "sweep";
     return r;
   }
+  SysError unpin = NsDelete(path);
   r.byEvent = d.byEvent;
   if (!d.refusal.empty()) {
     r.refusal = std::move(d.refusal);
@@ -499,11 +491,10 @@ SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders) {
 
 LinkDeleteResult LinkDeleteUnlisted(int nsFd, uint32_t index, const std::string& name, SlowSenders* senders) {
   LinkDeleteResult r;
-  UniqueFd req, mon;
-  r.error = OpenSockets(nsFd, &req, &mon);
+  UniqueFd sock;
+  r.error = OpenSocket(nsFd, &sock);
   if (r.error.Failed()) return r;
-  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(req), mon.Get(), 1, {index}, index == 0 ? name : std::string(),
-                                            false, senders, nullptr);
+  DeleteOutcome d = DeleteAwaitingUnlisting(std::move(sock), 1, {index}, index == 0 ? name : std::string(), false, senders);
   r.error = std::move(d.error);
   r.refusal = std::move(d.refusal);
   r.byEvent = d.byEvent;

@@ -33,7 +33,7 @@ struct SweepResult {
 };
 
 // Pool worker (it enters the namespace). `senders` send the RTM_DELLINKs; with none (or when they
-// are stopping) the worker sends them itself and waits for their answers.
+// are stopping) the worker sends them itself, then finds the notifications and answers queued.
 SweepResult SweepAndUnpin(const std::string& path, SlowSenders* senders);
 
 struct LinkDeleteResult {

@@ -54,6 +54,7 @@ async function requestsOf(ns: Netns, fn: () => Promise<unknown>): Promise<number
 }
 const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
+const RTM_NEWADDR = 20;
 
 /** Create, or skip the test when this kernel lacks the kind (never pass without checking). */
 async function addOrSkip(ctx: TestContext, ns: Netns, spec: LinkSpec): Promise<Link> {
@@ -101,6 +102,9 @@ describe('veth', () => {
     expect(p.flags).not.toContain('UP');
     expect(hostEnd.peerIndex).toBe(p.ifindex);
     expect(hostEnd.linkNetnsid).toBe(h.link_netnsid);
+    // The answer's IFLA_LINK named eth0's index in the pod: the pod's first address needs no lookup.
+    expect(await requestsOf(pod, () => pod.addresses.add('eth0', '10.9.0.2/24'))).toEqual([RTM_NEWADDR]);
+    expect(ipJson(['-4', 'addr', 'show', 'dev', 'eth0'], pod.name)[0].addr_info[0].local).toBe('10.9.0.2');
     // Asked for, the link is read back in the same sendmsg: then master and all are what ip sees.
     let port!: Link;
     const sent2 = await requestsOf(host, async () => {

@@ -2,7 +2,7 @@
  * Namespace lifecycle against the real kernel, with iproute2 as the oracle.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { Netns, NotANamespaceError, SystemError, ValidationError } from '../../l
 import { ipJson, nsName, pinnedNames, run, runAsync, runNetnsMounts } from './helpers.js';
 
 const CHILD = new URL('./child_create.mjs', import.meta.url).pathname;
+const CHILD_SPARES = new URL('./child_spares.mjs', import.meta.url).pathname;
 
 describe('interop with ip netns', () => {
   it('a namespace created by the library is seen and usable by ip', async () => {
@@ -144,6 +145,57 @@ describe('errors', () => {
     expect(r.syscall).toBe('mount');
     expect(r.placeholderLeft).toBe(false);
     expect(existsSync(`/run/netns/${name}`)).toBe(false);
+  });
+});
+
+describe('spare placeholders', () => {
+  /** fds of this process on an unnamed inode of /run/netns: the spare placeholders. */
+  const spares = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return /^\/run\/netns\/#\d+ \(deleted\)$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false; // the readdir's own fd
+      }
+    }).length;
+  const settledSpares = async () => {
+    for (let i = 0; i < 100 && spares() !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    return spares();
+  };
+
+  it('creates name an inode made beforehand: one spare at most, kept through EEXIST, never a name under /run/netns', async () => {
+    const names = Array.from({ length: 4 }, () => nsName('spare'));
+    const handles: Netns[] = [];
+    try {
+      for (const name of names) handles.push(await Netns.create(name));
+      expect(await settledSpares()).toBe(1);
+      for (let i = 0; i < 5; i++) {
+        const err = await Netns.create(names[0]).catch((e) => e);
+        expect(err).toBeInstanceOf(SystemError);
+        expect(err.code).toBe('EEXIST');
+        expect(err.syscall).toBe('open');
+      }
+      expect(await settledSpares()).toBe(1);
+      for (const [i, name] of names.entries()) {
+        const pin = await Netns.open(name);
+        expect(pin.equals(handles[i])).toBe(true);
+        await pin.close();
+        expect(run('ip', ['netns', 'list'])).toMatch(new RegExp(`^${name}( |$)`, 'm'));
+      }
+      // Only the names asked for appeared (other test files create theirs concurrently).
+      expect(pinnedNames().filter((n) => !/^[\w.-]+$/.test(n) || n.startsWith('#'))).toEqual([]);
+    } finally {
+      for (const h of handles) await h.delete();
+    }
+    expect(pinnedNames().filter((n) => names.includes(n))).toEqual([]);
+  });
+
+  it('a spare made before /run/netns was mounted anew is not used: the create makes its own file', () => {
+    const prefix = nsName('remount');
+    const out = run('unshare', ['-m', '--propagation', 'private', process.execPath, CHILD_SPARES, prefix]);
+    const r = JSON.parse(out);
+    expect(r.error).toBeUndefined();
+    expect(r).toMatchObject({ ok: true, samePinAfterRemount: [true, true, true], left: [] });
   });
 });
 

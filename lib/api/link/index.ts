@@ -167,6 +167,19 @@ export class Links {
   }
 
   /**
+   * Create a link as {@link Links.add} does, then read it back: resolves with the link as a read
+   * right after shows it (`master`, the port's promiscuity, the carrier as the link watcher saw it),
+   * at the cost of a second request ({@link LinkAddOptions.read}).
+   *
+   * Equivalent to: `ip -n NS link add NAME ... && ip -n NS -d -s link show dev NAME`
+   * @example
+   * ```ts
+   * const port = await host.links.add({ kind: 'veth', name: 'veth-c2', master: 'br0', up: true, peer: { name: 'p2' } }, { read: true });
+   * console.log(port.master, port.operState); // the bridge's ifindex; the carrier as the link watcher saw it
+   * ```
+   */
+  add(spec: LinkSpec, opts: LinkAddOptions & { read: true }): Promise<Link>;
+  /**
    * Create a link. Creation is exclusive: an existing name fails with EEXIST and is left alone.
    * Everything in the spec goes in one RTM_NEWLINK, so a rejected request creates nothing.
    *
@@ -202,7 +215,6 @@ export class Links {
    *   with the kernel's text for a rejection ('EEXIST', 'EOPNOTSUPP' "Unknown device type" for a kind
    *   the kernel lacks, ...).
    */
-  add(spec: LinkSpec, opts: LinkAddOptions & { read: true }): Promise<Link>;
   add(spec: LinkSpec, opts?: LinkAddOptions): Promise<CreatedLink>;
   async add(spec: LinkSpec, opts: LinkAddOptions = {}): Promise<Link> {
     checkKeys('', opts, ['read']);
