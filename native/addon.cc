@@ -89,15 +89,16 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
 // requests queued since the last poll are of kinds that rtnetlink usually answers within the bound
 // (request_cost, learned from the workers' sendmsg times), spin up to maxUs for its completion and
 // deliver it now, without the wake-up of the loop. A kind that usually takes longer (a veth
-// creation) is not polled at all: spinning would be vain. Gives up early when no worker has taken
-// the job after the patience below (the workers are asleep or the CPUs busy), and skips the next
-// polls after a poll that was preempted, so a busy machine falls back to sleeping. Returns the
-// number of tasks run.
+// creation) is not polled at all: spinning would be vain, and its vain polls would make the back-off
+// below skip the short requests that follow it. Gives up early when no worker has taken the job
+// after the patience below (the workers are asleep or the CPUs busy), skips the next polls after a
+// poll that was preempted or a run of vain ones, so a busy machine falls back to sleeping. Returns
+// the number of tasks run.
 constexpr int64_t kPollPatienceNs = 80 * 1000;
 // What a poll must leave for the hand-offs around the kernel's work (a sleeping worker's wake-up,
 // the read of the answer, the post): a request counts as quick when its sendmsg took at most the
 // poll's bound less this.
-constexpr int64_t kPollHandoffNs = 30 * 1000;
+constexpr int64_t kPollHandoffNs = 20 * 1000;
 
 bool NoWorkerRunning(void* arg) { return static_cast<ThreadPool*>(arg)->Queued() > 0; }
 
@@ -130,8 +131,8 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
   } else if (n > 0) {
     ++state->pollHits;
     state->pollMisses = 0;
-  } else if (!request_cost::Enabled() && ++state->pollMisses >= 3) {
-    // Without the per-kind prediction (A/B switch): a run of vain polls skips the next 2 .. 8.
+  } else if (++state->pollMisses >= 3) {
+    // Quick kinds that still keep missing (workers slow to wake on a busy machine): skip 2 .. 8.
     state->pollSkip = 1u << std::min(state->pollMisses - 2, 3u);
   }
   return Napi::Number::New(info.Env(), static_cast<double>(n));

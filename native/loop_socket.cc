@@ -125,10 +125,13 @@ bool Quick(uint16_t key) {
 
 void SetQuickNs(int64_t ns) { gQuickNs.store(ns, std::memory_order_relaxed); }
 
-bool Enabled() {
-  static const bool on = EnvInt("NETNS_NATIVE_PREDICT", 0, 1, 1) != 0;
-  return on;
-}
+namespace {
+std::atomic<bool> gPredict{EnvInt("NETNS_NATIVE_PREDICT", 0, 1, 1) != 0};
+}  // namespace
+
+bool Enabled() { return gPredict.load(std::memory_order_relaxed); }
+
+void SetEnabled(bool on) { gPredict.store(on, std::memory_order_relaxed); }
 
 }  // namespace request_cost
 

@@ -76,6 +76,8 @@ bool Quick(uint16_t key);
 void SetQuickNs(int64_t ns);
 // NETNS_NATIVE_PREDICT=0: every request counts as quick (the old global back-off; A/B switch).
 bool Enabled();
+// netlinkTune (A/B measurements in one process).
+void SetEnabled(bool on);
 }  // namespace request_cost
 
 // The calling thread's read buffer: one per thread that reads (the I/O thread, each worker), not one

@@ -111,12 +111,36 @@ Napi::Value NetlinkStatsFn(const Napi::CallbackInfo& info) {
   return obj;
 }
 
+// netlinkTune({ predict?, chainSpinUs?, chainCall? }): switches the request path's levers at run time, so that an
+// A/B measurement can alternate them within one process (the environment variables set them at load).
+Napi::Value NetlinkTuneFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState* state = StateOf(info);
+  if (!info[0].IsObject()) ThrowArgError(env, "opts must be an object");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  Napi::Value predict = opts.Get("predict");
+  if (!predict.IsUndefined()) {
+    if (!predict.IsBoolean()) ThrowArgError(env, "predict must be a boolean");
+    request_cost::SetEnabled(predict.As<Napi::Boolean>().Value());
+  }
+  Napi::Value chain = opts.Get("chainSpinUs");
+  if (!chain.IsUndefined()) {
+    state->pool->SetChainSpinNs(static_cast<int64_t>(IntegerValue(env, chain, "chainSpinUs", 0, 10000)) * 1000);
+  }
+  Napi::Value call = opts.Get("chainCall");
+  if (!call.IsUndefined()) {
+    if (!call.IsBoolean()) ThrowArgError(env, "chainCall must be a boolean");
+    state->pool->SetChainCall(call.As<Napi::Boolean>().Value());
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
   ExportAll(env, exports, state,
             {{"netlinkOpen", NetlinkOpenFn}, {"netlinkSend", NetlinkSendFn}, {"netlinkClose", SocketCloseFn},
-             {"netlinkStats", NetlinkStatsFn}});
+             {"netlinkStats", NetlinkStatsFn}, {"netlinkTune", NetlinkTuneFn}});
 }
 
 }  // namespace netns

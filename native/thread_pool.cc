@@ -52,13 +52,15 @@ void LowerPriority(int delta) {
 // request (docs/performance.md, "Levers of the request path"). NETNS_NATIVE_SPIN_US (0 disables).
 int64_t SpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_SPIN_US", 0, 10000, 100)) * 1000; }
 
-// After the JS thread received a result with nothing else of ours outstanding, a worker spins this
+// After the JS thread received a result with nothing else of ours outstanding, a worker may spin this
 // long for the next job (when the JS thread has been following its results with a new job that
-// soon). This covers what the spin after the job cannot when the job was long: the JS thread's own
-// wake-up for the result and the verb's code before its next request (docs/threading.md, "The path
-// of one request"). NETNS_NATIVE_CHAIN_SPIN_US (0 disables); NETNS_NATIVE_CHAIN_CALL=0 only extends
-// a spin already running instead of also waking a sleeping worker to spin.
-int64_t ChainSpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_CHAIN_SPIN_US", 0, 10000, 250)) * 1000; }
+// soon): it would cover what the spin after the job cannot when the job was long, the JS thread's
+// own wake-up for the result and the verb's code before its next request. Off by default: on this
+// 2-vCPU machine under load it made small requests slower, and it was not measured idle
+// (docs/performance.md, "Small requests (rq, 17:53 UTC session)"). NETNS_NATIVE_CHAIN_SPIN_US turns it
+// on; NETNS_NATIVE_CHAIN_CALL=0 then only extends a spin already running instead of also waking a
+// sleeping worker to spin.
+int64_t ChainSpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_CHAIN_SPIN_US", 0, 10000, 0)) * 1000; }
 bool ChainCall() { return EnvInt("NETNS_NATIVE_CHAIN_CALL", 0, 1, 1) != 0; }
 
 SysError NoWorkerError() {
@@ -115,7 +117,7 @@ void ThreadPool::SubmitDeferred(Napi::Env env, Work work) {
 void ThreadPool::Enqueue(uint64_t id, Work work, bool wakeNow) {
   if (idleCompleteAt_ != 0) {
     // Did the JS thread follow its last result with this job soon enough for a spinner to catch it?
-    bool soon = NowNs() - idleCompleteAt_ <= chainSpinNs_;
+    bool soon = NowNs() - idleCompleteAt_ <= chainSpinNs_.load(std::memory_order_relaxed);
     if (soon) chainScore_ = std::min(chainScore_ + 1, 3u);
     else if (chainScore_ > 0) --chainScore_;
     idleCompleteAt_ = 0;
@@ -373,13 +375,14 @@ void ThreadPool::PostResult(uint64_t id, Deliver deliver) {
 // the JS thread was waking up), a sleeping one is woken for it now, so its wake-up overlaps the JS
 // code that produces the job instead of following it.
 void ThreadPool::NoteIdleComplete() {
-  if (chainSpinNs_ == 0) return;
+  int64_t chainNs = chainSpinNs_.load(std::memory_order_relaxed);
+  if (chainNs == 0) return;
   int64_t now = NowNs();
   idleCompleteAt_ = now;
   if (chainScore_ < 2 || now < spinPauseUntil_.load(std::memory_order_relaxed)) return;
-  spinUntil_.store(now + chainSpinNs_, std::memory_order_relaxed);
+  spinUntil_.store(now + chainNs, std::memory_order_relaxed);
   chainSpins.fetch_add(1, std::memory_order_relaxed);
-  if (!chainCall_) return;
+  if (!chainCall_.load(std::memory_order_relaxed)) return;
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -57,6 +57,9 @@ class ThreadPool {
   void Stop();
 
   size_t LiveThreads() const;
+  // netlinkTune (A/B measurements in one process): NETNS_NATIVE_CHAIN_SPIN_US, in ns.
+  void SetChainSpinNs(int64_t ns) { chainSpinNs_.store(ns, std::memory_order_relaxed); }
+  void SetChainCall(bool on) { chainCall_.store(on, std::memory_order_relaxed); }
   size_t Workers() const { return workers_; }
 
   // Any thread: jobs submitted and not finished by a worker yet (queued or running).
@@ -111,8 +114,8 @@ class ThreadPool {
   unsigned spinSkip_ = 0;    // chances to spin still to pass up because of them (under mu_)
   // The next job is expected soon after the JS thread received a result (NoteIdleComplete): a
   // spinning worker goes on until then, and a sleeping one may be called to spin (spinCall_).
-  const int64_t chainSpinNs_;           // how long after such a result (0: never)
-  const bool chainCall_;                // whether a sleeper is woken to spin when none does
+  std::atomic<int64_t> chainSpinNs_;    // how long after such a result (0: never)
+  std::atomic<bool> chainCall_;         // whether a sleeper is woken to spin when none does
   std::atomic<int64_t> spinUntil_{0};
   bool spinCall_ = false;               // under mu_: a sleeper was woken to spin, not for a job
   std::atomic<unsigned> posting_{0};    // workers between a job's end and their next spin or sleep
