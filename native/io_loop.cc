@@ -151,7 +151,9 @@ void IoLoop::Close(uint32_t id) {
     sockets_.erase(it);
   }
   sock->MarkClosed();
-  Unwatch(*sock);
+  // A direct socket (a request socket, read by the worker that sends) is never in the epoll set:
+  // removing it would be a system call on the JS thread that answers ENOENT.
+  if (!sock->direct()) Unwatch(*sock);
   // The fd closes when the I/O thread or a sending worker, if any holds it, lets go.
 }
 

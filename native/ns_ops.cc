@@ -190,8 +190,10 @@ std::mutex gSpareMu;
 std::condition_variable gSpareCv;
 std::unordered_map<std::string, SpareSlot> gSpares;  // by directory; references stay valid
 
-// Ready spares a refill aims at beyond the creates that claimed one: the next create's.
-constexpr int kSpareTarget = 1;
+// Ready spares a refill aims at beyond the creates that claimed one. Two, so that a create that
+// follows another at once (the JS between them is shorter than a refill) finds one ready while the
+// refill after the previous create is still walking the inode table.
+constexpr int kSpareTarget = 2;
 // A spare being made is waited for this long at most: its allocation is the one the create would
 // do itself, started earlier.
 constexpr auto kSpareWait = std::chrono::milliseconds(20);
@@ -236,18 +238,16 @@ bool NameSpare(const std::string& dir, const std::string& path, UniqueFd spare) 
 }
 
 // Prepares the directory and creates the empty placeholder file a namespace is mounted onto, naming
-// `spare` when there is one.
+// `spare` when there is one. A spare that could be named needs no PrepareDir check: it was made in
+// the directory's prepared mount, and linkat fails with EXDEV unless `path` is in that same mount.
 SysError CreatePlaceholder(const std::string& dir, const std::string& path, PinRollback* rollback,
                            UniqueFd spare = UniqueFd()) {
-  SysError e = PrepareDir(dir);
-  if (e.Failed()) {
-    if (spare.Valid()) ReturnSpare(dir, std::move(spare));
-    return e;
-  }
   if (spare.Valid() && NameSpare(dir, path, std::move(spare))) {
     rollback->Created();
     return {};
   }
+  SysError e = PrepareDir(dir);
+  if (e.Failed()) return e;
   UniqueFd placeholder(open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
   if (!placeholder.Valid()) return SysError::FromErrno("open", path);  // EEXIST: left untouched
   rollback->Created();
@@ -281,22 +281,25 @@ bool NsClaimSpare(const std::string& dir) {
 
 void NsRefillSpare(const std::string& dir) {
   if (!Prepared(dir)) return;
-  {
-    std::lock_guard<std::mutex> lock(gSpareMu);
-    SpareSlot& slot = gSpares[dir];
-    if (static_cast<int>(slot.fds.size()) + slot.making >= slot.claims + kSpareTarget) return;
-    ++slot.making;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(gSpareMu);
+      SpareSlot& slot = gSpares[dir];
+      if (static_cast<int>(slot.fds.size()) + slot.making >= slot.claims + kSpareTarget) return;
+      ++slot.making;
+    }
+    // Mode 0, as open() makes the placeholder. A failure (no O_TMPFILE on this file system, no
+    // write access) leaves no spare: the create allocates its own.
+    int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0);
+    {
+      std::lock_guard<std::mutex> lock(gSpareMu);
+      SpareSlot& slot = gSpares[dir];
+      --slot.making;
+      if (fd >= 0) slot.fds.push_back(fd);
+    }
+    gSpareCv.notify_all();
+    if (fd < 0 || StopRequested()) return;
   }
-  // Mode 0, as open() makes the placeholder. A failure (no O_TMPFILE on this file system, no write
-  // access) leaves no spare: the create allocates its own.
-  int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0);
-  {
-    std::lock_guard<std::mutex> lock(gSpareMu);
-    SpareSlot& slot = gSpares[dir];
-    --slot.making;
-    if (fd >= 0) slot.fds.push_back(fd);
-  }
-  gSpareCv.notify_all();
 }
 
 SysError NsCreate(const std::string& dir, const std::string& name, NsInfo* out,

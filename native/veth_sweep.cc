@@ -28,7 +28,6 @@ std::atomic<uint64_t> gSweepByEvent{0}, gSweepByAnswer{0};
 namespace {
 
 constexpr size_t kDumpBuffer = 64 * 1024;  // dump datagrams are at most 32 KiB
-constexpr size_t kAckBuffer = 16 * 1024;
 constexpr int kDumpAttempts = 10;  // as the connection's default dumpRetries + 1
 constexpr int kWaitSliceMs = 100;  // how often a waiting job checks whether the pool stops
 // A netlink request's default deadline (lib/netlink/connection.ts, docs/errors.md "Every call
@@ -165,11 +164,18 @@ SysError Bind(int fd) {
   return {};
 }
 
+// The worker's receive buffer for the dump, the notifications and the answers: allocated (and
+// zeroed) once per worker thread, not per deletion.
+std::vector<uint8_t>& ReadBuffer() {
+  thread_local std::vector<uint8_t> buf(kDumpBuffer);
+  return buf;
+}
+
 // `ip link show type veth`, filtered by the kernel (IFLA_LINKINFO/IFLA_INFO_KIND in the request),
 // retried while NLM_F_DUMP_INTR says a concurrent change may have hidden a link. False when the
 // result says why not.
 bool ListVeths(int fd, SweepResult* r, std::vector<uint32_t>* out) {
-  std::vector<uint8_t> buf(kDumpBuffer);
+  std::vector<uint8_t>& buf = ReadBuffer();
   for (int attempt = 1;; ++attempt) {
     uint32_t seq = static_cast<uint32_t>(attempt);
     MessageBuilder m;
@@ -374,7 +380,7 @@ DeleteOutcome DeleteAwaitingUnlisting(UniqueFd sock, uint32_t firstSeq, const st
   out.sent = true;
   if (senders == nullptr || !senders->Run([h] { SendDeletes(*h); })) SendDeletes(*h);
 
-  std::vector<uint8_t> buf(kAckBuffer);
+  std::vector<uint8_t>& buf = ReadBuffer();
   Progress p;
   p.waiting = indexes;
   bool answered = false;
