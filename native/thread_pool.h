@@ -58,6 +58,9 @@ class ThreadPool {
   void Stop();
 
   size_t LiveThreads() const;
+  // netlinkTune (A/B measurements in one process): NETNS_NATIVE_CHAIN_SPIN_US, in ns.
+  void SetChainSpinNs(int64_t ns) { chainSpinNs_.store(ns, std::memory_order_relaxed); }
+  void SetChainCall(bool on) { chainCall_.store(on, std::memory_order_relaxed); }
   size_t Workers() const { return workers_; }
 
   // Any thread: jobs submitted and not finished by a worker yet (queued or running).
@@ -81,6 +84,7 @@ class ThreadPool {
 
   void WorkerMain(size_t slot);
   bool SpinForJob();
+  void NoteIdleComplete();
   void Retire(size_t slot, bool replace);
   void Respawn(size_t slot);
   void Enqueue(uint64_t id, Work work, bool wake);
@@ -117,10 +121,23 @@ class ThreadPool {
   std::atomic<int64_t> spinPauseUntil_{0};  // the machine looked busy: nobody spins until then
   unsigned spinMisses_ = 0;  // consecutive spins that found no job (under mu_)
   unsigned spinSkip_ = 0;    // chances to spin still to pass up because of them (under mu_)
+  // The next job is expected soon after the JS thread received a result (NoteIdleComplete): a
+  // spinning worker goes on until then, and a sleeping one may be called to spin (spinCall_).
+  std::atomic<int64_t> chainSpinNs_;    // how long after such a result (0: never)
+  std::atomic<bool> chainCall_;         // whether a sleeper is woken to spin when none does
+  std::atomic<int64_t> spinUntil_{0};
+  bool spinCall_ = false;               // under mu_: a sleeper was woken to spin, not for a job
+  std::atomic<unsigned> posting_{0};    // workers between a job's end and their next spin or sleep
+  // JS thread: when the last result came with nothing else outstanding (0: a job came since), and
+  // a saturating score 0..3 of whether the JS thread submitted its next job within chainSpinNs_.
+  int64_t idleCompleteAt_ = 0;
+  unsigned chainScore_ = 2;
 
  public:
   // Counters for netlinkStats(): spins begun, spins that found a job, spins cut short as preempted.
   std::atomic<uint64_t> spins{0}, spinHits{0}, spinPreempted{0};
+  // Results after which a worker was asked to spin on (spinUntil_ set), and sleepers woken for it.
+  std::atomic<uint64_t> chainSpins{0}, chainCalls{0};
 
   // JS thread only.
   std::unordered_map<uint64_t, Pending> pending_;
