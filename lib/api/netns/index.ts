@@ -413,9 +413,9 @@ export class Netns implements AsyncDisposable, NetnsHandle {
    * the veth before the namespace for the same reason (docs/errors.md, "Names after delete").
    *
    * One addon job does it all: it lists the veths (nothing has changed if that fails), hands their
-   * RTM_DELLINKs to a sender thread, unpins, and settles when the kernel's RTM_DELLINK
-   * notifications say the links are unlisted, not when the request's answer comes after the
-   * kernel's rcu_barrier() (docs/threading.md, "Link deletions: sender threads").
+   * RTM_DELLINKs to a sender thread, waits until the kernel's RTM_DELLINK notifications say the
+   * links are unlisted, not for the request's answer, which comes after the kernel's rcu_barrier(),
+   * and then unpins (docs/threading.md, "Link deletions: sender threads").
    */
   private static async sweepAndUnpin(name: string, path: string): Promise<void> {
     const op = (words: string) => words.replace(/^ip /, `ip -n ${name} `);
