@@ -302,7 +302,7 @@ export interface NativeAddon {
    * Switches the request path's levers at run time (NETNS_NATIVE_PREDICT, NETNS_NATIVE_CHAIN_SPIN_US,
    * NETNS_NATIVE_CHAIN_CALL set them at load), so that an A/B measurement can alternate them within one process.
    */
-  netlinkTune(opts: { predict?: boolean; chainSpinUs?: number; chainCall?: boolean }): void;
+  netlinkTune(opts: { predict?: boolean; quickMarginUs?: number; chainSpinUs?: number; chainCall?: boolean }): void;
 
   // ---- generic datagram sockets owned by the I/O loop (native/dgram_ops.cc) --------------------
   /**

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -95,10 +96,10 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
 // poll that was preempted or a run of vain ones, so a busy machine falls back to sleeping. Returns
 // the number of tasks run.
 constexpr int64_t kPollPatienceNs = 80 * 1000;
-// What a poll must leave for the hand-offs around the kernel's work (a sleeping worker's wake-up,
-// the read of the answer, the post): a request counts as quick when its sendmsg took at most the
-// poll's bound less this.
-constexpr int64_t kPollHandoffNs = 20 * 1000;
+// How much shorter than the poll's bound a request's sendmsg must have been to count as quick
+// (request_cost): what the poll must also wait for around the kernel's work (a worker's pick-up, the
+// read of the answer, the post). netlinkTune({ quickMarginUs }) changes it.
+std::atomic<int64_t> gPollMarginNs{20 * 1000};  // process-wide, like request_cost
 
 bool NoWorkerRunning(void* arg) { return static_cast<ThreadPool*>(arg)->Queued() > 0; }
 
@@ -110,7 +111,7 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
   double maxUs = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
   if (!(maxUs > 0) || maxUs > 1000) return Napi::Number::New(info.Env(), 0);
   int64_t maxNs = static_cast<int64_t>(maxUs * 1000);
-  request_cost::SetQuickNs(std::max<int64_t>(maxNs - kPollHandoffNs, maxNs / 2));
+  request_cost::SetQuickNs(std::max<int64_t>(maxNs - gPollMarginNs.load(std::memory_order_relaxed), maxNs / 2));
   if (state->pool->Outstanding() > 1) {
     ++state->pollNotOne;
     return Napi::Number::New(info.Env(), 0);
@@ -204,6 +205,8 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+void SetPollMarginNs(int64_t ns) { gPollMarginNs.store(ns, std::memory_order_relaxed); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* state = new AddonState();

@@ -40,6 +40,9 @@ struct AddonState {
   std::shared_ptr<SpawnRegistry> spawns;  // children not yet reported exited (spawn_bindings.cc)
 };
 
+// netlinkTune: how much shorter than the poll bound a quick request's sendmsg must be (addon.cc).
+void SetPollMarginNs(int64_t ns);
+
 inline AddonState* StateOf(const Napi::CallbackInfo& info) {
   return static_cast<AddonState*>(info.Data());
 }

@@ -111,7 +111,7 @@ Napi::Value NetlinkStatsFn(const Napi::CallbackInfo& info) {
   return obj;
 }
 
-// netlinkTune({ predict?, chainSpinUs?, chainCall? }): switches the request path's levers at run time, so that an
+// netlinkTune({ predict?, quickMarginUs?, chainSpinUs?, chainCall? }): switches the request path's levers at run time, so that an
 // A/B measurement can alternate them within one process (the environment variables set them at load).
 Napi::Value NetlinkTuneFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -126,6 +126,10 @@ Napi::Value NetlinkTuneFn(const Napi::CallbackInfo& info) {
   Napi::Value chain = opts.Get("chainSpinUs");
   if (!chain.IsUndefined()) {
     state->pool->SetChainSpinNs(static_cast<int64_t>(IntegerValue(env, chain, "chainSpinUs", 0, 10000)) * 1000);
+  }
+  Napi::Value margin = opts.Get("quickMarginUs");
+  if (!margin.IsUndefined()) {
+    SetPollMarginNs(static_cast<int64_t>(IntegerValue(env, margin, "quickMarginUs", 0, 1000)) * 1000);
   }
   Napi::Value call = opts.Get("chainCall");
   if (!call.IsUndefined()) {

@@ -76,6 +76,7 @@ describe('request kinds that outlast the poll', () => {
     expect(() => native().netlinkTune({ predict: 1 as unknown as boolean })).toThrow(/predict must be a boolean/);
     expect(() => native().netlinkTune({ chainSpinUs: -1 })).toThrow(/chainSpinUs/);
     expect(() => native().netlinkTune({ chainSpinUs: 10_001 })).toThrow(/chainSpinUs/);
+    expect(() => native().netlinkTune({ quickMarginUs: 1.5 })).toThrow(/quickMarginUs/);
     expect(() => native().netlinkTune(null as unknown as object)).toThrow(/opts must be an object/);
   });
 });
