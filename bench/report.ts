@@ -48,6 +48,23 @@ const LIBRARY_METHODS = [
   ['library-1by1', 'one by one'],
 ] as const;
 const med = median;
+/** Median over repetitions, and the worst in brackets. */
+const medWorst = (xs: number[]) => `${ms(med(xs))} [${ms(worst(xs))}]`;
+
+type Workload = ReportShape['workloads'][number];
+
+/** The library's workloads present in the report, labelled as in the tables. */
+function libraryWorkloads(keys: string[], get: (variant: string, n: number, method: string) => Workload | undefined): { label: string; lib: Workload }[] {
+  const out: { label: string; lib: Workload }[] = [];
+  for (const k of keys) {
+    const [nStr, variant] = k.split('|');
+    for (const [method, how] of LIBRARY_METHODS) {
+      const lib = get(variant, Number(nStr), method);
+      if (lib) out.push({ label: `${variant} N=${nStr} ${how}`, lib });
+    }
+  }
+  return out;
+}
 
 export function formatTable(r: ReportShape): string {
   const out: string[] = [];
@@ -121,28 +138,40 @@ export function formatTable(r: ReportShape): string {
   out.push("run's namespaces are gone) and after it (while the kernel destroys this run's); over idle = run minus idle before, per");
   out.push('repetition (issue 10 target, all pods at once: p99 <= 2, max <= 5)\n');
   const loopRows: string[][] = [];
-  for (const k of keys) {
-    const [nStr, variant] = k.split('|');
-    for (const [method, how] of LIBRARY_METHODS) {
-      const lib = get(variant, Number(nStr), method);
-      if (!lib) continue;
-      const S = lib.samples.filter((s) => s.loop && s.idle);
-      const cell = (xs: number[]) => `${ms(med(xs))} [${ms(worst(xs))}]`;
-      // Older result files have no idle-before sample: their deltas are against the idle after.
-      const base = (s: (typeof S)[number]) => s.idleBefore ?? s.idle!;
-      loopRows.push([
-        `${variant} N=${nStr} ${how}`,
-        cell(S.map((s) => s.loop!.p50)),
-        cell(S.map((s) => s.loop!.p99)),
-        cell(S.map((s) => s.loop!.max)),
-        `${ms(med(S.map((s) => base(s).p99)))} / ${ms(med(S.map((s) => base(s).max)))}`,
-        `${ms(med(S.map((s) => s.idle!.p99)))} / ${ms(med(S.map((s) => s.idle!.max)))}`,
-        cell(S.map((s) => s.loop!.p99 - base(s).p99)),
-        cell(S.map((s) => s.loop!.max - base(s).max)),
-      ]);
-    }
+  for (const { label, lib } of libraryWorkloads(keys, get)) {
+    const S = lib.samples.filter((s) => s.loop && s.idle);
+    // Older result files have no idle-before sample: their deltas are against the idle after.
+    const base = (s: (typeof S)[number]) => s.idleBefore ?? s.idle!;
+    loopRows.push([
+      label,
+      medWorst(S.map((s) => s.loop!.p50)),
+      medWorst(S.map((s) => s.loop!.p99)),
+      medWorst(S.map((s) => s.loop!.max)),
+      `${ms(med(S.map((s) => base(s).p99)))} / ${ms(med(S.map((s) => base(s).max)))}`,
+      `${ms(med(S.map((s) => s.idle!.p99)))} / ${ms(med(S.map((s) => s.idle!.max)))}`,
+      medWorst(S.map((s) => s.loop!.p99 - base(s).p99)),
+      medWorst(S.map((s) => s.loop!.max - base(s).max)),
+    ]);
   }
   out.push(table(['workload', 'p50', 'p99', 'max', 'idle before p99 / max', 'idle after p99 / max', 'p99 over idle', 'max over idle'], loopRows));
+
+  out.push('\nWhat held the loop during those runs (median over repetitions [worst]): V8 garbage-collection pauses, and the JS');
+  out.push("thread's time on a CPU and runnable but waiting for one (other threads had both CPUs), from /proc/thread-self/schedstat\n");
+  const heldRows: string[][] = [];
+  for (const { label, lib } of libraryWorkloads(keys, get)) {
+    const L = lib.samples.map((s) => s.loop).filter((d): d is LoopDelay => d?.gc !== undefined);
+    if (L.length === 0) continue;
+    heldRows.push([
+      label,
+      ms(med(L.map((d) => d.ms))),
+      `${med(L.map((d) => d.gc!.count))} [${worst(L.map((d) => d.gc!.count))}]`,
+      medWorst(L.map((d) => d.gc!.totalMs)),
+      medWorst(L.map((d) => d.gc!.maxMs)),
+      L[0].jsCpuMs === undefined ? '-' : medWorst(L.map((d) => d.jsCpuMs!)),
+      L[0].jsRunqueueMs === undefined ? '-' : medWorst(L.map((d) => d.jsRunqueueMs!)),
+    ]);
+  }
+  out.push(table(['workload', 'wall', 'GC pauses', 'GC ms', 'longest GC', 'JS thread on CPU', 'JS thread waiting for a CPU'], heldRows));
 
   out.push('\nMemory and fds during the library runs (MiB / count: before -> peak -> after, median)\n');
   const memRows: string[][] = [];

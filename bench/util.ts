@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readdir, readdirSync, readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** Median of a non-empty list. */
 export function median(xs: number[]): number {
@@ -73,6 +73,24 @@ export interface LoopDelay {
   p99: number;
   max: number;
   ms: number;
+  /**
+   * What kept the loop from its timer, for the span: V8's garbage-collection pauses (count, total
+   * and longest, ms), and the JS thread's time on a CPU and waiting for one (runnable but not
+   * running: other threads had the CPUs), from /proc/thread-self/schedstat.
+   */
+  gc?: { count: number; totalMs: number; maxMs: number };
+  jsCpuMs?: number;
+  jsRunqueueMs?: number;
+}
+
+/** The JS thread's [ns on a CPU, ns runnable waiting for one] (the first two fields of schedstat). */
+function schedstat(): [number, number] | undefined {
+  try {
+    const f = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+    return [Number(f[0]), Number(f[1])];
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -81,14 +99,37 @@ export interface LoopDelay {
  */
 export async function withLoopDelay<T>(fn: () => Promise<T>): Promise<{ value: T; delay: LoopDelay }> {
   const h = monitorEventLoopDelay({ resolution: 1 });
+  const pauses: number[] = [];
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (e.startTime >= t0 && e.startTime <= t1) pauses.push(e.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const t0 = performance.now();
+  let t1 = Infinity;
+  const s0 = schedstat();
   h.enable();
   try {
     const value = await fn();
     h.disable();
-    return { value, delay: { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, ms: performance.now() - t0 } };
+    t1 = performance.now();
+    const s1 = schedstat();
+    // GC entries are delivered to observers a turn later.
+    await new Promise((r) => setImmediate(r));
+    const delay: LoopDelay = {
+      p50: h.percentile(50) / 1e6,
+      p99: h.percentile(99) / 1e6,
+      max: h.max / 1e6,
+      ms: t1 - t0,
+      gc: { count: pauses.length, totalMs: pauses.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...pauses) },
+    };
+    if (s0 && s1) {
+      delay.jsCpuMs = (s1[0] - s0[0]) / 1e6;
+      delay.jsRunqueueMs = (s1[1] - s0[1]) / 1e6;
+    }
+    return { value, delay };
   } finally {
     h.disable();
+    gc.disconnect();
   }
 }
 

@@ -289,7 +289,20 @@ export interface NativeAddon {
     spins: number;
     spinHits: number;
     spinPreempted: number;
+    /** Flushes not polled because a request in them is of a kind that usually outlasts the poll. */
+    pollSlow: number;
+    /**
+     * Results after which a worker was asked to spin on for the JS thread's next job
+     * (NETNS_NATIVE_CHAIN_SPIN_US), and of those, the ones that woke a sleeping worker to spin.
+     */
+    chainSpins: number;
+    chainCalls: number;
   };
+  /**
+   * Switches the request path's levers at run time (NETNS_NATIVE_PREDICT, NETNS_NATIVE_CHAIN_SPIN_US,
+   * NETNS_NATIVE_CHAIN_CALL set them at load), so that an A/B measurement can alternate them within one process.
+   */
+  netlinkTune(opts: { predict?: boolean; chainSpinUs?: number; chainCall?: boolean }): void;
 
   // ---- generic datagram sockets owned by the I/O loop (native/dgram_ops.cc) --------------------
   /**

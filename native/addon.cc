@@ -84,23 +84,39 @@ Napi::Value Unref(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// The JS-side wait of an awaited request (docs/performance.md, "Levers of the request path").
-// poll(maxUs): when exactly one job is outstanding (the request just handed to a worker), spin up to
-// maxUs for its completion and deliver it now, without the wake-up of the loop. Gives up early
-// when no worker has taken the job after the patience below (the workers are asleep or the CPUs
-// busy), and after a run of vain waits skips the next polls, so a busy machine or slow requests
-// fall back to sleeping. Returns the number of tasks run.
+// The JS-side wait of an awaited request (docs/threading.md, "The path of one request").
+// poll(maxUs): when exactly one job is outstanding (the request just handed to a worker) and the
+// requests queued since the last poll are of kinds that rtnetlink usually answers within the bound
+// (request_cost, learned from the workers' sendmsg times), spin up to maxUs for its completion and
+// deliver it now, without the wake-up of the loop. A kind that usually takes longer (a veth
+// creation) is not polled at all: spinning would be vain, and its vain polls would make the back-off
+// below skip the short requests that follow it. Gives up early when no worker has taken the job
+// after the patience below (the workers are asleep or the CPUs busy), skips the next polls after a
+// poll that was preempted or a run of vain ones, so a busy machine falls back to sleeping. Returns
+// the number of tasks run.
 constexpr int64_t kPollPatienceNs = 80 * 1000;
+// What a poll must leave for the hand-offs around the kernel's work (a sleeping worker's wake-up,
+// the read of the answer, the post): a request counts as quick when its sendmsg took at most the
+// poll's bound less this.
+constexpr int64_t kPollHandoffNs = 20 * 1000;
 
 bool NoWorkerRunning(void* arg) { return static_cast<ThreadPool*>(arg)->Queued() > 0; }
 
 Napi::Value Poll(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
   state->pool->WakeWorker();  // for the sends queued with netlinkSend(..., defer)
+  bool slow = state->pollSlow;
+  state->pollSlow = false;
   double maxUs = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
   if (!(maxUs > 0) || maxUs > 1000) return Napi::Number::New(info.Env(), 0);
+  int64_t maxNs = static_cast<int64_t>(maxUs * 1000);
+  request_cost::SetQuickNs(std::max<int64_t>(maxNs - kPollHandoffNs, maxNs / 2));
   if (state->pool->Outstanding() > 1) {
     ++state->pollNotOne;
+    return Napi::Number::New(info.Env(), 0);
+  }
+  if (slow) {
+    ++state->pollSlowSkipped;
     return Napi::Number::New(info.Env(), 0);
   }
   if (state->pollSkip > 0) {
@@ -109,15 +125,15 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), 0);
   }
   ++state->polls;
-  size_t n = state->js->Poll(static_cast<int64_t>(maxUs * 1000), kPollPatienceNs, NoWorkerRunning,
-                             state->pool.get());
+  size_t n = state->js->Poll(maxNs, kPollPatienceNs, NoWorkerRunning, state->pool.get());
   if (state->js->PollPreempted()) {
     state->pollSkip = 32;  // busy machine: sleep through the next polls
   } else if (n > 0) {
     ++state->pollHits;
     state->pollMisses = 0;
   } else if (++state->pollMisses >= 3) {
-    state->pollSkip = 1u << std::min(state->pollMisses - 2, 3u);  // 2 .. 8 polls
+    // Quick kinds that still keep missing (workers slow to wake on a busy machine): skip 2 .. 8.
+    state->pollSkip = 1u << std::min(state->pollMisses - 2, 3u);
   }
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }

@@ -33,6 +33,10 @@ struct AddonState {
   unsigned pollMisses = 0;
   unsigned pollSkip = 0;
   double polls = 0, pollHits = 0, pollNotOne = 0, pollSkipped = 0;  // for netlinkStats()
+  // A buffer queued since the last netlinkFlush is of a kind that usually outlasts a poll
+  // (request_cost); such flushes are not polled (counted in pollSlowSkipped).
+  bool pollSlow = false;
+  double pollSlowSkipped = 0;
   std::shared_ptr<SpawnRegistry> spawns;  // children not yet reported exited (spawn_bindings.cc)
 };
 

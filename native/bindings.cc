@@ -66,8 +66,10 @@ std::shared_ptr<LoopSocket> LiveSocketArg(Napi::Env env, AddonState* state, Napi
 }
 
 void QueueSend(Napi::Env env, AddonState* state, std::shared_ptr<LoopSocket> sock, std::vector<uint8_t> bytes,
-               std::vector<uint8_t> to, double token, bool defer, uint32_t ackSeq) {
-  if (sock->Enqueue(std::move(bytes), std::move(to), token, ackSeq)) ScheduleDrain(env, state, std::move(sock), !defer);
+               std::vector<uint8_t> to, double token, bool defer, uint32_t ackSeq, uint16_t costKey) {
+  if (sock->Enqueue(std::move(bytes), std::move(to), token, ackSeq, costKey)) {
+    ScheduleDrain(env, state, std::move(sock), !defer);
+  }
 }
 
 Napi::Value SocketCloseFn(const Napi::CallbackInfo& info) {

@@ -40,9 +40,10 @@ std::shared_ptr<LoopSocket> LiveSocketArg(Napi::Env env, AddonState* state, Napi
 // Queues one buffer on a loop socket and makes sure a worker drains the queue; sendmsg failures come
 // back through the socket's onSendError(token, err). `defer`: the drain job wakes no worker; the
 // caller promises a ThreadPool::WakeWorker (netlinkFlush) before it yields to the event loop.
-// `ackSeq`: see LoopSocket::Enqueue.
+// `ackSeq`, `costKey`: see LoopSocket::Enqueue.
 void QueueSend(Napi::Env env, AddonState* state, std::shared_ptr<LoopSocket> sock, std::vector<uint8_t> bytes,
-               std::vector<uint8_t> to, double token, bool defer = false, uint32_t ackSeq = 0);
+               std::vector<uint8_t> to, double token, bool defer = false, uint32_t ackSeq = 0,
+               uint16_t costKey = request_cost::kNoKey);
 
 // The loop socket's callbacks ({ onData, onError, onSendError }), snapshotted from `opts`.
 Napi::Object SocketCallbacks(Napi::Env env, Napi::Object opts);

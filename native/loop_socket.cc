@@ -87,7 +87,53 @@ bool HoldsAck(const std::vector<uint8_t>& d, uint32_t seq) {
   return false;
 }
 
+// request_cost: a saturating score per kind, 0 (answered within the quick bound) .. 3 (slow). Two
+// slow sendmsgs in a row make a kind slow, two quick ones make it quick again, so one request that
+// waited behind someone else's RTNL hold changes nothing.
+constexpr size_t kCostSlots = 1024;
+std::atomic<uint8_t> gCostScore[kCostSlots];
+std::atomic<int64_t> gQuickNs{70 * 1000};
+
 }  // namespace
+
+namespace request_cost {
+
+uint16_t KeyOf(int protocol, const uint8_t* data, size_t len) {
+  if (len < sizeof(struct nlmsghdr)) return kNoKey;
+  struct nlmsghdr h;
+  std::memcpy(&h, data, sizeof h);
+  unsigned cls = ((h.nlmsg_flags & NLM_F_CREATE) ? 1u : 0u) | ((h.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP ? 2u : 0u) |
+                 (NLMSG_ALIGN(h.nlmsg_len) < len ? 4u : 0u);
+  unsigned k = (static_cast<unsigned>(protocol & 31) * 2654435761u) ^ (static_cast<unsigned>(h.nlmsg_type) * 8u + cls);
+  return static_cast<uint16_t>(k % kCostSlots);
+}
+
+void Record(uint16_t key, int64_t ns) {
+  if (key >= kCostSlots) return;
+  std::atomic<uint8_t>& s = gCostScore[key];
+  uint8_t v = s.load(std::memory_order_relaxed);
+  if (ns <= gQuickNs.load(std::memory_order_relaxed)) {
+    if (v > 0) s.store(v - 1, std::memory_order_relaxed);
+  } else if (v < 3) {
+    s.store(v + 1, std::memory_order_relaxed);
+  }
+}
+
+bool Quick(uint16_t key) {
+  return key >= kCostSlots || !Enabled() || gCostScore[key].load(std::memory_order_relaxed) < 2;
+}
+
+void SetQuickNs(int64_t ns) { gQuickNs.store(ns, std::memory_order_relaxed); }
+
+namespace {
+std::atomic<bool> gPredict{EnvInt("NETNS_NATIVE_PREDICT", 0, 1, 1) != 0};
+}  // namespace
+
+bool Enabled() { return gPredict.load(std::memory_order_relaxed); }
+
+void SetEnabled(bool on) { gPredict.store(on, std::memory_order_relaxed); }
+
+}  // namespace request_cost
 
 uint64_t DumpRaceErrors() { return gDumpRaceErrors.load(std::memory_order_relaxed); }
 
@@ -103,10 +149,11 @@ LoopSocket::LoopSocket(Kind kind, int family, UniqueFd fd, size_t initialReadBuf
       fd_(std::move(fd)),
       readSize_(std::max<size_t>(initialReadBuffer, 1)) {}
 
-bool LoopSocket::Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token, uint32_t ackSeq) {
+bool LoopSocket::Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token, uint32_t ackSeq,
+                         uint16_t costKey) {
   std::lock_guard<std::mutex> lock(sendMu_);
   if (Closed()) return false;
-  sendq_.push_back(Outgoing{std::move(bytes), std::move(to), token, FastRead() ? ackSeq : 0});
+  sendq_.push_back(Outgoing{std::move(bytes), std::move(to), token, FastRead() ? ackSeq : 0, costKey});
   if (draining_) return false;
   draining_ = true;
   return true;
@@ -211,9 +258,11 @@ LoopSocket::DrainResult LoopSocket::Drain(size_t budget, size_t readBudget) {
     msg.msg_iovlen = 1;
     // rtnetlink handles the whole request inside sendmsg, which is why this runs on a worker.
     ssize_t n;
+    int64_t sendStart = out.costKey != request_cost::kNoKey ? NowNs() : 0;
     do {
       n = sendmsg(fd_.Get(), &msg, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
+    if (sendStart != 0) request_cost::Record(out.costKey, NowNs() - sendStart);
     if (n < 0) result.failures.push_back(SendFailure{out.token, SysError::FromErrno("sendmsg")});
     readOwed = true;
     stopSeq = n < 0 ? 0 : out.ackSeq;

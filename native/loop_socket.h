@@ -59,6 +59,27 @@ struct ReadBatch {
 // the race with the dump's start (process-wide; tests read it through netlinkStats()).
 uint64_t DumpRaceErrors();
 
+// How long rtnetlink keeps requests of one kind inside sendmsg, learned as they run (process-wide):
+// the JS thread's poll (netlinkFlush) waits only for a request that usually finishes inside the
+// poll's bound, so a long one (a veth creation, a deletion) is never polled in vain and a short one
+// after it is not left to sleep by a back-off (docs/threading.md, "The path of one request").
+namespace request_cost {
+constexpr uint16_t kNoKey = 0xFFFF;
+// The kind of a netlink buffer: the socket's protocol, its first message's type, whether that one
+// creates or dumps, and whether more messages follow it. Any thread.
+uint16_t KeyOf(int protocol, const uint8_t* data, size_t len);
+// Worker: one sendmsg of a buffer of this kind took `ns`.
+void Record(uint16_t key, int64_t ns);
+// Any thread: whether buffers of this kind were mostly answered within the quick bound.
+bool Quick(uint16_t key);
+// JS thread (netlinkFlush): a sendmsg this short counts as quick; what a poll of `pollNs` can wait for.
+void SetQuickNs(int64_t ns);
+// NETNS_NATIVE_PREDICT=0: every request counts as quick (the old global back-off; A/B switch).
+bool Enabled();
+// netlinkTune (A/B measurements in one process).
+void SetEnabled(bool on);
+}  // namespace request_cost
+
 // The calling thread's read buffer: one per thread that reads (the I/O thread, each worker), not one
 // per socket, so an idle socket holds no buffer at all. It grows to the largest datagram seen.
 std::vector<uint8_t>& ThreadReadBuffer();
@@ -81,6 +102,9 @@ class LoopSocket {
 
   // Set once on the JS thread before the socket is published to other threads.
   uint32_t id = 0;
+  // Netlink: the socket's protocol (NETLINK_ROUTE ...), set by whoever configured it, before it is
+  // published.
+  int protocol = -1;
 
   // ---- sending: buffers of one socket go out in order, one worker at a time ----
   // Any thread. `to` is the destination sockaddr (empty: the connected peer, or the kernel for
@@ -89,7 +113,9 @@ class LoopSocket {
   // last one has this sequence number, so the read pass after it ends with that ACK (nothing more
   // can be queued for the buffer once the kernel acknowledged its last message) instead of another
   // recvmsg that finds EAGAIN.
-  bool Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token, uint32_t ackSeq = 0);
+  // `costKey` (netlink): the buffer's request_cost kind, whose sendmsg time the worker records.
+  bool Enqueue(std::vector<uint8_t> bytes, std::vector<uint8_t> to, double token, uint32_t ackSeq = 0,
+               uint16_t costKey = request_cost::kNoKey);
   // JS thread, direct sockets: ask for a read pass (reading was paused for flow control). True when
   // the caller now owns the drain and must schedule Drain on a worker.
   bool RequestRead();
@@ -129,6 +155,7 @@ class LoopSocket {
     std::vector<uint8_t> to;
     double token;
     uint32_t ackSeq;
+    uint16_t costKey;
   };
 
   const Kind kind_;

@@ -85,7 +85,11 @@ Napi::Value NetlinkSendFn(const Napi::CallbackInfo& info) {
   if (info.Length() > 4 && !info[4].IsUndefined()) {
     ackSeq = static_cast<uint32_t>(IntegerValue(env, info[4], "ackSeq", 0, UINT32_MAX));
   }
-  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token, defer, ackSeq);
+  // What netlinkFlush's poll may expect: a request of a kind that usually keeps rtnetlink busy
+  // longer than the poll's bound is not waited for.
+  uint16_t costKey = request_cost::KeyOf(sock->protocol, bytes.data(), bytes.size());
+  if (!request_cost::Quick(costKey)) state->pollSlow = true;
+  QueueSend(env, state, std::move(sock), std::move(bytes), {}, token, defer, ackSeq, costKey);
   return env.Undefined();
 }
 
@@ -98,10 +102,37 @@ Napi::Value NetlinkStatsFn(const Napi::CallbackInfo& info) {
   obj.Set("pollHits", Napi::Number::New(info.Env(), state->pollHits));
   obj.Set("pollNotOne", Napi::Number::New(info.Env(), state->pollNotOne));
   obj.Set("pollSkipped", Napi::Number::New(info.Env(), state->pollSkipped));
+  obj.Set("pollSlow", Napi::Number::New(info.Env(), state->pollSlowSkipped));
   obj.Set("spins", Napi::Number::New(info.Env(), static_cast<double>(pool.spins.load())));
   obj.Set("spinHits", Napi::Number::New(info.Env(), static_cast<double>(pool.spinHits.load())));
   obj.Set("spinPreempted", Napi::Number::New(info.Env(), static_cast<double>(pool.spinPreempted.load())));
+  obj.Set("chainSpins", Napi::Number::New(info.Env(), static_cast<double>(pool.chainSpins.load())));
+  obj.Set("chainCalls", Napi::Number::New(info.Env(), static_cast<double>(pool.chainCalls.load())));
   return obj;
+}
+
+// netlinkTune({ predict?, chainSpinUs?, chainCall? }): switches the request path's levers at run time, so that an
+// A/B measurement can alternate them within one process (the environment variables set them at load).
+Napi::Value NetlinkTuneFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonState* state = StateOf(info);
+  if (!info[0].IsObject()) ThrowArgError(env, "opts must be an object");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  Napi::Value predict = opts.Get("predict");
+  if (!predict.IsUndefined()) {
+    if (!predict.IsBoolean()) ThrowArgError(env, "predict must be a boolean");
+    request_cost::SetEnabled(predict.As<Napi::Boolean>().Value());
+  }
+  Napi::Value chain = opts.Get("chainSpinUs");
+  if (!chain.IsUndefined()) {
+    state->pool->SetChainSpinNs(static_cast<int64_t>(IntegerValue(env, chain, "chainSpinUs", 0, 10000)) * 1000);
+  }
+  Napi::Value call = opts.Get("chainCall");
+  if (!call.IsUndefined()) {
+    if (!call.IsBoolean()) ThrowArgError(env, "chainCall must be a boolean");
+    state->pool->SetChainCall(call.As<Napi::Boolean>().Value());
+  }
+  return env.Undefined();
 }
 
 }  // namespace
@@ -109,7 +140,7 @@ Napi::Value NetlinkStatsFn(const Napi::CallbackInfo& info) {
 void ExportNetlinkFunctions(Napi::Env env, Napi::Object exports, AddonState* state) {
   ExportAll(env, exports, state,
             {{"netlinkOpen", NetlinkOpenFn}, {"netlinkSend", NetlinkSendFn}, {"netlinkClose", SocketCloseFn},
-             {"netlinkStats", NetlinkStatsFn}});
+             {"netlinkStats", NetlinkStatsFn}, {"netlinkTune", NetlinkTuneFn}});
 }
 
 }  // namespace netns

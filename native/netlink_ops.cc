@@ -91,6 +91,7 @@ SysError ConfigureNetlinkSocket(UniqueFd fd, const NetlinkOpenRequest& req,
   }();
   *out = std::make_shared<LoopSocket>(LoopSocket::Kind::kNetlink, AF_NETLINK, std::move(fd),
                                       req.initialReadBuffer, direct && req.groups.empty());
+  (*out)->protocol = req.protocol;
   return {};
 }
 

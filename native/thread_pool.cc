@@ -46,11 +46,22 @@ void LowerPriority(int delta) {
   setpriority(PRIO_PROCESS, tid, std::min(nice + delta, 19));
 }
 
-// A worker that just finished a job spins this long for the next one before it sleeps on the
-// condition variable: an awaited request is typically followed, tens of microseconds later, by the
+// A worker that just finished a job spins this long for the next one before it sleeps (on the
+// pool's semaphore): an awaited request is typically followed, tens of microseconds later, by the
 // next one, and waking a sleeping thread costs about as much as the kernel's work for a simple
 // request (docs/performance.md, "Levers of the request path"). NETNS_NATIVE_SPIN_US (0 disables).
 int64_t SpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_SPIN_US", 0, 10000, 100)) * 1000; }
+
+// After the JS thread received a result with nothing else of ours outstanding, a worker may spin this
+// long for the next job (when the JS thread has been following its results with a new job that
+// soon): it would cover what the spin after the job cannot when the job was long, the JS thread's
+// own wake-up for the result and the verb's code before its next request. Off by default: on this
+// 2-vCPU machine under load it made small requests slower, and it was not measured idle
+// (docs/performance.md, "Small requests (rq, 17:53 UTC session)"). NETNS_NATIVE_CHAIN_SPIN_US turns it
+// on; NETNS_NATIVE_CHAIN_CALL=0 then only extends a spin already running instead of also waking a
+// sleeping worker to spin.
+int64_t ChainSpinNs() { return static_cast<int64_t>(EnvInt("NETNS_NATIVE_CHAIN_SPIN_US", 0, 10000, 0)) * 1000; }
+bool ChainCall() { return EnvInt("NETNS_NATIVE_CHAIN_CALL", 0, 1, 1) != 0; }
 
 SysError NoWorkerError() {
   SysError e = SysError::Of(ECANCELED, "setns");
@@ -61,13 +72,38 @@ SysError NoWorkerError() {
 }  // namespace
 
 ThreadPool::ThreadPool(JsQueue& js, NsIdentity home, size_t workers)
-    : js_(js), home_(home), workers_(workers), nice_(WorkerNice()), spinNs_(SpinNs()) {}
+    : js_(js),
+      home_(home),
+      workers_(workers),
+      nice_(WorkerNice()),
+      spinNs_(SpinNs()),
+      chainSpinNs_(ChainSpinNs()),
+      chainCall_(ChainCall()) {
+  sem_init(&wake_, 0, 0);
+}
 
 ThreadPool::~ThreadPool() {
   // Stop() normally ran; a joinable std::thread must never be destroyed (std::terminate).
+  bool detached = false;
   for (Slot& slot : slots_) {
-    if (slot.thread.joinable()) slot.thread.detach();
+    if (slot.thread.joinable()) {
+      slot.thread.detach();
+      detached = true;
+    }
   }
+  // A detached worker may still be inside sem_wait: the semaphore stays (leaked) for it.
+  if (!detached) sem_destroy(&wake_);
+}
+
+bool ThreadPool::ClaimSleeperLocked() {
+  if (sleepers_ <= wakes_) return false;
+  ++wakes_;
+  return true;
+}
+
+void ThreadPool::Post() {
+  // sem_post never waits: an atomic increment, and a FUTEX_WAKE when a worker sleeps in sem_wait.
+  sem_post(&wake_);
 }
 
 void ThreadPool::Start() {
@@ -98,6 +134,13 @@ void ThreadPool::SubmitDeferred(Napi::Env env, Work work) {
 }
 
 void ThreadPool::Enqueue(uint64_t id, Work work, bool wakeNow) {
+  if (idleCompleteAt_ != 0) {
+    // Did the JS thread follow its last result with this job soon enough for a spinner to catch it?
+    bool soon = NowNs() - idleCompleteAt_ <= chainSpinNs_.load(std::memory_order_relaxed);
+    if (soon) chainScore_ = std::min(chainScore_ + 1, 3u);
+    else if (chainScore_ > 0) --chainScore_;
+    idleCompleteAt_ = 0;
+  }
   bool stranded = false;
   bool wake = false;
   {
@@ -110,23 +153,23 @@ void ThreadPool::Enqueue(uint64_t id, Work work, bool wakeNow) {
       outstanding_.fetch_add(1, std::memory_order_acq_rel);
       // A spinning worker takes the job without a futex wake-up; only jobs beyond the spinners
       // need a sleeper woken.
-      wake = wakeNow && queue_.size() > spinners_ && sleepers_ > 0;
+      wake = wakeNow && queue_.size() > spinners_ + (spinCall_ ? 1u : 0u) && ClaimSleeperLocked();
     }
   }
   if (stranded) {
     PostResult(id, DeliverError(NoWorkerError()));
     return;
   }
-  if (wake) cv_.notify_one();
+  if (wake) Post();
 }
 
 void ThreadPool::WakeWorker() {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    wake = queue_.size() > spinners_ && sleepers_ > 0;
+    wake = queue_.size() > spinners_ + (spinCall_ ? 1u : 0u) && ClaimSleeperLocked();
   }
-  if (wake) cv_.notify_one();
+  if (wake) Post();
 }
 
 void ThreadPool::Stop() {
@@ -138,7 +181,8 @@ void ThreadPool::Stop() {
     dropped.swap(queue_);
     for (Slot& slot : slots_) threads.push_back(std::move(slot.thread));
   }
-  cv_.notify_all();
+  // One post per thread: each sleeper takes one and sees stopping_; spare ones are never taken.
+  for (size_t i = 0; i < threads.size(); ++i) Post();
   for (std::thread& t : threads) {
     if (t.joinable()) t.join();
   }
@@ -174,42 +218,58 @@ void ThreadPool::WorkerMain(size_t slot) {
     bool chain = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      // Spin only when nothing else of ours runs: then a CPU is free for it. With other jobs
-      // running the CPUs are taken, and a spinner would slow the very threads it waits for.
-      if (justWorked && queue_.empty() && spinners_ == 0 && spinNs_ > 0 && !stopping_ &&
-          outstanding_.load(std::memory_order_acquire) == 0) {
-        if (spinSkip_ > 0) {
-          --spinSkip_;
-        } else {
-          ++spinners_;
-          lock.unlock();
-          spins.fetch_add(1, std::memory_order_relaxed);
-          bool hit = SpinForJob();
-          lock.lock();
-          --spinners_;
-          // Spins that keep finding nothing are pure cost (the JS thread is slower than the
-          // spin, typically because it waits for a CPU itself): pass up more and more chances.
-          if (hit) {
-            spinHits.fetch_add(1, std::memory_order_relaxed);
-            spinMisses_ = 0;
-          } else if (++spinMisses_ >= 3) {
-            spinSkip_ = 1u << std::min(spinMisses_ - 2, 3u);  // 2 .. 8 chances
+      if (justWorked) posting_.fetch_sub(1, std::memory_order_acq_rel);
+      bool maySpin = justWorked;
+      for (;;) {
+        if (stopping_ || !queue_.empty()) break;
+        // Spin only when nothing else of ours runs: then a CPU is free for it. With other jobs
+        // running the CPUs are taken, and a spinner would slow the very threads it waits for.
+        if (maySpin && spinners_ == 0 && outstanding_.load(std::memory_order_acquire) == 0) {
+          maySpin = false;
+          // Asked for by the JS thread (NoteIdleComplete): the next job is expected.
+          bool called = spinUntil_.load(std::memory_order_relaxed) > NowNs();
+          if (!called && (spinNs_ == 0 || spinSkip_ > 0)) {
+            if (spinSkip_ > 0) --spinSkip_;
+          } else {
+            ++spinners_;
+            lock.unlock();
+            spins.fetch_add(1, std::memory_order_relaxed);
+            bool hit = SpinForJob();
+            lock.lock();
+            --spinners_;
+            // Spins that keep finding nothing are pure cost (the JS thread is slower than the
+            // spin, typically because it waits for a CPU itself): pass up more and more chances.
+            if (hit) {
+              spinHits.fetch_add(1, std::memory_order_relaxed);
+              spinMisses_ = 0;
+            } else if (!called && ++spinMisses_ >= 3) {
+              spinSkip_ = 1u << std::min(spinMisses_ - 2, 3u);  // 2 .. 8 chances
+            }
+            continue;
           }
         }
-      }
-      while (!stopping_ && queue_.empty()) {
+        maySpin = false;
         ++sleepers_;
-        cv_.wait(lock);
+        lock.unlock();
+        // A post made after the unlock is not lost: it raises the count, and sem_wait returns.
+        while (sem_wait(&wake_) != 0 && errno == EINTR) {
+        }
+        lock.lock();
         --sleepers_;
+        if (wakes_ > 0) --wakes_;
+        if (spinCall_) {
+          spinCall_ = false;
+          maySpin = true;
+        }
       }
       if (stopping_) break;
       job = std::move(queue_.front());
       queue_.pop_front();
       queued_.store(queue_.size(), std::memory_order_release);
       // Jobs submitted together were announced by one wake-up: pass it on.
-      chain = !queue_.empty() && queue_.size() > spinners_ && sleepers_ > 0;
+      chain = !queue_.empty() && queue_.size() > spinners_ + (spinCall_ ? 1u : 0u) && ClaimSleeperLocked();
     }
-    if (chain) cv_.notify_one();
+    if (chain) Post();
     justWorked = true;
 
     Deliver deliver;
@@ -224,11 +284,16 @@ void ThreadPool::WorkerMain(size_t slot) {
     }
     job.work = Work();
     // Before the post: the JS thread may run the result and submit the next job at once, and
-    // poll() must then see that one alone.
+    // poll() must then see that one alone. Until this worker decides to spin or sleep, the JS
+    // thread wakes nobody else to spin (NoteIdleComplete).
+    posting_.fetch_add(1, std::memory_order_acq_rel);
     outstanding_.fetch_sub(1, std::memory_order_acq_rel);
     PostResult(job.id, std::move(deliver));
 
-    if (state.poisoned) break;  // rule 3: report, then never run another job
+    if (state.poisoned) {  // rule 3: report, then never run another job
+      posting_.fetch_sub(1, std::memory_order_acq_rel);
+      break;
+    }
   }
 
   SetCurrentWorker(nullptr);
@@ -266,7 +331,7 @@ bool ThreadPool::SpinForJob() {
       spinPauseUntil_.store(now + kBusyPauseNs, std::memory_order_relaxed);
       return false;
     }
-    if (now - start > spinNs_) return false;
+    if (now - start > spinNs_ && now > spinUntil_.load(std::memory_order_relaxed)) return false;
     last = now;
   }
 }
@@ -329,7 +394,35 @@ void ThreadPool::PostResult(uint64_t id, Deliver deliver) {
   });
 }
 
+// JS thread: a result arrives with nothing else of ours outstanding. If the JS thread has been
+// following such results with its next job within chainSpinNs_, a worker spins for it until then:
+// the one still spinning after the job goes on longer, or, when none spins (its spin ran out while
+// the JS thread was waking up), a sleeping one is woken for it now, so its wake-up overlaps the JS
+// code that produces the job instead of following it.
+void ThreadPool::NoteIdleComplete() {
+  int64_t chainNs = chainSpinNs_.load(std::memory_order_relaxed);
+  if (chainNs == 0) return;
+  int64_t now = NowNs();
+  idleCompleteAt_ = now;
+  if (chainScore_ < 2 || now < spinPauseUntil_.load(std::memory_order_relaxed)) return;
+  spinUntil_.store(now + chainNs, std::memory_order_relaxed);
+  chainSpins.fetch_add(1, std::memory_order_relaxed);
+  if (!chainCall_.load(std::memory_order_relaxed)) return;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake = !stopping_ && !spinCall_ && spinners_ == 0 && queue_.empty() &&
+           posting_.load(std::memory_order_acquire) == 0 && ClaimSleeperLocked();
+    if (wake) spinCall_ = true;
+  }
+  if (wake) {
+    chainCalls.fetch_add(1, std::memory_order_relaxed);
+    Post();
+  }
+}
+
 void ThreadPool::Complete(Napi::Env env, uint64_t id, Deliver deliver) {
+  if (outstanding_.load(std::memory_order_acquire) == 0) NoteIdleComplete();
   if (id == 0) {
     js_.Unhold(env);  // first: the callback may throw
     if (deliver) deliver(env, Napi::Function(), Napi::Object());

@@ -8,8 +8,9 @@
 
 #include <napi.h>
 
+#include <semaphore.h>
+
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -57,6 +58,9 @@ class ThreadPool {
   void Stop();
 
   size_t LiveThreads() const;
+  // netlinkTune (A/B measurements in one process): NETNS_NATIVE_CHAIN_SPIN_US, in ns.
+  void SetChainSpinNs(int64_t ns) { chainSpinNs_.store(ns, std::memory_order_relaxed); }
+  void SetChainCall(bool on) { chainCall_.store(on, std::memory_order_relaxed); }
   size_t Workers() const { return workers_; }
 
   // Any thread: jobs submitted and not finished by a worker yet (queued or running).
@@ -80,12 +84,17 @@ class ThreadPool {
 
   void WorkerMain(size_t slot);
   bool SpinForJob();
+  void NoteIdleComplete();
   void Retire(size_t slot, bool replace);
   void Respawn(size_t slot);
   void Enqueue(uint64_t id, Work work, bool wake);
   void PostResult(uint64_t id, Deliver deliver);
   void Complete(Napi::Env env, uint64_t id, Deliver deliver);
   std::deque<Job> TakeStrandedLocked();
+  // Under mu_: whether a sleeper is left that no post is on its way to; if so, counts the post the
+  // caller then makes with Post() after releasing mu_.
+  bool ClaimSleeperLocked();
+  void Post();
   void FailStranded(std::deque<Job> jobs);
 
   JsQueue& js_;
@@ -94,7 +103,11 @@ class ThreadPool {
   const int nice_;  // added to each worker's nice value
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Sleeping workers wait here; a wake-up is a sem_post. Not a condition variable: glibc's
+  // pthread_cond_signal can block the signalling thread until a waiter it woke earlier has run
+  // (docs/threading.md, "Waking a worker never blocks"), and the signaller is the JS thread.
+  sem_t wake_;
+  size_t wakes_ = 0;  // posts not yet taken by a sleeper (under mu_)
   std::deque<Job> queue_;
   std::vector<Slot> slots_;
   size_t live_ = 0;        // started and not retired
@@ -103,15 +116,28 @@ class ThreadPool {
   std::atomic<size_t> queued_{0};       // queue_.size(), readable without the lock
   std::atomic<size_t> outstanding_{0};  // queued + running
   size_t spinners_ = 0;                 // workers spinning for the next job (under mu_)
-  size_t sleepers_ = 0;                 // workers waiting on cv_ (under mu_)
+  size_t sleepers_ = 0;                 // workers waiting on wake_ (under mu_)
   const int64_t spinNs_;                // how long a worker that just finished spins (0: never)
   std::atomic<int64_t> spinPauseUntil_{0};  // the machine looked busy: nobody spins until then
   unsigned spinMisses_ = 0;  // consecutive spins that found no job (under mu_)
   unsigned spinSkip_ = 0;    // chances to spin still to pass up because of them (under mu_)
+  // The next job is expected soon after the JS thread received a result (NoteIdleComplete): a
+  // spinning worker goes on until then, and a sleeping one may be called to spin (spinCall_).
+  std::atomic<int64_t> chainSpinNs_;    // how long after such a result (0: never)
+  std::atomic<bool> chainCall_;         // whether a sleeper is woken to spin when none does
+  std::atomic<int64_t> spinUntil_{0};
+  bool spinCall_ = false;               // under mu_: a sleeper was woken to spin, not for a job
+  std::atomic<unsigned> posting_{0};    // workers between a job's end and their next spin or sleep
+  // JS thread: when the last result came with nothing else outstanding (0: a job came since), and
+  // a saturating score 0..3 of whether the JS thread submitted its next job within chainSpinNs_.
+  int64_t idleCompleteAt_ = 0;
+  unsigned chainScore_ = 2;
 
  public:
   // Counters for netlinkStats(): spins begun, spins that found a job, spins cut short as preempted.
   std::atomic<uint64_t> spins{0}, spinHits{0}, spinPreempted{0};
+  // Results after which a worker was asked to spin on (spinUntil_ set), and sleepers woken for it.
+  std::atomic<uint64_t> chainSpins{0}, chainCalls{0};
 
   // JS thread only.
   std::unordered_map<uint64_t, Pending> pending_;

@@ -139,7 +139,17 @@ export const DATAGRAMS_PER_TURN = 8;
  * its turn after {@link DATAGRAMS_PER_TURN} answers (docs/performance.md, "Levers of the request
  * path"). NETNS_NATIVE_POLL_US overrides it; 0 disables.
  */
-const POLL_US = pollMicros();
+let POLL_US = pollMicros();
+
+/**
+ * Sets the poll bound (µs; 0 disables) at run time, so that an A/B measurement can alternate it
+ * within one process. NETNS_NATIVE_POLL_US sets it at load.
+ * @internal
+ */
+export function setPollMicros(us: number): void {
+  if (!Number.isInteger(us) || us < 0 || us > 1000) throw new RangeError('poll bound must be an integer 0..1000');
+  POLL_US = us;
+}
 /** NETNS_NATIVE_DEFER=0: every send wakes a worker itself (for A/B measurements). */
 const DEFER = process.env.NETNS_NATIVE_DEFER !== '0';
 
