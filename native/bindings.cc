@@ -49,13 +49,17 @@ void ExportAll(Napi::Env env, Napi::Object exports, AddonState* state, std::init
   for (const Export& e : fns) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name, state));
 }
 
-NsFdCopy CopyNsFd(Napi::Env env, Napi::Value value, double min) {
-  NsFdCopy copy;
-  int fd = static_cast<int>(IntegerValue(env, value, "nsFd", min, INT32_MAX));
-  if (fd < 0) return copy;
+FdCopy CopyFd(int fd) {
+  FdCopy copy;
   copy.fd.Reset(fcntl(fd, F_DUPFD_CLOEXEC, 3));
   if (!copy.fd.Valid()) copy.error = SysError::FromErrno("fcntl");
   return copy;
+}
+
+NsFdCopy CopyNsFd(Napi::Env env, Napi::Value value, double min) {
+  int fd = static_cast<int>(IntegerValue(env, value, "nsFd", min, INT32_MAX));
+  if (fd < 0) return NsFdCopy();
+  return CopyFd(fd);
 }
 
 std::shared_ptr<LoopSocket> LiveSocketArg(Napi::Env env, AddonState* state, Napi::Value id, const char* syscall) {

@@ -25,12 +25,15 @@ struct Export {
 // exports[name] = fn, each bound to the environment's AddonState.
 void ExportAll(Napi::Env env, Napi::Object exports, AddonState* state, std::initializer_list<Export> fns);
 
-// The job owns a copy of the caller's namespace fd, so JS closing its handle meanwhile cannot make
-// the worker setns into a closed or recycled fd number. A failed dup is reported by the job.
-struct NsFdCopy {
+// A job owns a copy of a caller's fd (a namespace, a socket, a file to lock), so JS closing its own
+// meanwhile cannot make the worker use a closed or recycled fd number. A failed dup is reported by
+// the job.
+struct FdCopy {
   UniqueFd fd;
   SysError error;
 };
+FdCopy CopyFd(int fd);
+using NsFdCopy = FdCopy;
 // `fd` < 0 (when allowed by `min`) leaves the copy invalid: the home namespace.
 NsFdCopy CopyNsFd(Napi::Env env, Napi::Value value, double min = 0);
 

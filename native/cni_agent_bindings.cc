@@ -1,12 +1,14 @@
 // JS entry point of cni_agent_ops.h, for the resident CNI agent (lib/cni/agent.ts). Node's net
 // module reads neither peer credentials nor SCM_RIGHTS, so the agent accepts connections paused and
 // this reads the request from the connection's fd on a pool worker (docs/threading.md).
-#include <fcntl.h>
 
 #include <cstring>
 
+#include <utility>
+
 #include "addon.h"
 #include "args.h"
+#include "bindings.h"
 #include "cni_agent_ops.h"
 #include "errors.h"
 #include "fd.h"
@@ -24,14 +26,12 @@ Napi::Value CniShimReceiveFn(const Napi::CallbackInfo& info) {
   int fd = Int32Arg(info, 0, "fd", 0, INT32_MAX);
   int timeoutMs = Int32Arg(info, 1, "timeoutMs", 1, INT32_MAX);
   Napi::Function cb = FunctionArg(info, 2, "cb");
-  UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  SysError dupError;
-  if (!copy.Valid()) dupError = SysError::FromErrno("fcntl");
+  FdCopy copied = CopyFd(fd);
   state->pool->Submit(info.Env(), cb, Napi::Object(),
-                      [copy = std::move(copy), dupError = std::move(dupError), timeoutMs]() mutable -> Deliver {
-                        if (dupError.Failed()) return DeliverError(std::move(dupError));
+                      [copied = std::move(copied), timeoutMs]() mutable -> Deliver {
+                        if (copied.error.Failed()) return DeliverError(std::move(copied.error));
                         CniShimRequest req;
-                        SysError e = CniShimReceive(copy.Get(), timeoutMs, &req);
+                        SysError e = CniShimReceive(copied.fd.Get(), timeoutMs, &req);
                         if (e.Failed()) return DeliverError(std::move(e));
                         return [req = std::move(req)](Napi::Env env, Napi::Function cb, Napi::Object) mutable {
                           Napi::Object obj = Napi::Object::New(env);

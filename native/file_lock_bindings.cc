@@ -3,10 +3,12 @@
 // the holder exits or is killed, and it interoperates with other programs that flock the same file.
 // LOCK_EX blocks until the holder lets go, so it runs on a pool worker, never on the JS thread
 // (docs/threading.md).
-#include <fcntl.h>
+
+#include <utility>
 
 #include "addon.h"
 #include "args.h"
+#include "bindings.h"
 #include "errors.h"
 #include "fd.h"
 #include "file_lock_ops.h"
@@ -22,13 +24,11 @@ Napi::Value FileLockFn(const Napi::CallbackInfo& info) {
   AddonState* state = StateOf(info);
   int fd = Int32Arg(info, 0, "fd", 0, INT32_MAX);
   Napi::Function cb = FunctionArg(info, 1, "cb");
-  UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  SysError dupError;
-  if (!copy.Valid()) dupError = SysError::FromErrno("fcntl");
+  FdCopy copied = CopyFd(fd);
   state->pool->Submit(info.Env(), cb, Napi::Object(),
-                      [copy = std::move(copy), dupError = std::move(dupError)]() mutable -> Deliver {
-                        if (dupError.Failed()) return DeliverError(std::move(dupError));
-                        SysError e = FileLockExclusive(copy.Get());
+                      [copied = std::move(copied)]() mutable -> Deliver {
+                        if (copied.error.Failed()) return DeliverError(std::move(copied.error));
+                        SysError e = FileLockExclusive(copied.fd.Get());
                         if (e.Failed()) return DeliverError(std::move(e));
                         return [](Napi::Env env, Napi::Function cb, Napi::Object) { cb.Call({env.Null()}); };
                       });
